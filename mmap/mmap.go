@@ -1,0 +1,72 @@
+package mmap
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// ErrSize is wrapped by the errors of Map, Unmap and Decommit when the size
+// asked for is zero or would overflow once rounded up to whole pages.
+var ErrSize = errors.New("size must be between 1 byte and the address space")
+
+// PageSize returns the operating system's page size in bytes (the
+// allocation granularity of Map on unix, the page size on windows).
+func PageSize() uintptr { return pageSize }
+
+// Map returns a new region of size bytes of zeroed read-write memory,
+// page-aligned and outside the Go heap. On failure it returns nil and an
+// error that names the size and wraps the operating system's error.
+func Map(size uintptr) (unsafe.Pointer, error) {
+	if err := checkSize(size); err != nil {
+		return nil, fmt.Errorf("mmap: map %d bytes: %w", size, err)
+	}
+	p, err := sysMap(size)
+	if err != nil {
+		return nil, fmt.Errorf("mmap: map %d bytes: %w", size, err)
+	}
+	return p, nil
+}
+
+// Unmap returns a whole region obtained from Map to the operating system.
+// p and size must be exactly those of one Map call.
+func Unmap(p unsafe.Pointer, size uintptr) error {
+	if err := checkRegion(p, size); err != nil {
+		return fmt.Errorf("mmap: unmap %d bytes at %p: %w", size, p, err)
+	}
+	if err := sysUnmap(p, size); err != nil {
+		return fmt.Errorf("mmap: unmap %d bytes at %p: %w", size, p, err)
+	}
+	return nil
+}
+
+// Decommit tells the operating system that the pages of [p, p+size) are no
+// longer needed: their physical memory may be reclaimed and they read back
+// as zero, but the range stays mapped and usable. p and size must be
+// multiples of PageSize inside a region obtained from Map.
+func Decommit(p unsafe.Pointer, size uintptr) error {
+	if err := checkRegion(p, size); err != nil {
+		return fmt.Errorf("mmap: decommit %d bytes at %p: %w", size, p, err)
+	}
+	if uintptr(p)%pageSize != 0 || size%pageSize != 0 {
+		return fmt.Errorf("mmap: decommit %d bytes at %p: address and size must be multiples of the page size %d", size, p, pageSize)
+	}
+	if err := sysDecommit(p, size); err != nil {
+		return fmt.Errorf("mmap: decommit %d bytes at %p: %w", size, p, err)
+	}
+	return nil
+}
+
+func checkSize(size uintptr) error {
+	if size == 0 || size > ^uintptr(0)-pageSize {
+		return ErrSize
+	}
+	return nil
+}
+
+func checkRegion(p unsafe.Pointer, size uintptr) error {
+	if p == nil {
+		return errors.New("nil address")
+	}
+	return checkSize(size)
+}

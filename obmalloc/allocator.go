@@ -1,0 +1,57 @@
+package obmalloc
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
+	"github.com/gopymalloc/gopymalloc/mmap"
+)
+
+// Allocator is the four calls of CPython's PyMemAllocatorEx. A Heap is
+// one; the large-block allocator it delegates to is another.
+//
+// Contract, as in CPython: Malloc(0) returns a distinct non-nil pointer;
+// failures return nil and leave the heap usable; Realloc(nil, n) is
+// Malloc(n); a failed Realloc leaves the old block intact; Free(nil) does
+// nothing.
+type Allocator interface {
+	Malloc(size uintptr) unsafe.Pointer
+	Calloc(nelem, elsize uintptr) unsafe.Pointer
+	Realloc(p unsafe.Pointer, size uintptr) unsafe.Pointer
+	Free(p unsafe.Pointer)
+}
+
+// ArenaAllocator maps and unmaps arenas: CPython's PyObjectArenaAllocator.
+// Alloc returns size bytes of zeroed, at least page-aligned memory outside
+// the Go heap, or nil. Free is called with the same pointer and size.
+type ArenaAllocator interface {
+	Alloc(size uintptr) unsafe.Pointer
+	Free(p unsafe.Pointer, size uintptr)
+}
+
+// MmapArenas is the default ArenaAllocator: one mmap per arena, exactly
+// ArenaSize bytes, like CPython's _PyObject_ArenaMmap.
+type MmapArenas struct{}
+
+func (MmapArenas) Alloc(size uintptr) unsafe.Pointer {
+	p, err := mmap.Map(size)
+	if err != nil {
+		return nil
+	}
+	return p
+}
+
+func (MmapArenas) Free(p unsafe.Pointer, size uintptr) {
+	if err := mmap.Unmap(p, size); err != nil {
+		panic(fmt.Sprintf("obmalloc: unmapping arena %p: %v", p, err))
+	}
+}
+
+// LargeBlocks returns the process-wide large-block allocator that heaps
+// use when Config.Large is nil: gopymalloc's stand-in for the C library's
+// malloc, safe for concurrent use.
+func LargeBlocks() Allocator { return largeBlocks() }
+
+var largeBlocks = sync.OnceValue(func() *rawalloc.Heap { return rawalloc.New(nil) })

@@ -1,0 +1,104 @@
+package obmalloc
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Golden: CPython 3.11.7's own dumps, parsed into Stats and written back,
+// come out byte for byte.
+func TestDebugMallocStatsGolden(t *testing.T) {
+	for _, name := range []string{"cpython-3.11.7-startup.txt", "cpython-3.11.7-compileall-end.txt"} {
+		t.Run(name, func(t *testing.T) {
+			want, err := os.ReadFile("testdata/" + name)
+			require.NoError(t, err)
+			s, err := ParseDebugMallocStats(bytes.NewReader(want))
+			require.NoError(t, err)
+			var got bytes.Buffer
+			require.NoError(t, s.WriteDebugMallocStats(&got))
+			assert.Equal(t, string(want), got.String())
+		})
+	}
+}
+
+// An empty heap prints what CPython's first PYTHONMALLOCSTATS dump prints:
+// no arena, an empty table, and only the radix root's cost.
+func TestDebugMallocStatsEmptyHeap(t *testing.T) {
+	h := newHeap(t, Config{})
+	var got bytes.Buffer
+	require.NoError(t, h.WriteDebugMallocStats(&got))
+	assert.Equal(t, `Small block threshold = 512, in 32 size classes.
+
+class   size   num pools   blocks in use  avail blocks
+-----   ----   ---------   -------------  ------------
+
+# arenas allocated total           =                    0
+# arenas reclaimed                 =                    0
+# arenas highwater mark            =                    0
+# arenas allocated current         =                    0
+0 arenas * 1048576 bytes/arena     =                    0
+
+# bytes in allocated blocks        =                    0
+# bytes in available blocks        =                    0
+0 unused pools * 16384 bytes       =                    0
+# bytes lost to pool headers       =                    0
+# bytes lost to quantization       =                    0
+# bytes lost to arena alignment    =                    0
+Total                              =                    0
+
+arena map counts
+# arena map mid nodes              =                    0
+# arena map bot nodes              =                    0
+
+# bytes lost to arena map root     =              262,144
+# bytes lost to arena map mid      =                    0
+# bytes lost to arena map bot      =                    0
+Total                              =              262,144
+`, got.String())
+}
+
+// The rows follow from the requests alone: 1000 blocks of 16 bytes fill
+// 1000 of the 1021 slots of one pool; 100 of 512 bytes need 4 pools of 31.
+func TestDebugMallocStatsRows(t *testing.T) {
+	h := newHeap(t, Config{})
+	for i := 0; i < 1000; i++ {
+		h.Malloc(16)
+	}
+	for i := 0; i < 100; i++ {
+		h.Malloc(500)
+	}
+	h.Malloc(0) // large allocator: not in the table
+	var got bytes.Buffer
+	require.NoError(t, h.WriteDebugMallocStats(&got))
+	assert.Contains(t, got.String(), "-----   ----   ---------   -------------  ------------\n"+
+		"    0     16           1            1000            21\n"+
+		"   31    512           4             100            24\n\n")
+	s := h.Stats()
+	assert.Equal(t, uintptr(1000*16+100*512), s.BytesInAllocatedBlocks)
+	assert.Equal(t, 5*uintptr(48), s.BytesLostToPoolHeaders)
+	assert.Equal(t, 4*uintptr(464), s.BytesLostToQuantization)
+	assert.Equal(t, 1, s.ArenasCurrent)
+	assert.Equal(t, 1101, s.AllocatedBlocks())
+	parsed, err := ParseDebugMallocStats(&got)
+	require.NoError(t, err)
+	parsed.RawAllocatedBlocks = s.RawAllocatedBlocks // not part of the dump
+	assert.Equal(t, s, parsed)
+}
+
+func TestParseDebugMallocStatsErrors(t *testing.T) {
+	for _, tc := range []struct{ in, err string }{
+		{"Small block threshold = x", "line 1: bad header"},
+		{"Small block threshold = 512, in 32 size classes.\n-----\n   99     16  1 1 1\n", "line 3: bad size-class row"},
+		{"# arenas allocated total = lots\n", "line 1: not a label = value line"},
+		{"# unheard of = 3\n", `line 1: unknown label "# unheard of"`},
+		{"Small block threshold = 512, in 32 size classes.\n", "ends before"},
+	} {
+		_, err := ParseDebugMallocStats(strings.NewReader(tc.in))
+		assert.ErrorContains(t, err, tc.err, tc.in)
+	}
+}

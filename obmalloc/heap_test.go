@@ -1,0 +1,225 @@
+package obmalloc
+
+import (
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// newHeap returns a heap that the test closes when it ends.
+func newHeap(t testing.TB, cfg Config) *Heap {
+	t.Helper()
+	h, err := New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close() })
+	return h
+}
+
+func TestSizeClasses(t *testing.T) {
+	h := newHeap(t, Config{})
+	for _, tc := range []struct {
+		n     uintptr
+		class int
+		size  uintptr
+		ok    bool
+	}{
+		{0, 0, 0, false}, {1, 0, 16, true}, {16, 0, 16, true}, {17, 1, 32, true},
+		{100, 6, 112, true}, {497, 31, 512, true}, {512, 31, 512, true}, {513, 0, 0, false},
+	} {
+		class, size, ok := h.SizeClass(tc.n)
+		assert.Equal(t, tc.ok, ok, "n=%d", tc.n)
+		assert.Equal(t, tc.class, class, "n=%d", tc.n)
+		assert.Equal(t, tc.size, size, "n=%d", tc.n)
+	}
+	// Blocks per pool, from the facts file's table.
+	for idx, want := range map[int]uint32{0: 1021, 1: 510, 6: 145, 15: 63, 24: 40, 30: 32, 31: 31} {
+		assert.Equal(t, want, h.l.classCapacity[idx], "class %d", idx)
+	}
+}
+
+// TestMallocEdgeCases pins what CPython 3.11 does with 0, 1, 512 and 513
+// bytes: only 1..512 come from pools; 0 and 513 are large-allocator blocks
+// that still count in AllocatedBlocks, with distinct addresses.
+func TestMallocEdgeCases(t *testing.T) {
+	for _, tc := range []struct {
+		n      uintptr
+		inPool bool
+	}{{0, false}, {1, true}, {512, true}, {513, false}, {1 << 20, false}} {
+		h := newHeap(t, Config{})
+		seen := map[uintptr]bool{}
+		ps := make([]unsafe.Pointer, 1000)
+		for i := range ps {
+			ps[i] = h.Malloc(tc.n)
+			require.NotNil(t, ps[i], "Malloc(%d)", tc.n)
+			assert.Equal(t, tc.inPool, h.Owns(ps[i]), "Malloc(%d) in an arena", tc.n)
+			assert.Zero(t, uintptr(ps[i])%16, "Malloc(%d) alignment", tc.n)
+			seen[uintptr(ps[i])] = true
+		}
+		assert.Len(t, seen, 1000, "Malloc(%d) addresses distinct", tc.n)
+		assert.Equal(t, 1000, h.AllocatedBlocks(), "Malloc(%d)", tc.n)
+		require.NoError(t, h.Check())
+		for _, p := range ps {
+			h.Free(p)
+		}
+		assert.Equal(t, 0, h.AllocatedBlocks())
+		require.NoError(t, h.Check())
+	}
+}
+
+// TestRealloc reproduces the table measured with CPython 3.11.7 (facts
+// file §8): a pool block stays iff n <= size && 4n > 3*size.
+func TestRealloc(t *testing.T) {
+	for _, tc := range []struct {
+		old, new uintptr
+		same     bool
+	}{
+		{100, 112, true}, {100, 90, true}, {112, 85, true}, {112, 84, false}, {112, 83, false},
+		{512, 385, true}, {512, 384, false}, {512, 383, false}, {512, 513, false},
+		{16, 0, false}, {48, 12, false}, {48, 13, false}, {16, 16, true}, {1, 17, false},
+	} {
+		h := newHeap(t, Config{})
+		p := h.Malloc(tc.old)
+		fill(p, tc.old, 0x5a)
+		q := h.Realloc(p, tc.new)
+		require.NotNil(t, q)
+		assert.Equal(t, tc.same, p == q, "realloc %d -> %d", tc.old, tc.new)
+		assertFilled(t, q, min(tc.old, tc.new), 0x5a)
+		assert.Equal(t, tc.new > 0 && tc.new <= 512, h.Owns(q), "realloc %d -> %d in an arena", tc.old, tc.new)
+		assert.Equal(t, 1, h.AllocatedBlocks())
+		h.Free(q)
+		require.NoError(t, h.Check())
+	}
+}
+
+// A block of the large allocator stays there when reallocated small.
+func TestReallocLargeStaysLarge(t *testing.T) {
+	h := newHeap(t, Config{})
+	p := h.Malloc(1000)
+	fill(p, 1000, 7)
+	q := h.Realloc(p, 10)
+	require.NotNil(t, q)
+	assert.False(t, h.Owns(q))
+	assertFilled(t, q, 10, 7)
+	r := h.Realloc(nil, 10) // realloc(NULL, n) is malloc(n)
+	assert.True(t, h.Owns(r))
+	assert.Equal(t, 2, h.AllocatedBlocks())
+	h.Free(q)
+	h.Free(r)
+	assert.Equal(t, 0, h.AllocatedBlocks())
+}
+
+func TestCalloc(t *testing.T) {
+	h := newHeap(t, Config{})
+	// Dirty a block, free it, and get it back through Calloc: zeroed.
+	p := h.Malloc(64)
+	fill(p, 64, 0xff)
+	h.Free(p)
+	q := h.Calloc(4, 16)
+	require.Equal(t, p, q, "calloc reuses the block just freed")
+	assertFilled(t, q, 64, 0)
+	h.Free(q)
+	for _, tc := range []struct {
+		nelem, elsize uintptr
+		nilResult     bool
+	}{
+		{1 << 62, 8, true}, // overflows PY_SSIZE_T_MAX, as measured in CPython
+		{1 << 63, 2, true}, {^uintptr(0), ^uintptr(0), true},
+		{0, 0, false}, {0, 100, false}, {3, 300, false},
+	} {
+		r := h.Calloc(tc.nelem, tc.elsize)
+		assert.Equal(t, tc.nilResult, r == nil, "Calloc(%d, %d)", tc.nelem, tc.elsize)
+		h.Free(r)
+	}
+	assert.Nil(t, h.Malloc(1<<63), "Malloc above PY_SSIZE_T_MAX")
+	assert.Nil(t, h.Realloc(nil, 1<<63), "Realloc above PY_SSIZE_T_MAX")
+	assert.Equal(t, 0, h.AllocatedBlocks())
+	require.NoError(t, h.Check())
+}
+
+func TestFreeNil(t *testing.T) {
+	h := newHeap(t, Config{})
+	assert.NotPanics(t, func() { h.Free(nil) })
+}
+
+func TestOwnsForeignPointers(t *testing.T) {
+	h := newHeap(t, Config{})
+	p := h.Malloc(8)
+	require.True(t, h.Owns(p))
+	goHeap := new([64]byte)
+	var onStack int
+	other := newHeap(t, Config{})
+	q := other.Malloc(8)
+	for name, fp := range map[string]unsafe.Pointer{
+		"go heap": unsafe.Pointer(goHeap), "stack": unsafe.Pointer(&onStack),
+		"other heap": q, "large block": h.Malloc(4096), "nil": nil,
+		"one page past the arena map": unsafe.Add(nil, uintptr(1)<<47),
+	} {
+		assert.False(t, h.Owns(fp), name)
+	}
+	assert.True(t, other.Owns(q))
+}
+
+// Misuse without the debug hooks is reported, never absorbed.
+func TestFreeMisusePanics(t *testing.T) {
+	h := newHeap(t, Config{})
+	p := h.Malloc(24)
+	h.Free(p)
+	assertPanicsContaining(t, "Free(0x", "double free", func() { h.Free(p) })
+	q := h.Malloc(24)
+	pool := uintptr(q) &^ (DefaultPoolSize - 1)
+	assertPanicsContaining(t, "Free(0x", "inside the pool's header", func() { h.Free(unsafe.Add(nil, pool+8)) })
+	var onStack [16]byte
+	assertPanicsContaining(t, "Free(0x", "not", func() { h.Free(unsafe.Pointer(&onStack)) })
+	assertPanicsContaining(t, "Realloc(0x", "", func() { h.Realloc(unsafe.Pointer(&onStack), 10) })
+	h.Free(q)
+	require.NoError(t, h.Check())
+}
+
+func TestClosedHeapPanics(t *testing.T) {
+	h, err := New(Config{})
+	require.NoError(t, err)
+	p := h.Malloc(10)
+	require.NoError(t, h.Close())
+	assert.Error(t, h.Close())
+	assert.Error(t, h.Check())
+	assertPanicsContaining(t, "Malloc(0xa)", "closed", func() { h.Malloc(10) })
+	assertPanicsContaining(t, "Free(", "closed", func() { h.Free(p) })
+	assertPanicsContaining(t, "Calloc(", "closed", func() { h.Calloc(1, 1) })
+}
+
+func assertPanicsContaining(t *testing.T, a, b string, f func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		r := recover()
+		require.NotNil(t, r, "expected a panic mentioning %q", a)
+		msg := ""
+		switch v := r.(type) {
+		case error:
+			msg = v.Error()
+		case string:
+			msg = v
+		}
+		assert.Contains(t, msg, a)
+		assert.True(t, strings.Contains(msg, b), "panic %q should mention %q", msg, b)
+	}()
+	f()
+}
+
+func fill(p unsafe.Pointer, n uintptr, v byte) {
+	for i := range unsafe.Slice((*byte)(p), n) {
+		unsafe.Slice((*byte)(p), n)[i] = v
+	}
+}
+
+func assertFilled(t *testing.T, p unsafe.Pointer, n uintptr, v byte) {
+	t.Helper()
+	for i, b := range unsafe.Slice((*byte)(p), n) {
+		if b != v {
+			t.Fatalf("byte %d of %p is %#x, want %#x", i, p, b, v)
+		}
+	}
+}

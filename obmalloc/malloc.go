@@ -1,0 +1,161 @@
+package obmalloc
+
+import (
+	"fmt"
+	"math/bits"
+	"unsafe"
+)
+
+// Malloc is PyObject_Malloc: n bytes, 16-byte aligned (Alignment), or nil
+// when memory is exhausted. Requests of 1..Threshold bytes come from pools;
+// 0 bytes, larger requests, and small ones when no arena can be mapped go
+// to the large-block allocator.
+func (h *Heap) Malloc(n uintptr) unsafe.Pointer {
+	if n-1 < h.l.threshold { // 1 <= n <= threshold; n == 0 wraps around
+		if bp := h.poolAlloc(n); bp != 0 {
+			return ptr(bp)
+		}
+	}
+	return h.mallocLarge(n)
+}
+
+// poolAlloc is pymalloc_alloc for a small request: pop the free list of
+// the first pool in the class ring, or start a pool when the ring is
+// empty. It returns 0 when no arena can be had.
+func (h *Heap) poolAlloc(n uintptr) uintptr {
+	idx := uint32((n - 1) >> h.l.alignShift)
+	// usedpools[2*idx] is the ring's first pool, or its phantom head when
+	// the ring is empty; only a phantom points to itself.
+	pool := poolAt(word(h.usedpools + uintptr(idx)*2*ptrSize))
+	if pool.nextpool == pool.addr() {
+		return h.allocateFromNewPool(idx)
+	}
+	pool.count++
+	bp := pool.freeblock
+	pool.freeblock = word(bp)
+	if pool.freeblock == 0 {
+		h.extendPool(pool)
+	}
+	return bp
+}
+
+func (h *Heap) mallocLarge(n uintptr) unsafe.Pointer {
+	h.checkOpen("Malloc", n)
+	if n > maxRequestBytes {
+		return nil
+	}
+	p := h.large.Malloc(n)
+	if p != nil {
+		h.rawAllocatedBlocks++
+	}
+	return p
+}
+
+// Calloc is PyObject_Calloc: nelem*elsize zeroed bytes, or nil when the
+// product overflows PY_SSIZE_T_MAX or memory is exhausted.
+func (h *Heap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
+	hi, n := bits.Mul64(uint64(nelem), uint64(elsize))
+	if hi != 0 || n > maxRequestBytes {
+		return nil
+	}
+	if n := uintptr(n); n-1 < h.l.threshold {
+		if bp := h.poolAlloc(n); bp != 0 {
+			clear(bytesAt(bp, n)) // a recycled block holds old data
+			return ptr(bp)
+		}
+	}
+	h.checkOpen("Calloc", uintptr(n))
+	p := h.large.Calloc(nelem, elsize)
+	if p != nil {
+		h.rawAllocatedBlocks++
+	}
+	return p
+}
+
+// Free is PyObject_Free. A block in an arena goes back on its pool's free
+// list; anything else is handed to the large allocator, which panics on a
+// pointer it did not allocate. Free(nil) does nothing.
+func (h *Heap) Free(p unsafe.Pointer) {
+	if p == nil {
+		return
+	}
+	a := uintptr(p)
+	if !h.arenaMap.isUsed(a) {
+		h.freeLarge(p)
+		return
+	}
+	pool := h.poolOf("Free", a)
+	lastfree := pool.freeblock
+	setWord(a, lastfree)
+	pool.freeblock = a
+	pool.count--
+	if lastfree == 0 {
+		// The pool was full and on no list: back to the front of its
+		// ring, so the block just freed is the next one handed out.
+		h.linkPoolFront(pool, pool.szidx)
+		return
+	}
+	if pool.count == 0 {
+		h.insertToFreepool(pool)
+	}
+}
+
+func (h *Heap) freeLarge(p unsafe.Pointer) {
+	h.checkOpen("Free", uintptr(p))
+	h.large.Free(p)
+	h.rawAllocatedBlocks--
+}
+
+// poolOf returns the pool of block address a (known to be in an arena)
+// after the checks that cost nothing measurable: a pool with no block in
+// use cannot own a live block (double free, or a pointer into a pool that
+// was never carved or is empty), and no block starts inside a header.
+func (h *Heap) poolOf(call string, a uintptr) *poolHeader {
+	pool := poolAt(a &^ (h.l.poolSize - 1))
+	if pool.count == 0 || a&(h.l.poolSize-1) < h.l.poolOverhead {
+		h.badBlock(call, a, pool)
+	}
+	return pool
+}
+
+func (h *Heap) badBlock(call string, a uintptr, pool *poolHeader) {
+	why := "the pool has no block in use: a double free, or a pointer never returned by Malloc"
+	if a&(h.l.poolSize-1) < h.l.poolOverhead {
+		why = "the address is inside the pool's header, not a block"
+	}
+	panic(fmt.Sprintf("obmalloc: %s(%#x): %s (pool %#x)", call, a, why, pool.addr()))
+}
+
+// Realloc is PyObject_Realloc. A pool block stays where it is when the new
+// size n still fits its class and shrinks it by less than a quarter
+// (n <= size && 4n > 3*size); otherwise the data moves to a block chosen
+// for n (pool or large) and the old block is freed. A block of the large
+// allocator stays with it, whatever n. On failure Realloc returns nil and
+// p is untouched.
+func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
+	if n > maxRequestBytes {
+		return nil
+	}
+	if p == nil {
+		return h.Malloc(n)
+	}
+	a := uintptr(p)
+	if !h.arenaMap.isUsed(a) {
+		// The large allocator alone knows how many bytes p holds.
+		h.checkOpen("Realloc", a)
+		return h.large.Realloc(p, n)
+	}
+	size := h.l.blockSize(int(h.poolOf("Realloc", a).szidx))
+	if n <= size {
+		if 4*n > 3*size {
+			return p
+		}
+		size = n
+	}
+	q := h.Malloc(n)
+	if q != nil {
+		copy(bytesAt(uintptr(q), size), bytesAt(a, size))
+		h.Free(p)
+	}
+	return q
+}

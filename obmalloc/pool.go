@@ -1,0 +1,61 @@
+package obmalloc
+
+import "unsafe"
+
+// poolHeader is struct pool_header, 48 bytes at the start of every pool,
+// field for field, so block offsets and the stats' "bytes lost to pool
+// headers" match CPython's.
+//
+// A pool holds blocks of one size class. Blocks are carved lazily:
+// nextoffset is the first block never handed out, maxnextoffset the last
+// offset at which a whole block still fits, and freeblock the head of a
+// LIFO list of blocks that are free, linked through their first word.
+type poolHeader struct {
+	count         uint32  // ref.count: blocks handed out and not yet freed
+	_             uint32  // pads ref to pointer width, as CPython's union does
+	freeblock     uintptr // first free block, 0 when the list is empty
+	nextpool      uintptr // next pool in the usedpools ring or in freepools
+	prevpool      uintptr // previous pool in the usedpools ring
+	arenaindex    uint32  // index of the owning arena in Heap.arenas
+	szidx         uint32  // size class, or dummySizeIdx when freshly carved
+	nextoffset    uint32  // bytes from the pool start to the next virgin block
+	maxnextoffset uint32  // largest offset of a block that still fits
+}
+
+// Checked at compile time: the header is exactly CPython's 48 bytes.
+var _ [poolHeaderSize - unsafe.Sizeof(poolHeader{})]struct{}
+var _ [unsafe.Sizeof(poolHeader{}) - poolHeaderSize]struct{}
+
+// poolAt views the pool header at addr (see ptr for the invariant).
+func poolAt(addr uintptr) *poolHeader { return (*poolHeader)(ptr(addr)) }
+
+// addr is the pool's own address.
+func (p *poolHeader) addr() uintptr { return uintptr(unsafe.Pointer(p)) }
+
+// initPool prepares a pool for class idx and hands out its first block:
+// the second block becomes a one-element free list and everything after it
+// stays untouched until needed.
+func (h *Heap) initPool(pool *poolHeader, idx uint32) uintptr {
+	size := h.l.blockSize(int(idx))
+	base := pool.addr()
+	pool.szidx = idx
+	pool.nextoffset = uint32(h.l.poolOverhead + 2*size)
+	pool.maxnextoffset = uint32(h.l.poolSize - size)
+	bp := base + h.l.poolOverhead
+	pool.freeblock = bp + size
+	setWord(pool.freeblock, 0)
+	return bp
+}
+
+// extendPool runs when an allocation empties a used pool's free list:
+// carve the next virgin block, or, when none is left, the pool is full
+// and leaves its usedpools ring (pymalloc_pool_extend).
+func (h *Heap) extendPool(pool *poolHeader) {
+	if pool.nextoffset <= pool.maxnextoffset {
+		pool.freeblock = pool.addr() + uintptr(pool.nextoffset)
+		pool.nextoffset += uint32(h.l.blockSize(int(pool.szidx)))
+		setWord(pool.freeblock, 0)
+		return
+	}
+	unlinkPool(pool)
+}

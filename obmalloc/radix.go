@@ -1,0 +1,152 @@
+package obmalloc
+
+import (
+	"github.com/gopymalloc/gopymalloc/mmap"
+)
+
+// The arena map: CPython 3.10+'s radix tree that answers address_in_range
+// for any address, without reading the memory it asks about.
+//
+// The address space is cut into "ideal arena" slots of ArenaSize bytes,
+// aligned to ArenaSize. A three-level tree indexes the slot number:
+//
+//	bit 63                                                     bit 0
+//	| top (15) | mid (15) | bot (14) | offset in slot (20)      |
+//	   root  ->   mid node  ->  bot node  ->  leaf {tail_hi, tail_lo}
+//
+// (widths for 1 MiB arenas; other arena sizes share the remaining bits the
+// same way). The root is mapped with the heap; mid and bottom nodes are
+// mapped on first use and never freed, as in CPython. A leaf says which
+// part of its slot belongs to an arena: an arena based at offset t of slot
+// S covers [t, end) of S (tail_hi = t) and [0, t) of S+1 (tail_lo = t); an
+// arena that starts on a slot boundary sets tail_hi = -1. An address at
+// offset o of its slot is ours iff o < tail_lo or (tail_hi != 0 and
+// o >= tail_hi).
+type arenaMap struct {
+	root      uintptr // 2^topBits entries: address of a mid node or 0
+	arenaBits uint
+	midShift  uint
+	topShift  uint
+	midMask   uintptr
+	botMask   uintptr
+	arenaMask uintptr
+	rootBytes uintptr
+	midBytes  uintptr
+	botBytes  uintptr
+	midCount  int // arena_map_mid_count
+	botCount  int // arena_map_bot_count
+	// nodes lists every node mapped, so Close can unmap them.
+	nodes []mapping
+}
+
+// mapping is a region obtained from mmap.Map.
+type mapping struct{ addr, size uintptr }
+
+// arenaCoverage is a leaf: the two int32 tails of one slot.
+type arenaCoverage struct {
+	tailHi int32
+	tailLo int32
+}
+
+const leafSize = 8 // bytes: sizeof(arena_coverage_t)
+
+// initArenaMap lays out the tree for ArenaSize = 2^arenaBits over a 64-bit
+// address space; root is the address of a zeroed root node of rootBytes.
+func (m *arenaMap) init(arenaBits uint) {
+	interior := (64 - arenaBits + 2) / 3 // bits of the top and mid levels
+	bot := 64 - arenaBits - 2*interior
+	m.arenaBits = arenaBits
+	m.midShift = arenaBits + bot
+	m.topShift = m.midShift + interior
+	m.midMask = 1<<interior - 1
+	m.botMask = 1<<bot - 1
+	m.arenaMask = 1<<arenaBits - 1
+	m.rootBytes = (1 << interior) * ptrSize
+	m.midBytes = (1 << interior) * ptrSize
+	m.botBytes = (1 << bot) * leafSize
+}
+
+// leaf returns the address of the leaf for p, creating the nodes on the way
+// when create is set. It returns 0 when a node is missing (or could not be
+// mapped).
+func (m *arenaMap) leaf(p uintptr, create bool) uintptr {
+	slot := m.root + (p>>m.topShift)*ptrSize
+	mid := word(slot)
+	if mid == 0 {
+		if !create {
+			return 0
+		}
+		if mid = m.newNode(m.midBytes); mid == 0 {
+			return 0
+		}
+		setWord(slot, mid)
+		m.midCount++
+	}
+	slot = mid + (p>>m.midShift&m.midMask)*ptrSize
+	bot := word(slot)
+	if bot == 0 {
+		if !create {
+			return 0
+		}
+		if bot = m.newNode(m.botBytes); bot == 0 {
+			return 0
+		}
+		setWord(slot, bot)
+		m.botCount++
+	}
+	return bot + (p>>m.arenaBits&m.botMask)*leafSize
+}
+
+func (m *arenaMap) newNode(size uintptr) uintptr {
+	p, err := mmap.Map(size)
+	if err != nil {
+		return 0
+	}
+	m.nodes = append(m.nodes, mapping{uintptr(p), size})
+	return uintptr(p)
+}
+
+// mark records [base, base+ArenaSize) as an arena (used) or forgets it. It
+// reports false when a node could not be mapped; the map is then unchanged.
+func (m *arenaMap) mark(base uintptr, used bool) bool {
+	lo := m.leaf(base, used)
+	if lo == 0 {
+		return !used // unmarking a range that was never marked changes nothing
+	}
+	tail := int32(base & m.arenaMask)
+	first := (*arenaCoverage)(ptr(lo))
+	if tail == 0 {
+		first.tailHi = ternary(used, -1, 0)
+		return true
+	}
+	first.tailHi = ternary(used, tail, 0)
+	hi := m.leaf(base+m.arenaMask+1, used)
+	if hi == 0 {
+		first.tailHi = 0
+		return !used
+	}
+	(*arenaCoverage)(ptr(hi)).tailLo = ternary(used, tail, 0)
+	return true
+}
+
+func ternary(c bool, a, b int32) int32 {
+	if c {
+		return a
+	}
+	return b
+}
+
+// isUsed is address_in_range: whether p lies in one of the heap's arenas.
+func (m *arenaMap) isUsed(p uintptr) bool {
+	mid := word(m.root + (p>>m.topShift)*ptrSize)
+	if mid == 0 {
+		return false
+	}
+	bot := word(mid + (p>>m.midShift&m.midMask)*ptrSize)
+	if bot == 0 {
+		return false
+	}
+	leaf := (*arenaCoverage)(ptr(bot + (p>>m.arenaBits&m.botMask)*leafSize))
+	off := int32(p & m.arenaMask)
+	return off < leaf.tailLo || (leaf.tailHi != 0 && off >= leaf.tailHi)
+}
