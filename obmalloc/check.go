@@ -249,13 +249,13 @@ func (h *Heap) checkArenaMap() error {
 	seen := map[uintptr]bool{}
 	slotSize := m.arenaMask + 1
 	for top := uintptr(0); top < m.rootBytes/ptrSize; top++ {
-		mid := word(m.root + top*ptrSize)
-		if mid == 0 {
+		mid := m.child(m.root + top*ptrSize)
+		if mid == m.zero {
 			continue
 		}
 		for mi := uintptr(0); mi <= m.midMask; mi++ {
-			bot := word(mid + mi*ptrSize)
-			if bot == 0 {
+			bot := m.child(mid + mi*ptrSize)
+			if bot == m.zero {
 				continue
 			}
 			for bi := uintptr(0); bi <= m.botMask; bi++ {

@@ -97,6 +97,7 @@ type layout struct {
 	threshold     uintptr
 	nclasses      int
 	poolSize      uintptr
+	poolMask      uintptr // poolSize - 1: POOL_ADDR(p) is p &^ poolMask
 	poolBits      uint
 	poolOverhead  uintptr // POOL_OVERHEAD: the header rounded up to the alignment
 	arenaSize     uintptr
@@ -170,6 +171,7 @@ func (c Config) layout() (layout, error) {
 		threshold:    c.Threshold,
 		nclasses:     int(c.Threshold / c.Alignment),
 		poolSize:     c.PoolSize,
+		poolMask:     c.PoolSize - 1,
 		poolBits:     log2(c.PoolSize),
 		poolOverhead: overhead,
 		arenaSize:    c.ArenaSize,

@@ -3,7 +3,6 @@ package obmalloc
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"unsafe"
 
 	"github.com/gopymalloc/gopymalloc/mmap"
@@ -101,19 +100,12 @@ func (h *Heap) Close() error {
 	errs = append(errs, mmap.Unmap(h.meta, usedpoolsBytes(h.l.nclasses)+h.arenaMap.rootBytes))
 	// Leave a heap on which every call takes the slow path and panics
 	// there: no request is small, and the arena map owns nothing.
+	// The zero node serves as an empty root.
 	*h = Heap{closed: true, cfg: h.cfg, l: layout{alignShift: h.l.alignShift}}
-	h.arenaMap.root, h.arenaMap.topShift = closedRoot(), 63
+	h.arenaMap.init(h.l.arenaBits)
+	h.arenaMap.root = h.arenaMap.zero
 	return errors.Join(errs...)
 }
-
-// closedRoot is a zeroed two-entry root for closed heaps' arena maps.
-var closedRoot = sync.OnceValue(func() uintptr {
-	p, err := mmap.Map(mmap.PageSize())
-	if err != nil {
-		panic(fmt.Sprintf("obmalloc: Close: %v", err))
-	}
-	return uintptr(p)
-})
 
 func (h *Heap) checkOpen(call string, p uintptr) {
 	if h.closed {

@@ -10,22 +10,38 @@ import (
 // when memory is exhausted. Requests of 1..Threshold bytes come from pools;
 // 0 bytes, larger requests, and small ones when no arena can be mapped go
 // to the large-block allocator.
+//
+// The common case, a class whose ring has a pool, is written out here
+// with no call: pop the first pool's free list and, when that empties it,
+// carve the pool's next virgin block (pymalloc_alloc and
+// pymalloc_pool_extend).
 func (h *Heap) Malloc(n uintptr) unsafe.Pointer {
 	if n-1 < h.l.threshold { // 1 <= n <= threshold; n == 0 wraps around
-		if bp := h.poolAlloc(n); bp != 0 {
+		idx := (n - 1) >> (h.l.alignShift & 63)
+		// usedpools[2*idx] is the ring's first pool, or its phantom head
+		// when the ring is empty; only a phantom points to itself.
+		pool := poolAt(word(h.usedpools + idx*2*ptrSize))
+		if pool.nextpool != pool.addr() {
+			pool.count++
+			bp := pool.freeblock
+			next := word(bp)
+			pool.freeblock = next
+			if next == 0 {
+				h.extendPool(pool)
+			}
+			return ptr(bp)
+		}
+		if bp := h.allocateFromNewPool(uint32(idx)); bp != 0 {
 			return ptr(bp)
 		}
 	}
 	return h.mallocLarge(n)
 }
 
-// poolAlloc is pymalloc_alloc for a small request: pop the free list of
-// the first pool in the class ring, or start a pool when the ring is
-// empty. It returns 0 when no arena can be had.
+// poolAlloc is Malloc's pool path for Calloc: a block of a small request,
+// or 0 when no arena can be had.
 func (h *Heap) poolAlloc(n uintptr) uintptr {
-	idx := uint32((n - 1) >> h.l.alignShift)
-	// usedpools[2*idx] is the ring's first pool, or its phantom head when
-	// the ring is empty; only a phantom points to itself.
+	idx := uint32((n - 1) >> (h.l.alignShift & 63))
 	pool := poolAt(word(h.usedpools + uintptr(idx)*2*ptrSize))
 	if pool.nextpool == pool.addr() {
 		return h.allocateFromNewPool(idx)
@@ -75,16 +91,21 @@ func (h *Heap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 // Free is PyObject_Free. A block in an arena goes back on its pool's free
 // list; anything else is handed to the large allocator, which panics on a
 // pointer it did not allocate. Free(nil) does nothing.
+//
+// Two checks cost nothing measurable and stay on: a pool with no block in
+// use cannot own a live block (a double free, or a pointer into a pool
+// that is empty or was never carved), and no block starts inside a pool
+// header.
 func (h *Heap) Free(p unsafe.Pointer) {
-	if p == nil {
-		return
-	}
 	a := uintptr(p)
 	if !h.arenaMap.isUsed(a) {
 		h.freeLarge(p)
 		return
 	}
-	pool := h.poolOf("Free", a)
+	pool := poolAt(a &^ h.l.poolMask)
+	if pool.count == 0 || a&h.l.poolMask < h.l.poolOverhead {
+		h.badBlock("Free", a, pool)
+	}
 	lastfree := pool.freeblock
 	setWord(a, lastfree)
 	pool.freeblock = a
@@ -101,18 +122,19 @@ func (h *Heap) Free(p unsafe.Pointer) {
 }
 
 func (h *Heap) freeLarge(p unsafe.Pointer) {
+	if p == nil {
+		return
+	}
 	h.checkOpen("Free", uintptr(p))
 	h.large.Free(p)
 	h.rawAllocatedBlocks--
 }
 
 // poolOf returns the pool of block address a (known to be in an arena)
-// after the checks that cost nothing measurable: a pool with no block in
-// use cannot own a live block (double free, or a pointer into a pool that
-// was never carved or is empty), and no block starts inside a header.
+// after Free's two checks.
 func (h *Heap) poolOf(call string, a uintptr) *poolHeader {
-	pool := poolAt(a &^ (h.l.poolSize - 1))
-	if pool.count == 0 || a&(h.l.poolSize-1) < h.l.poolOverhead {
+	pool := poolAt(a &^ h.l.poolMask)
+	if pool.count == 0 || a&h.l.poolMask < h.l.poolOverhead {
 		h.badBlock(call, a, pool)
 	}
 	return pool
@@ -120,7 +142,7 @@ func (h *Heap) poolOf(call string, a uintptr) *poolHeader {
 
 func (h *Heap) badBlock(call string, a uintptr, pool *poolHeader) {
 	why := "the pool has no block in use: a double free, or a pointer never returned by Malloc"
-	if a&(h.l.poolSize-1) < h.l.poolOverhead {
+	if a&h.l.poolMask < h.l.poolOverhead {
 		why = "the address is inside the pool's header, not a block"
 	}
 	panic(fmt.Sprintf("obmalloc: %s(%#x): %s (pool %#x)", call, a, why, pool.addr()))

@@ -1,6 +1,9 @@
 package obmalloc
 
 import (
+	"fmt"
+	"sync"
+
 	"github.com/gopymalloc/gopymalloc/mmap"
 )
 
@@ -16,14 +19,22 @@ import (
 //
 // (widths for 1 MiB arenas; other arena sizes share the remaining bits the
 // same way). The root is mapped with the heap; mid and bottom nodes are
-// mapped on first use and never freed, as in CPython. A leaf says which
+// mapped on first use and never freed, as in CPython.
+//
+// Unlike CPython, a lookup has no "node missing" branch: an entry stores
+// its node's address minus the address of a shared all-zero node, so an
+// empty entry (0) leads to the zero node, whose entries lead to the zero
+// node again, and finally to an all-zero leaf that owns nothing. The zero
+// node is mapped once per process and only ever read, so it costs address
+// space, not memory. Free and Realloc ask this question for every block. A leaf says which
 // part of its slot belongs to an arena: an arena based at offset t of slot
 // S covers [t, end) of S (tail_hi = t) and [0, t) of S+1 (tail_lo = t); an
 // arena that starts on a slot boundary sets tail_hi = -1. An address at
 // offset o of its slot is ours iff o < tail_lo or (tail_hi != 0 and
 // o >= tail_hi).
 type arenaMap struct {
-	root      uintptr // 2^topBits entries: address of a mid node or 0
+	root      uintptr // 2^topBits entries: mid node address - zero, or 0
+	zero      uintptr // the shared all-zero node (see zeroNode)
 	arenaBits uint
 	midShift  uint
 	topShift  uint
@@ -50,7 +61,7 @@ type arenaCoverage struct {
 
 const leafSize = 8 // bytes: sizeof(arena_coverage_t)
 
-// initArenaMap lays out the tree for ArenaSize = 2^arenaBits over a 64-bit
+// init lays out the tree for ArenaSize = 2^arenaBits over a 64-bit
 // address space; root is the address of a zeroed root node of rootBytes.
 func (m *arenaMap) init(arenaBits uint) {
 	interior := (64 - arenaBits + 2) / 3 // bits of the top and mid levels
@@ -64,34 +75,51 @@ func (m *arenaMap) init(arenaBits uint) {
 	m.rootBytes = (1 << interior) * ptrSize
 	m.midBytes = (1 << interior) * ptrSize
 	m.botBytes = (1 << bot) * leafSize
+	m.zero = zeroNode()
 }
+
+// zeroNodeBytes covers the largest node any valid Config needs: arenas of
+// at least 4 KiB leave at most 18 bits to the top and mid levels.
+const zeroNodeBytes = 1 << 18 * ptrSize
+
+// zeroNode maps the shared all-zero node once per process.
+var zeroNode = sync.OnceValue(func() uintptr {
+	p, err := mmap.Map(zeroNodeBytes)
+	if err != nil {
+		panic(fmt.Sprintf("obmalloc: mapping the arena map's zero node: %v", err))
+	}
+	return uintptr(p)
+})
+
+// child follows the entry at slot: the node it names, or the zero node.
+func (m *arenaMap) child(slot uintptr) uintptr { return m.zero + word(slot) }
 
 // leaf returns the address of the leaf for p, creating the nodes on the way
 // when create is set. It returns 0 when a node is missing (or could not be
 // mapped).
 func (m *arenaMap) leaf(p uintptr, create bool) uintptr {
 	slot := m.root + (p>>m.topShift)*ptrSize
-	mid := word(slot)
-	if mid == 0 {
+	mid := m.child(slot)
+	if mid == m.zero {
 		if !create {
 			return 0
 		}
 		if mid = m.newNode(m.midBytes); mid == 0 {
 			return 0
 		}
-		setWord(slot, mid)
+		setWord(slot, mid-m.zero)
 		m.midCount++
 	}
 	slot = mid + (p>>m.midShift&m.midMask)*ptrSize
-	bot := word(slot)
-	if bot == 0 {
+	bot := m.child(slot)
+	if bot == m.zero {
 		if !create {
 			return 0
 		}
 		if bot = m.newNode(m.botBytes); bot == 0 {
 			return 0
 		}
-		setWord(slot, bot)
+		setWord(slot, bot-m.zero)
 		m.botCount++
 	}
 	return bot + (p>>m.arenaBits&m.botMask)*leafSize
@@ -137,16 +165,12 @@ func ternary(c bool, a, b int32) int32 {
 }
 
 // isUsed is address_in_range: whether p lies in one of the heap's arenas.
+// Three dependent loads and no branch until the leaf; the shift counts are
+// masked so the compiler knows they are below 64.
 func (m *arenaMap) isUsed(p uintptr) bool {
-	mid := word(m.root + (p>>m.topShift)*ptrSize)
-	if mid == 0 {
-		return false
-	}
-	bot := word(mid + (p>>m.midShift&m.midMask)*ptrSize)
-	if bot == 0 {
-		return false
-	}
-	leaf := (*arenaCoverage)(ptr(bot + (p>>m.arenaBits&m.botMask)*leafSize))
+	mid := m.child(m.root + (p>>(m.topShift&63))*ptrSize)
+	bot := m.child(mid + (p>>(m.midShift&63)&m.midMask)*ptrSize)
+	leaf := (*arenaCoverage)(ptr(bot + (p>>(m.arenaBits&63)&m.botMask)*leafSize))
 	off := int32(p & m.arenaMask)
 	return off < leaf.tailLo || (leaf.tailHi != 0 && off >= leaf.tailHi)
 }

@@ -1,0 +1,110 @@
+package rawalloc
+
+import "github.com/gopymalloc/gopymalloc/mmap"
+
+// bigCacheCommittedBytes bounds the pages that freed big mappings keep
+// while they wait in the cache. Under it, reusing a cached mapping costs no
+// system call and no page fault; over it, a newly freed mapping gives its
+// pages back to the OS (all but the header's) and keeps only its address
+// range.
+const bigCacheCommittedBytes = 64 << 20
+
+// bigEntry is a freed big block's mapping waiting in the cache.
+type bigEntry struct {
+	base, size uintptr // the mapping, [base, base+size)
+	committed  bool    // its pages were left in place (not decommitted)
+}
+
+// bigNeed is the size of the mapping for a big block of n bytes: header
+// and data rounded up to whole pages.
+func bigNeed(n uintptr) uintptr {
+	return roundUp(headerBytes+n, pageBytes)
+}
+
+// allocBig returns a live big block of at least n bytes and whether it is
+// freshly mapped (so zero), or 0 when nothing can be mapped. It reuses the
+// smallest cached mapping that fits if that is at most twice the need;
+// when mapping fails, any cached mapping that fits is better than failing.
+// h.mu is held.
+func (h *Heap) allocBig(n uintptr) (uintptr, bool) {
+	need := bigNeed(n)
+	i := h.bigFit(need)
+	if i < len(h.bigFree) && h.bigFree[i].size/2 <= need {
+		return h.takeBig(i), false
+	}
+	base := h.mapRegion(need)
+	if base == 0 {
+		if i < len(h.bigFree) {
+			return h.takeBig(i), false
+		}
+		return 0, false
+	}
+	h.addRegion(region{start: base, end: base + need, big: true})
+	data := base + headerBytes
+	hd := headerOf(data)
+	hd.capacity = uint64(need - headerBytes)
+	hd.state = bigState(true)
+	h.stats.LiveBlocks++
+	h.stats.LiveBytes += need - headerBytes
+	return data, true
+}
+
+// bigFit returns the index of the smallest cached mapping of at least need
+// bytes, or len(h.bigFree) if there is none.
+func (h *Heap) bigFit(need uintptr) int {
+	lo, hi := 0, len(h.bigFree)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if h.bigFree[mid].size < need {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// takeBig removes cached mapping i from the cache and makes its block live.
+func (h *Heap) takeBig(i int) uintptr {
+	e := h.bigFree[i]
+	h.bigFree = append(h.bigFree[:i], h.bigFree[i+1:]...)
+	if e.committed {
+		h.bigCommitted -= e.size
+	}
+	data := e.base + headerBytes
+	headerOf(data).state = bigState(true)
+	capacity := e.size - headerBytes
+	h.stats.FreeBytes -= capacity
+	h.stats.LiveBlocks++
+	h.stats.LiveBytes += capacity
+	return data
+}
+
+// freeBig marks the live big block b free and caches its mapping, sorted
+// by size and then address. Past the committed budget its pages after the
+// first are decommitted; if the OS refuses, they simply stay committed.
+func (h *Heap) freeBig(b blockRef) {
+	// classify checked the header against the mapping: the mapping is the
+	// header and the capacity after it.
+	b.hd.state = bigState(false)
+	e := bigEntry{base: b.data - headerBytes, size: headerBytes + b.capacity(), committed: true}
+	if h.bigCommitted+e.size > bigCacheCommittedBytes && e.size > pageBytes && e.base%pageBytes == 0 {
+		if mmap.Decommit(ptr(e.base+pageBytes), e.size-pageBytes) == nil {
+			e.committed = false
+		}
+	}
+	if e.committed {
+		h.bigCommitted += e.size
+	}
+	i := h.bigFit(e.size)
+	for i < len(h.bigFree) && h.bigFree[i].size == e.size && h.bigFree[i].base < e.base {
+		i++
+	}
+	h.bigFree = append(h.bigFree, bigEntry{})
+	copy(h.bigFree[i+1:], h.bigFree[i:])
+	h.bigFree[i] = e
+	capacity := e.size - headerBytes
+	h.stats.LiveBlocks--
+	h.stats.LiveBytes -= capacity
+	h.stats.FreeBytes += capacity
+}

@@ -1,0 +1,106 @@
+// Package rawalloc is the large-block allocator of gopymalloc: the
+// replacement for the C library's malloc that CPython reaches through
+// PyMem_RawMalloc and through obmalloc for requests of 0 bytes or above the
+// small-object threshold. It serves the RAW domain of pymalloc and the large
+// requests of the obmalloc engine, with memory from the mmap package only.
+//
+// # Design
+//
+// A Heap hands out blocks of two kinds, chosen by the size asked for:
+//
+//	request n          kind           where the block lives
+//	0 .. 256 KiB       class block    carved from a shared chunk, size-class capacity
+//	above 256 KiB      big block      a mapping of its own, page-rounded
+//
+// Every block has a 16-byte header just before its data, so the data is
+// 16-byte aligned whenever the header is:
+//
+//	header (16 bytes)                                   data
+//	+----------------------+---------------------------+------------------
+//	| capacity (bytes)     | magic | flags | class     | capacity bytes ...
+//	+----------------------+---------------------------+------------------
+//	                                                    ^ pointer returned
+//
+// The state word holds a 48-bit magic, a live flag, a big flag and the size
+// class, so Free can tell a live block from a freed one (double free) and
+// from a corrupted header.
+//
+// Size classes (sizeclass.go). Capacities run 16, 32, ... 128 bytes in
+// steps of 16, then four geometric steps per power of two (160, 192, 224,
+// 256, 320, ... 229376, 262144), 52 classes in all, every capacity a
+// multiple of 16. Rounding a request up to its class wastes less than a
+// quarter of the request (9 % on average for sizes spread evenly over
+// 513 bytes .. 256 KiB), and a freed block is reused by any later request
+// of the same class.
+//
+// Chunks (chunk.go). Class blocks are carved by bump allocation from the
+// current chunk, a mapping of 1 MiB to 16 MiB (each new chunk is a quarter
+// of what the chunks already hold, so a busy heap makes few mappings).
+// Blocks of all classes share a chunk; nothing is written to memory before
+// a block is carved from it, so untouched chunk space costs no physical
+// memory. A chunk starts with a bitmap holding one bit per 16-byte granule,
+// set where a block's data starts:
+//
+//	chunk: | start bitmap | hdr|data | hdr|data ...... | hdr|data | untouched ... |
+//	                        ^ carved blocks (any class)             ^ bump     end ^
+//
+// The bitmap lives inside the mapping, so it is outside the Go heap too.
+// When the current chunk cannot hold a block, a new chunk is mapped and the
+// old chunk's tail is carved into free blocks of the largest classes that
+// fit, so at most 16 bytes of a chunk are lost. Freed class blocks go on a LIFO free list
+// per class, linked through the first word of their data (an address stored
+// as a uintptr, never a Go pointer). Blocks never change class and are
+// never merged or split: memory freed in one class is reused by that class.
+//
+// Big blocks (big.go). A request above 256 KiB gets its own mapping of
+// 16+n bytes rounded up to whole pages, header at its start. A freed big
+// block is kept in a cache sorted by size and reused by the next big request
+// for which it is the smallest cached mapping that fits and is at most twice
+// what that request needs (so a cached mapping never wastes more than half
+// of itself). While the cached mappings' pages total at most 64 MiB they
+// stay committed, so reuse costs neither a system call nor page faults;
+// beyond that, the pages after the first (the header's) of a newly freed
+// big mapping are handed back with mmap.Decommit, which keeps the address
+// range mapped and lets the operating system take the physical memory.
+//
+// Like the obmalloc arenas, a Heap keeps everything it maps: nothing is ever
+// unmapped, Stats.MappedBytes never decreases, and freed memory is reused.
+//
+// # Calloc and Realloc
+//
+// Calloc clears only reused memory: a block carved from untouched chunk
+// space or a freshly mapped big block is already zero. Realloc keeps a
+// block in place when the new size fits its capacity and does not leave
+// too much of it unused (a class block: the new size's class is the
+// block's, or the new size is at least 3/4 of the capacity; a big block:
+// at least half); otherwise it allocates, copies and frees. A failed
+// Realloc returns nil and leaves the block as it was.
+//
+// # Ownership and misuse
+//
+// The Heap keeps the [start, end) range of each of its mappings in a slice
+// sorted by address (there are few of them: chunks are large). An address
+// is first looked up there by binary search; no memory is read until the
+// address is known to lie in one of the heap's own mappings. Inside a chunk
+// the start bitmap says exactly whether a block starts at the address, so
+// an interior pointer is recognised even if the bytes before it happen to
+// look like a header; only then is the header read. Owns answers from this
+// without side effects. Free, Realloc and UsableSize panic with a Fault that
+// names the call, the address and what was wrong: no mapping of the heap
+// contains the address, the address is inside a mapping but not the start
+// of a block, the block's header is corrupt, or the block is already free.
+//
+// A write through a dangling pointer into a freed class block can overwrite
+// its free-list link; the heap does not detect that on the fast path (nor
+// does CPython's pymalloc). Check walks every chunk and free list and finds
+// it, and Malloc refuses a free-list entry whose header is not that of a
+// free block of the class.
+//
+// # Concurrency and cost
+//
+// A Heap is safe for concurrent use: one sync.Mutex guards it, and is the
+// only synchronisation. Malloc and Free of a class size take the lock, do a
+// handful of loads and stores and a binary search over the mappings, and do
+// not allocate on the Go heap; a system call happens only when a chunk or a
+// big block is mapped, or when a freed big block is decommitted.
+package rawalloc

@@ -1,0 +1,664 @@
+package rawalloc
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	kib = 1 << 10
+	mib = 1 << 20
+	// maxRequest is the largest request the heap attempts on this platform.
+	maxRequest = uintptr(min(uint64(maxRequestBytes), uint64(^uintptr(0)>>1)))
+	// halfWord squared overflows a uintptr.
+	halfWord = uintptr(1) << (bits.UintSize / 2)
+)
+
+func TestMallocSizes(t *testing.T) {
+	tests := []struct {
+		name string
+		n    uintptr
+		cap  uintptr // expected capacity; 0: only at least n
+	}{
+		{"zero", 0, 16},
+		{"one", 1, 16},
+		{"16", 16, 16},
+		{"17", 17, 32},
+		{"linear max", 128, 128},
+		{"512", 512, 512},
+		{"513 (first large request)", 513, 640},
+		{"4 KiB", 4 * kib, 4 * kib},
+		{"largest class", maxClassBytes, maxClassBytes},
+		{"just above the classes", maxClassBytes + 1, 0},
+		{"1 MiB", mib, 0},
+		{"huge 8 MiB", 8 * mib, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTestHeap(t, nil)
+			p := h.Malloc(tt.n)
+			require.NotNil(t, p)
+			assert.Zero(t, uintptr(p)%16, "alignment")
+			got := h.UsableSize(p)
+			if tt.cap != 0 {
+				assert.Equal(t, tt.cap, got)
+			}
+			assert.GreaterOrEqual(t, got, max(tt.n, 1))
+			fill(p, got, 3)
+			assert.Equal(t, -1, verify(p, got, 3))
+			assert.True(t, h.Owns(p))
+			assert.Equal(t, 1, h.Stats().LiveBlocks)
+			assert.Equal(t, got, h.Stats().LiveBytes)
+			require.NoError(t, h.Check())
+			h.Free(p)
+			assert.False(t, h.Owns(p))
+			assert.Zero(t, h.Stats().LiveBlocks)
+			require.NoError(t, h.Check())
+		})
+	}
+}
+
+func TestClassBoundaries(t *testing.T) {
+	h := newTestHeap(t, nil)
+	var live []unsafe.Pointer
+	for c := range numClasses {
+		at := h.Malloc(classBytes[c])
+		above := h.Malloc(classBytes[c] + 1)
+		require.NotNil(t, at)
+		require.NotNil(t, above)
+		assert.Equal(t, classBytes[c], h.UsableSize(at), "class %d", c)
+		if c+1 < numClasses {
+			assert.Equal(t, classBytes[c+1], h.UsableSize(above), "class %d + 1 byte", c)
+		} else {
+			assert.Equal(t, bigNeed(maxClassBytes+1)-headerBytes, h.UsableSize(above), "above the largest class")
+		}
+		live = append(live, at, above)
+	}
+	require.NoError(t, h.Check())
+	for _, p := range live {
+		h.Free(p)
+	}
+	require.NoError(t, h.Check())
+	assert.Zero(t, h.Stats().LiveBlocks)
+}
+
+func TestZeroSizeBlocksAreDistinct(t *testing.T) {
+	h := newTestHeap(t, nil)
+	a, b := h.Malloc(0), h.Malloc(0)
+	c, d := h.Calloc(0, 8), h.Calloc(8, 0)
+	ptrs := []unsafe.Pointer{a, b, c, d}
+	seen := map[unsafe.Pointer]bool{}
+	for _, p := range ptrs {
+		require.NotNil(t, p)
+		assert.False(t, seen[p], "block %p handed out twice", p)
+		seen[p] = true
+		assert.True(t, h.Owns(p))
+	}
+	for _, p := range ptrs {
+		h.Free(p)
+	}
+	require.NoError(t, h.Check())
+}
+
+func TestAbsurdRequests(t *testing.T) {
+	m := &testMapper{maxSize: 1 << 30} // never actually map a silly size
+	h := newTestHeap(t, m.mapFn)
+	for _, n := range []uintptr{maxRequest + 1, ^uintptr(0), ^uintptr(0)>>1 + 1} {
+		assert.Nil(t, h.Malloc(n), "Malloc(%#x)", n)
+	}
+	assert.Zero(t, m.calls, "absurd sizes must fail before mapping")
+	assert.Nil(t, h.Malloc(maxRequest), "Malloc(maxRequest) with no such memory")
+	require.NoError(t, h.Check())
+	assert.Zero(t, h.Stats().Maps)
+	assert.NotNil(t, h.Malloc(100), "the heap keeps working")
+}
+
+func TestCallocOverflow(t *testing.T) {
+	tests := []struct{ nelem, elsize uintptr }{
+		{halfWord, halfWord},
+		{^uintptr(0), 2},
+		{2, ^uintptr(0)},
+		{halfWord, halfWord / 2},
+		{maxRequest + 1, 1},
+		{1, maxRequest + 1},
+	}
+	h := newTestHeap(t, nil)
+	for _, tt := range tests {
+		assert.Nil(t, h.Calloc(tt.nelem, tt.elsize), "Calloc(%#x, %#x)", tt.nelem, tt.elsize)
+	}
+	assert.Zero(t, h.Stats().Maps)
+}
+
+func TestCallocZeroesReusedMemory(t *testing.T) {
+	for _, n := range []uintptr{1, 100, 4 * kib, 100 * kib, mib, 8 * mib} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			h := newTestHeap(t, nil)
+			p := h.Malloc(n)
+			require.NotNil(t, p)
+			fill(p, h.UsableSize(p), 0xa5)
+			h.Free(p)
+			q := h.Calloc(1, n)
+			require.Equal(t, p, q, "the freed block is reused")
+			assert.True(t, allZero(q, n))
+			r := h.Calloc(n, 1)
+			require.NotNil(t, r)
+			assert.True(t, allZero(r, n), "fresh memory")
+			h.Free(q)
+			h.Free(r)
+			require.NoError(t, h.Check())
+		})
+	}
+}
+
+func TestCallocZeroesChunkTails(t *testing.T) {
+	// Blocks carved from a retired chunk's tail went on the free lists
+	// with a link in their first word; Calloc must clear it.
+	h := newTestHeap(t, nil)
+	var live []unsafe.Pointer
+	for h.Stats().Maps < 2 {
+		live = append(live, h.Malloc(200*kib))
+	}
+	require.NoError(t, h.Check())
+	for c := range numClasses {
+		for h.freeCount[c] > 0 {
+			p := h.Calloc(1, classBytes[c])
+			require.NotNil(t, p)
+			require.True(t, allZero(p, classBytes[c]), "class %d", c)
+			live = append(live, p)
+		}
+	}
+	for _, p := range live {
+		h.Free(p)
+	}
+	require.NoError(t, h.Check())
+}
+
+func TestFreeNil(t *testing.T) {
+	h := newTestHeap(t, nil)
+	assert.NotPanics(t, func() { h.Free(nil) })
+	assert.False(t, h.Owns(nil))
+}
+
+func TestReallocKeepsContents(t *testing.T) {
+	tests := []struct{ from, to uintptr }{
+		{1, 100},
+		{100, 200},
+		{200, 100},
+		{513, 8 * mib},
+		{1000, 100 * kib},
+		{100 * kib, 1000},
+		{300 * kib, 600 * kib},
+		{600 * kib, 400 * kib},
+		{8 * mib, 513},
+		{8 * mib, 0},
+		{4 * kib, 0},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d->%d", tt.from, tt.to), func(t *testing.T) {
+			h := newTestHeap(t, nil)
+			p := h.Malloc(tt.from)
+			require.NotNil(t, p)
+			fill(p, tt.from, 9)
+			q := h.Realloc(p, tt.to)
+			require.NotNil(t, q)
+			assert.True(t, h.Owns(q))
+			assert.GreaterOrEqual(t, h.UsableSize(q), max(tt.to, 1))
+			assert.Equal(t, -1, verify(q, min(tt.from, tt.to), 9))
+			if q != p {
+				assert.False(t, h.Owns(p), "the old block is freed when the block moves")
+			}
+			assert.Equal(t, 1, h.Stats().LiveBlocks)
+			require.NoError(t, h.Check())
+			h.Free(q)
+		})
+	}
+}
+
+func TestReallocInPlacePolicy(t *testing.T) {
+	tests := []struct {
+		name    string
+		from    uintptr
+		to      uintptr
+		inPlace bool
+	}{
+		{"grow within capacity", 1000, 1024, true},
+		{"same class", 1024, 900, true},
+		{"shrink to 3/4", 1024, 768, true},
+		{"shrink below 3/4", 1024, 700, false},
+		{"grow past capacity", 1024, 1025, false},
+		{"zero from the smallest class", 10, 0, true},
+		{"zero from a larger class", 1024, 0, false},
+		{"smallest class, tiny", 16, 1, true},
+		{"big shrink to half", mib, mib/2 + 4*kib, true},
+		{"big shrink below half", mib, 300 * kib, false},
+		{"big grow", mib, 2 * mib, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTestHeap(t, nil)
+			p := h.Malloc(tt.from)
+			q := h.Realloc(p, tt.to)
+			require.NotNil(t, q)
+			assert.Equal(t, tt.inPlace, p == q)
+			require.NoError(t, h.Check())
+		})
+	}
+}
+
+func TestReallocNil(t *testing.T) {
+	h := newTestHeap(t, nil)
+	p := h.Realloc(nil, 700)
+	require.NotNil(t, p)
+	assert.Equal(t, uintptr(768), h.UsableSize(p))
+	q := h.Realloc(nil, 0)
+	require.NotNil(t, q)
+	assert.NotEqual(t, p, q)
+	assert.Equal(t, 2, h.Stats().LiveBlocks)
+}
+
+func TestReallocFailureLeavesBlock(t *testing.T) {
+	m := &testMapper{}
+	h := newTestHeap(t, m.mapFn)
+	p := h.Malloc(5000)
+	require.NotNil(t, p)
+	fill(p, 5000, 1)
+	m.setOff(true)
+	assert.Nil(t, h.Realloc(p, 8*mib), "no memory")
+	assert.Nil(t, h.Realloc(p, maxRequest+1), "absurd")
+	assert.True(t, h.Owns(p))
+	assert.Equal(t, -1, verify(p, 5000, 1))
+	require.NoError(t, h.Check())
+	m.setOff(false)
+	q := h.Realloc(p, 8*mib)
+	require.NotNil(t, q)
+	assert.Equal(t, -1, verify(q, 5000, 1))
+	require.NoError(t, h.Check())
+}
+
+func TestOwns(t *testing.T) {
+	h := newTestHeap(t, nil)
+	p := h.Malloc(1000)
+	big := h.Malloc(2 * mib)
+	freed := h.Malloc(2000)
+	freedBig := h.Malloc(3 * mib)
+	h.Free(freed)
+	h.Free(freedBig)
+	goHeap := new([64]byte)
+	var stack [16]byte
+
+	// Inside p's data, write what looks like a live header of the smallest
+	// class: the start bitmap must still say no block starts behind it.
+	forged := (*header)(add(p, 64))
+	*forged = header{capacity: 16, state: classState(0, true)}
+
+	tests := []struct {
+		name string
+		p    unsafe.Pointer
+		want bool
+	}{
+		{"live class block", p, true},
+		{"live big block", big, true},
+		{"nil", nil, false},
+		{"Go heap", unsafe.Pointer(goHeap), false},
+		{"stack", unsafe.Pointer(&stack), false},
+		{"freed class block", freed, false},
+		{"freed big block", freedBig, false},
+		{"interior +1", add(p, 1), false},
+		{"interior +16", add(p, 16), false},
+		{"behind a forged header", add(p, 64+headerBytes), false},
+		{"header", add(p, ^uintptr(headerBytes-1)), false},
+		{"big interior", add(big, 4096), false},
+		{"big mapping start", add(big, ^uintptr(headerBytes-1)), false},
+		{"chunk bitmap", ptr(h.cur), false},
+		{"uncarved chunk space", ptr(h.limit - 4096), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, h.Owns(tt.p))
+		})
+	}
+	require.NoError(t, h.Check())
+}
+
+func TestFaults(t *testing.T) {
+	goHeap := new([64]byte)
+	tests := []struct {
+		name    string
+		call    string
+		problem string
+		setup   func(h *Heap) unsafe.Pointer
+		after   func(h *Heap, p unsafe.Pointer) // repairs a deliberate corruption
+	}{
+		{"double free", "Free", problemFreed, func(h *Heap) unsafe.Pointer {
+			p := h.Malloc(1000)
+			h.Free(p)
+			return p
+		}, nil},
+		{"double free big", "Free", problemFreed, func(h *Heap) unsafe.Pointer {
+			p := h.Malloc(mib)
+			h.Free(p)
+			return p
+		}, nil},
+		{"foreign Go pointer", "Free", problemNoMapping, func(h *Heap) unsafe.Pointer {
+			h.Malloc(10)
+			return unsafe.Pointer(goHeap)
+		}, nil},
+		{"foreign on an empty heap", "Free", problemNoMapping, func(h *Heap) unsafe.Pointer {
+			return unsafe.Pointer(goHeap)
+		}, nil},
+		{"interior", "Free", problemInterior, func(h *Heap) unsafe.Pointer {
+			return add(h.Malloc(1000), 32)
+		}, nil},
+		{"interior unaligned", "Free", problemInterior, func(h *Heap) unsafe.Pointer {
+			return add(h.Malloc(1000), 3)
+		}, nil},
+		{"interior big", "Free", problemInterior, func(h *Heap) unsafe.Pointer {
+			return add(h.Malloc(mib), 8192)
+		}, nil},
+		{"corrupt header", "Free", problemCorrupt, func(h *Heap) unsafe.Pointer {
+			p := h.Malloc(1000)
+			headerOf(uintptr(p)).state ^= 1 << 40
+			return p
+		}, func(h *Heap, p unsafe.Pointer) { headerOf(uintptr(p)).state ^= 1 << 40 }},
+		{"corrupt big header", "Free", problemCorrupt, func(h *Heap) unsafe.Pointer {
+			p := h.Malloc(mib)
+			headerOf(uintptr(p)).capacity++
+			return p
+		}, func(h *Heap, p unsafe.Pointer) { headerOf(uintptr(p)).capacity-- }},
+		{"realloc freed", "Realloc", problemFreed, func(h *Heap) unsafe.Pointer {
+			p := h.Malloc(600)
+			h.Free(p)
+			return p
+		}, nil},
+		{"realloc interior", "Realloc", problemInterior, func(h *Heap) unsafe.Pointer {
+			return add(h.Malloc(600), 16)
+		}, nil},
+		{"usable size of foreign", "UsableSize", problemNoMapping, func(h *Heap) unsafe.Pointer {
+			return unsafe.Pointer(goHeap)
+		}, nil},
+		{"usable size of freed", "UsableSize", problemFreed, func(h *Heap) unsafe.Pointer {
+			p := h.Malloc(600)
+			h.Free(p)
+			return p
+		}, nil},
+	}
+	calls := map[string]func(h *Heap, p unsafe.Pointer){
+		"Free":       func(h *Heap, p unsafe.Pointer) { h.Free(p) },
+		"Realloc":    func(h *Heap, p unsafe.Pointer) { h.Realloc(p, 5000) },
+		"UsableSize": func(h *Heap, p unsafe.Pointer) { h.UsableSize(p) },
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTestHeap(t, nil)
+			p := tt.setup(h)
+			before := h.Stats()
+			want := Fault{Call: tt.call, Addr: uintptr(p), Problem: tt.problem}
+			assert.PanicsWithError(t, fmt.Sprintf("%s(%#x): %s", tt.call, uintptr(p), tt.problem), func() { calls[tt.call](h, p) })
+
+			fault, ok := faultOf(func() { calls[tt.call](h, p) })
+			require.True(t, ok)
+			assert.Equal(t, want, fault)
+			var err error = fault
+			var target Fault
+			assert.True(t, errors.As(err, &target))
+
+			// The panic released the lock and changed nothing.
+			assert.Equal(t, before, h.Stats())
+			if tt.after != nil {
+				tt.after(h, p)
+			}
+			require.NoError(t, h.Check())
+			q := h.Malloc(100)
+			require.NotNil(t, q)
+			h.Free(q)
+		})
+	}
+}
+
+func TestCorruptFreeListIsRefused(t *testing.T) {
+	h := newTestHeap(t, nil)
+	p := h.Malloc(1000)
+	h.Free(p)
+	// A write through a dangling pointer that reaches the header.
+	headerOf(uintptr(p)).state = classState(3, false)
+	require.Error(t, h.Check())
+	fault, ok := faultOf(func() { h.Malloc(1000) })
+	require.True(t, ok)
+	assert.Equal(t, Fault{Call: "Malloc", Addr: uintptr(p), Problem: problemFreeList}, fault)
+	headerOf(uintptr(p)).state = classState(classOf(1000), false)
+	require.NoError(t, h.Check())
+	assert.Equal(t, p, h.Malloc(1000))
+}
+
+func TestCheckFindsCorruption(t *testing.T) {
+	tests := []struct {
+		name    string
+		corrupt func(h *Heap, p, big unsafe.Pointer)
+	}{
+		{"live header", func(h *Heap, p, big unsafe.Pointer) { headerOf(uintptr(p)).capacity = 48 }},
+		{"free-list link", func(h *Heap, p, big unsafe.Pointer) {
+			q := h.Malloc(3000)
+			h.Free(q)
+			*wordAt(uintptr(q)) = uintptr(p) // a dangling write: links a live block
+		}},
+		{"free-list cycle", func(h *Heap, p, big unsafe.Pointer) {
+			q := h.Malloc(3000)
+			h.Free(q)
+			*wordAt(uintptr(q)) = uintptr(q)
+		}},
+		{"start bitmap", func(h *Heap, p, big unsafe.Pointer) {
+			w, m := startBit(h.cur, uintptr(p)+32)
+			*w |= m
+		}},
+		{"big header", func(h *Heap, p, big unsafe.Pointer) { headerOf(uintptr(big)).state = bigState(false) }},
+		{"stats", func(h *Heap, p, big unsafe.Pointer) { h.stats.LiveBytes++ }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTestHeap(t, nil)
+			p := h.Malloc(1000)
+			big := h.Malloc(mib)
+			require.NoError(t, h.Check())
+			tt.corrupt(h, p, big)
+			err := h.Check()
+			require.Error(t, err)
+			t.Log(err)
+		})
+	}
+}
+
+func TestReuseDoesNotMapMore(t *testing.T) {
+	h := newTestHeap(t, nil)
+	blocks := make([]unsafe.Pointer, 1000)
+	var mapped uintptr
+	for round := range 5 {
+		for i := range blocks {
+			blocks[i] = h.Malloc(4 * kib)
+			require.NotNil(t, blocks[i])
+			fill(blocks[i], 4*kib, byte(i))
+		}
+		for i, p := range blocks {
+			require.Equal(t, -1, verify(p, 4*kib, byte(i)), "block %d", i)
+			h.Free(p)
+		}
+		s := h.Stats()
+		if round == 0 {
+			mapped = s.MappedBytes
+		}
+		assert.Equal(t, mapped, s.MappedBytes, "round %d", round)
+		assert.Zero(t, s.LiveBlocks)
+		assert.GreaterOrEqual(t, s.FreeBytes, uintptr(1000*4*kib))
+	}
+	require.NoError(t, h.Check())
+}
+
+func TestBigBlocksReused(t *testing.T) {
+	h := newTestHeap(t, nil)
+	p := h.Malloc(mib)
+	h.Free(p)
+	maps := h.Stats().Maps
+
+	assert.Equal(t, p, h.Malloc(mib), "same size")
+	h.Free(p)
+	assert.Equal(t, p, h.Malloc(600*kib), "at most twice the need")
+	h.Free(p)
+	q := h.Malloc(300 * kib)
+	assert.NotEqual(t, p, q, "more than twice the need: not reused")
+	assert.Equal(t, maps+1, h.Stats().Maps)
+	h.Free(q)
+
+	// Smallest fit: with 2 MiB and 1 MiB mappings cached, 900 KiB gets the 1 MiB one.
+	r := h.Malloc(2 * mib)
+	h.Free(r)
+	assert.Equal(t, p, h.Malloc(900*kib))
+	assert.Equal(t, r, h.Malloc(2*mib))
+	assert.Equal(t, maps+2, h.Stats().Maps)
+	require.NoError(t, h.Check())
+}
+
+func TestBigCacheDecommitsBeyondBudget(t *testing.T) {
+	h := newTestHeap(t, nil)
+	const n = 80
+	blocks := make([]unsafe.Pointer, n)
+	for i := range blocks {
+		blocks[i] = h.Malloc(mib)
+		fill(blocks[i], mib, byte(i))
+	}
+	for _, p := range blocks {
+		h.Free(p)
+	}
+	assert.LessOrEqual(t, h.bigCommitted, uintptr(bigCacheCommittedBytes))
+	decommitted := 0
+	for _, e := range h.bigFree {
+		if !e.committed {
+			decommitted++
+		}
+	}
+	assert.Positive(t, decommitted)
+	require.NoError(t, h.Check())
+	maps := h.Stats().Maps
+	for i := range blocks {
+		blocks[i] = h.Calloc(mib, 1)
+		require.NotNil(t, blocks[i])
+		require.True(t, allZero(blocks[i], mib))
+	}
+	assert.Equal(t, maps, h.Stats().Maps, "all reused")
+	require.NoError(t, h.Check())
+}
+
+func TestOutOfMemory(t *testing.T) {
+	for _, k := range []int{1, 2, 3} {
+		t.Run(fmt.Sprintf("fail from map %d", k), func(t *testing.T) {
+			m := &testMapper{failFrom: k}
+			h := newTestHeap(t, m.mapFn)
+			var live []unsafe.Pointer
+			sizes := []uintptr{513, 20 * kib, 200 * kib, mib}
+			failed := 0
+			for i := 0; failed < 10 && i < 10000; i++ {
+				p := h.Malloc(sizes[i%len(sizes)])
+				if p == nil {
+					failed++
+					continue
+				}
+				live = append(live, p)
+			}
+			require.Equal(t, 10, failed, "mapping failed")
+			assert.Equal(t, k-1, h.Stats().Maps)
+			require.NoError(t, h.Check())
+			assert.Nil(t, h.Malloc(mib), "still no memory")
+			assert.Nil(t, h.Calloc(1, 10*mib))
+
+			// Free memory is still served, and maps succeed again later.
+			for _, p := range live {
+				h.Free(p)
+			}
+			for _, p := range live {
+				assert.NotNil(t, h.Malloc(h.usableUnlocked(p)))
+			}
+			m.mu.Lock()
+			m.failFrom = 0
+			m.mu.Unlock()
+			p := h.Malloc(3 * mib)
+			require.NotNil(t, p)
+			q := h.Malloc(100)
+			require.NotNil(t, q)
+			require.NoError(t, h.Check())
+		})
+	}
+}
+
+// usableUnlocked reads the capacity of a block, live or free, from its
+// header (test helper for blocks known to be the heap's).
+func (h *Heap) usableUnlocked(p unsafe.Pointer) uintptr {
+	return uintptr(headerOf(uintptr(p)).capacity)
+}
+
+func TestOutOfMemoryFallbacks(t *testing.T) {
+	t.Run("big request takes a larger cached mapping", func(t *testing.T) {
+		m := &testMapper{}
+		h := newTestHeap(t, m.mapFn)
+		p := h.Malloc(4 * mib)
+		h.Free(p)
+		m.setOff(true)
+		q := h.Malloc(300 * kib)
+		assert.Equal(t, p, q)
+		require.NoError(t, h.Check())
+	})
+	t.Run("chunk falls back to the least size", func(t *testing.T) {
+		m := &testMapper{maxSize: minChunkBytes}
+		h := newTestHeap(t, m.mapFn)
+		for range 40 * 1024 {
+			require.NotNil(t, h.Malloc(1000))
+		}
+		for _, r := range h.regions {
+			assert.Equal(t, uintptr(minChunkBytes), r.end-r.start)
+		}
+		assert.Greater(t, m.calls, h.Stats().Maps, "bigger chunks were asked for")
+		require.NoError(t, h.Check())
+	})
+}
+
+func TestChunksGrow(t *testing.T) {
+	h := newTestHeap(t, nil)
+	for range 100 * 1024 {
+		require.NotNil(t, h.Malloc(1000))
+	}
+	s := h.Stats()
+	assert.Less(t, s.Maps, 30, "chunks grow, so a 100 MB heap needs few mappings")
+	largest := uintptr(0)
+	for _, r := range h.regions {
+		largest = max(largest, r.end-r.start)
+	}
+	assert.Equal(t, uintptr(maxChunkBytes), largest)
+	require.NoError(t, h.Check())
+}
+
+func TestZeroHeapIsUsable(t *testing.T) {
+	var h Heap
+	t.Cleanup(func() { h.unmapAll(t) })
+	p := h.Malloc(1000)
+	require.NotNil(t, p)
+	h.Free(p)
+	require.NoError(t, h.Check())
+}
+
+func TestHotPathDoesNotAllocate(t *testing.T) {
+	h := newTestHeap(t, nil)
+	h.Free(h.Malloc(1024))
+	h.Free(h.Calloc(1, 8192))
+	allocs := testing.AllocsPerRun(1000, func() {
+		p := h.Malloc(1024)
+		q := h.Calloc(1, 8192)
+		q = h.Realloc(q, 8000)
+		_ = h.Owns(p)
+		h.Free(p)
+		h.Free(q)
+	})
+	assert.Zero(t, allocs)
+}

@@ -1,0 +1,59 @@
+// Package pymalloc is gopymalloc's front door: CPython's memory API in Go,
+// served by the pymalloc engine (package obmalloc) with memory outside the
+// Go heap.
+//
+// # Domains
+//
+// CPython routes every request through one of three allocator domains;
+// this package keeps them, name for name:
+//
+//	domain     CPython               here                        default allocator
+//	RAW        PyMem_RawMalloc ...   RawMalloc, RawCalloc, ...   the large-block allocator
+//	MEM        PyMem_Malloc ...      MemMalloc, MemCalloc, ...   the default pymalloc heap
+//	OBJ        PyObject_Malloc ...   Malloc, Calloc, ...         the default pymalloc heap
+//
+// MEM and OBJ share one heap, as in CPython. The heap serves requests of
+// 1..512 bytes from its pools; requests of 0 bytes, larger ones, and small
+// ones when no arena can be mapped go to RawMalloc, whatever allocator the
+// RAW domain holds at the time, exactly as _PyObject_Malloc falls back to
+// PyMem_RawMalloc.
+//
+//	Malloc ─> OBJ allocator ─┐                        ┌─> arenas (mmap, or SetArenaAllocator)
+//	MemMalloc ─> MEM ────────┴─> default heap ────────┤
+//	RawMalloc ─> RAW allocator <── 0 and > 512 bytes ─┘
+//	                  └─> large-block allocator (mmap chunks, size classes)
+//
+// GetAllocator and SetAllocator replace a domain's allocator (CPython's
+// PyMem_GetAllocator / PyMem_SetAllocator); an allocator installed after
+// blocks were handed out must wrap the previous one, since it will be
+// asked to free them. GetArenaAllocator and SetArenaAllocator do the same
+// for the arenas (PyObject_SetArenaAllocator); tests use them to inject
+// out-of-memory.
+//
+// # The large-block allocator
+//
+// CPython hands large requests to the C library's malloc. gopymalloc has
+// no C: its large-block allocator carves size classes (513 bytes and up,
+// four classes per power of two) out of 1 MiB chunks from mmap and keeps
+// each freed block on a free list for the next request of its class, so a
+// trace in which a few percent of requests are large makes no system call
+// per request. Blocks too large for a class get a mapping of their own,
+// which is also kept and reused. Like the arenas, it never returns memory
+// to the operating system.
+//
+// # Concurrency and its cost
+//
+// Every function here is safe for concurrent use. The default heap is
+// guarded by one mutex, taken once per call; the large-block allocator has
+// its own. The uncontended lock and unlock add a few nanoseconds to each
+// call (docs/benchmarks.md has the figures), and goroutines that allocate
+// at the same time wait for each other: a program that allocates from one
+// goroutine, or keeps one obmalloc.Heap per goroutine, avoids both.
+//
+// # Go pointers
+//
+// The memory comes from mmap and the Go garbage collector never looks at
+// it: a Go pointer stored there does not keep its object alive. New and
+// MakeSlice refuse types that contain Go pointers, naming the type and the
+// offending field.
+package pymalloc

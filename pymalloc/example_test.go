@@ -1,0 +1,69 @@
+package pymalloc_test
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+
+	"github.com/gopymalloc/gopymalloc/pymalloc"
+)
+
+// The OBJ domain, as PyObject_Malloc and PyObject_Free: a small request
+// comes from a pool of pymalloc's heap, outside the Go heap.
+func ExampleMalloc() {
+	p := pymalloc.Malloc(24)
+	buf := unsafe.Slice((*byte)(p), 24)
+	copy(buf, "hello, pymalloc")
+	fmt.Println(string(buf[:15]))
+	p = pymalloc.Realloc(p, 30) // 30 bytes still fit the 32-byte class: same block
+	fmt.Println(string(unsafe.Slice((*byte)(p), 15)))
+	pymalloc.Free(p)
+	// Output:
+	// hello, pymalloc
+	// hello, pymalloc
+}
+
+// Typed helpers for values without Go pointers.
+func ExampleNew() {
+	type vec struct{ X, Y, Z float32 }
+	v := pymalloc.New[vec]()
+	v.X, v.Z = 1, 3
+	fmt.Println(*v)
+	pymalloc.Delete(v)
+
+	xs := pymalloc.MakeSlice[int64](5)
+	for i := range xs {
+		xs[i] = int64(i * i)
+	}
+	fmt.Println(xs)
+	pymalloc.FreeSlice(xs)
+	// Output:
+	// {1 0 3}
+	// [0 1 4 9 16]
+}
+
+// A hook in CPython's sense: an allocator that wraps the previous one.
+type tally struct {
+	pymalloc.Allocator
+	mallocs int
+}
+
+func (t *tally) Malloc(n uintptr) unsafe.Pointer { t.mallocs++; return t.Allocator.Malloc(n) }
+
+func ExampleSetAllocator() {
+	prev := pymalloc.GetAllocator(pymalloc.DomainMem)
+	hook := &tally{Allocator: prev}
+	pymalloc.SetAllocator(pymalloc.DomainMem, hook)
+	pymalloc.MemFree(pymalloc.MemMalloc(100))
+	pymalloc.MemFree(pymalloc.MemMalloc(200))
+	pymalloc.SetAllocator(pymalloc.DomainMem, prev)
+	fmt.Println("PyMem_Malloc calls seen:", hook.mallocs)
+	// Output: PyMem_Malloc calls seen: 2
+}
+
+// The statistics in the layout of CPython's sys._debugmallocstats().
+func ExampleWriteDebugMallocStats() {
+	p := pymalloc.Malloc(100)
+	defer pymalloc.Free(p)
+	_ = pymalloc.WriteDebugMallocStats(os.Stdout)
+}

@@ -1,0 +1,89 @@
+package pymalloc
+
+import (
+	"fmt"
+	"reflect"
+	"sync"
+	"unsafe"
+)
+
+// New returns a zeroed T in pymalloc memory (the OBJ domain), or nil when
+// memory is exhausted. T must not contain Go pointers (pointers, strings,
+// slices, maps, channels, functions, interfaces): the garbage collector
+// does not see this memory, so it would not keep their targets alive. New
+// panics on such a T, naming the type and the field.
+func New[T any]() *T {
+	mustBePointerFree[T]("New")
+	var zero T
+	return (*T)(Calloc(1, unsafe.Sizeof(zero)))
+}
+
+// Delete frees a value from New. Delete(nil) does nothing.
+func Delete[T any](p *T) { Free(unsafe.Pointer(p)) }
+
+// MakeSlice returns a zeroed []T of length and capacity n in pymalloc
+// memory, or nil when memory is exhausted or n*size overflows. The same
+// rule as New applies to T. It panics when n is negative.
+func MakeSlice[T any](n int) []T {
+	mustBePointerFree[T]("MakeSlice")
+	if n < 0 {
+		panic(fmt.Sprintf("pymalloc: MakeSlice[%v](%d): negative length", reflect.TypeFor[T](), n))
+	}
+	var zero T
+	p := Calloc(uintptr(n), unsafe.Sizeof(zero))
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice((*T)(p), n)
+}
+
+// FreeSlice frees a slice from MakeSlice; a nil slice does nothing.
+func FreeSlice[T any](s []T) {
+	if s == nil {
+		return
+	}
+	Free(unsafe.Pointer(unsafe.SliceData(s[:cap(s)])))
+}
+
+// pointerFree caches, per type, the path to its first Go pointer ("" when
+// it has none).
+var pointerFree sync.Map // reflect.Type -> string
+
+func mustBePointerFree[T any](call string) {
+	t := reflect.TypeFor[T]()
+	v, ok := pointerFree.Load(t)
+	if !ok {
+		v, _ = pointerFree.LoadOrStore(t, goPointerPath(t, ""))
+	}
+	if path := v.(string); path != "" {
+		panic(fmt.Sprintf("pymalloc: %s[%v]: type %v holds a Go pointer at %s; pymalloc memory is invisible to the Go garbage collector",
+			call, t, t, path))
+	}
+}
+
+// goPointerPath returns where in t a Go pointer lives (".Field[0]" style,
+// "value" for t itself), or "".
+func goPointerPath(t reflect.Type, at string) string {
+	here := at
+	if here == "" {
+		here = "the value itself"
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.UnsafePointer, reflect.Map, reflect.Chan, reflect.Func,
+		reflect.Interface, reflect.Slice, reflect.String:
+		return fmt.Sprintf("%s (%v)", here, t)
+	case reflect.Array:
+		if t.Len() == 0 {
+			return ""
+		}
+		return goPointerPath(t.Elem(), at+"[0]")
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if p := goPointerPath(f.Type, at+"."+f.Name); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}

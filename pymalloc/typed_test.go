@@ -1,0 +1,79 @@
+package pymalloc
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type point struct {
+	X, Y  float64
+	Tags  [4]uint16
+	Valid bool
+}
+
+type withString struct {
+	ID   int
+	Name string
+}
+
+type nested struct {
+	A [2]struct {
+		B int
+		C *int
+	}
+}
+
+func TestNewAndDelete(t *testing.T) {
+	p := New[point]()
+	require.NotNil(t, p)
+	assert.Equal(t, point{}, *p)
+	p.X, p.Tags[3] = 1.5, 7
+	assert.True(t, ownedByHeap(unsafe.Pointer(p)), "a small value comes from a pool")
+	Delete(p)
+	Delete[point](nil)
+}
+
+func TestMakeSliceAndFree(t *testing.T) {
+	s := MakeSlice[uint64](1000)
+	require.Len(t, s, 1000)
+	assert.Equal(t, 1000, cap(s))
+	for i := range s {
+		assert.Zero(t, s[i])
+		s[i] = uint64(i)
+	}
+	FreeSlice(s)
+	empty := MakeSlice[int32](0)
+	assert.NotNil(t, empty)
+	FreeSlice(empty)
+	FreeSlice[int](nil)
+	assert.Nil(t, MakeSlice[[1 << 20]byte](1<<62), "size overflow gives nil")
+	assert.PanicsWithValue(t, "pymalloc: MakeSlice[int](-1): negative length", func() { MakeSlice[int](-1) })
+}
+
+func TestTypedHelpersRefuseGoPointers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    func()
+		msg  string
+	}{
+		{"pointer", func() { New[*int]() }, "pymalloc: New[*int]: type *int holds a Go pointer at the value itself (*int)"},
+		{"string field", func() { New[withString]() }, "type pymalloc.withString holds a Go pointer at .Name (string)"},
+		{"nested", func() { MakeSlice[nested](3) }, "pymalloc: MakeSlice[pymalloc.nested]: type pymalloc.nested holds a Go pointer at .A[0].C (*int)"},
+		{"slice", func() { New[[]byte]() }, "holds a Go pointer at the value itself ([]uint8)"},
+		{"map", func() { New[map[int]int]() }, "map[int]int"},
+		{"interface", func() { New[any]() }, "interface {}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				require.NotNil(t, r)
+				assert.Contains(t, r, tc.msg)
+				assert.Contains(t, r, "invisible to the Go garbage collector")
+			}()
+			tc.f()
+		})
+	}
+}
