@@ -1,0 +1,63 @@
+package mmap
+
+import (
+	"errors"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPageSize(t *testing.T) {
+	ps := PageSize()
+	assert.NotZero(t, ps)
+	assert.Zero(t, ps&(ps-1), "page size %d is a power of two", ps)
+}
+
+func TestMapIsZeroedWritableAndAligned(t *testing.T) {
+	for _, size := range []uintptr{1, PageSize(), 1 << 20, 3<<20 + 5} {
+		p, err := Map(size)
+		require.NoError(t, err, "Map(%d)", size)
+		assert.Zero(t, uintptr(p)%PageSize(), "Map(%d) is page-aligned", size)
+		b := unsafe.Slice((*byte)(p), size)
+		assert.Equal(t, byte(0), b[0])
+		assert.Equal(t, byte(0), b[size-1])
+		b[0], b[size-1] = 1, 2
+		require.NoError(t, Unmap(p, size))
+	}
+}
+
+func TestDecommitKeepsTheRangeUsable(t *testing.T) {
+	size := 4 * PageSize()
+	p, err := Map(size)
+	require.NoError(t, err)
+	defer Unmap(p, size)
+	b := unsafe.Slice((*byte)(p), size)
+	for i := range b {
+		b[i] = 0xAB
+	}
+	require.NoError(t, Decommit(unsafe.Add(p, PageSize()), 2*PageSize()))
+	b[PageSize()] = 7 // still mapped and writable
+	assert.Equal(t, byte(7), b[PageSize()])
+	assert.Equal(t, byte(0xAB), b[0], "pages outside the range keep their contents")
+}
+
+func TestErrorsNameTheSize(t *testing.T) {
+	_, err := Map(0)
+	assert.ErrorIs(t, err, ErrSize)
+	assert.EqualError(t, err, "mmap: map 0 bytes: "+ErrSize.Error())
+	_, err = Map(^uintptr(0))
+	assert.ErrorContains(t, err, "mmap: map 18446744073709551615 bytes")
+	// The OS refuses a mapping larger than the address space allows.
+	_, err = Map(1 << 62)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "map 4611686018427387904 bytes")
+	assert.True(t, errors.Unwrap(err) != nil, "the OS error is wrapped")
+
+	assert.ErrorContains(t, Unmap(nil, 4096), "mmap: unmap 4096 bytes at 0x0: nil address")
+	p, err := Map(PageSize())
+	require.NoError(t, err)
+	defer Unmap(p, PageSize())
+	assert.ErrorContains(t, Decommit(unsafe.Add(p, 1), PageSize()), "must be multiples of the page size")
+}
