@@ -38,23 +38,6 @@ func (h *Heap) Malloc(n uintptr) unsafe.Pointer {
 	return h.mallocLarge(n)
 }
 
-// poolAlloc is Malloc's pool path for Calloc: a block of a small request,
-// or 0 when no arena can be had.
-func (h *Heap) poolAlloc(n uintptr) uintptr {
-	idx := uint32((n - 1) >> (h.l.alignShift & 63))
-	pool := poolAt(word(h.usedpools + uintptr(idx)*2*ptrSize))
-	if pool.nextpool == pool.addr() {
-		return h.allocateFromNewPool(idx)
-	}
-	pool.count++
-	bp := pool.freeblock
-	pool.freeblock = word(bp)
-	if pool.freeblock == 0 {
-		h.extendPool(pool)
-	}
-	return bp
-}
-
 func (h *Heap) mallocLarge(n uintptr) unsafe.Pointer {
 	h.checkOpen("Malloc", n)
 	if n > maxRequestBytes {
@@ -75,10 +58,14 @@ func (h *Heap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 		return nil
 	}
 	if n := uintptr(n); n-1 < h.l.threshold {
-		if bp := h.poolAlloc(n); bp != 0 {
-			clear(bytesAt(bp, n)) // a recycled block holds old data
-			return ptr(bp)
+		// A small request takes Malloc's path; should it fall back to
+		// the large allocator (no arena), that block is cleared here too,
+		// where CPython would call PyMem_RawCalloc.
+		p := h.Malloc(n)
+		if p != nil {
+			clear(bytesAt(uintptr(p), n)) // a recycled block holds old data
 		}
+		return p
 	}
 	h.checkOpen("Calloc", uintptr(n))
 	p := h.large.Calloc(nelem, elsize)
