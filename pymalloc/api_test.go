@@ -139,7 +139,7 @@ func TestBadDomainPanics(t *testing.T) {
 // and the heap stays usable.
 type failingArenas struct{}
 
-func (failingArenas) Alloc(uintptr) unsafe.Pointer      { return nil }
+func (failingArenas) Alloc(uintptr) unsafe.Pointer     { return nil }
 func (failingArenas) Free(p unsafe.Pointer, n uintptr) { obmalloc.MmapArenas{}.Free(p, n) }
 
 type failingRaw struct{ Allocator }
