@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
+	"github.com/gopymalloc/gopymalloc/internal/workload"
 	"github.com/gopymalloc/gopymalloc/mmap"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,7 +41,7 @@ const policyBlocks = 500000 // 64-byte blocks: about 32 MiB of arenas
 func fillHeap(h *Heap, ps []unsafe.Pointer) {
 	for i := range ps {
 		ps[i] = h.Malloc(64)
-		touch(ps[i], 64)
+		workload.Touch(ps[i], 64)
 	}
 }
 

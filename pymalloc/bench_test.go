@@ -1,0 +1,42 @@
+package pymalloc
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/gopymalloc/gopymalloc/internal/workload"
+)
+
+// The allocator core's workloads through the package-level API: the same
+// heap as obmalloc's benchmarks plus the domain dispatch and the mutex.
+
+type objDomain struct{}
+
+func (objDomain) Malloc(n uintptr) unsafe.Pointer { return Malloc(n) }
+func (objDomain) Free(p unsafe.Pointer)           { Free(p) }
+
+func BenchmarkChurn(b *testing.B) { workload.Churn(b, objDomain{}) }
+
+func BenchmarkBulk(b *testing.B) { workload.Bulk(b, objDomain{}) }
+
+// BenchmarkChurnParallel runs Churn's pairs from GOMAXPROCS goroutines at
+// once: the cost of sharing the default heap's mutex.
+func BenchmarkChurnParallel(b *testing.B) {
+	sizes := workload.Sizes(1<<16, 1, 512)
+	b.RunParallel(func(pb *testing.PB) {
+		live := make([]unsafe.Pointer, workload.ChurnWindow/4)
+		for i := range live {
+			live[i] = Malloc(sizes[i])
+		}
+		for i := 0; pb.Next(); i++ {
+			slot := i % len(live)
+			Free(live[slot])
+			n := sizes[i&(1<<16-1)]
+			live[slot] = Malloc(n)
+			workload.Touch(live[slot], n)
+		}
+		for _, p := range live {
+			Free(p)
+		}
+	})
+}
