@@ -70,3 +70,26 @@ func checkRegion(p unsafe.Pointer, size uintptr) error {
 	}
 	return checkSize(size)
 }
+
+// ErrRemapUnsupported is returned by Remap where the system cannot move a
+// mapping without copying it (everywhere but linux); the caller then maps
+// anew and copies.
+var ErrRemapUnsupported = fmt.Errorf("remapping is not supported on this system: %w", errors.ErrUnsupported)
+
+// Remap resizes a whole region obtained from Map (p, oldSize exactly as
+// mapped) to newSize bytes, moving it if needed, without copying its pages
+// (linux's mremap moves the page tables). The old address is invalid
+// afterwards. Where that is not possible it returns ErrRemapUnsupported.
+func Remap(p unsafe.Pointer, oldSize, newSize uintptr) (unsafe.Pointer, error) {
+	if err := checkRegion(p, oldSize); err != nil {
+		return nil, fmt.Errorf("mmap: remap %d bytes at %p to %d: %w", oldSize, p, newSize, err)
+	}
+	if err := checkSize(newSize); err != nil {
+		return nil, fmt.Errorf("mmap: remap %d bytes at %p to %d: %w", oldSize, p, newSize, err)
+	}
+	q, err := sysRemap(p, oldSize, newSize)
+	if err != nil {
+		return nil, fmt.Errorf("mmap: remap %d bytes at %p to %d: %w", oldSize, p, newSize, err)
+	}
+	return q, nil
+}

@@ -61,3 +61,22 @@ func TestErrorsNameTheSize(t *testing.T) {
 	defer Unmap(p, PageSize())
 	assert.ErrorContains(t, Decommit(unsafe.Add(p, 1), PageSize()), "must be multiples of the page size")
 }
+
+func TestRemapKeepsContents(t *testing.T) {
+	size := 2 * PageSize()
+	p, err := Map(size)
+	require.NoError(t, err)
+	unsafe.Slice((*byte)(p), size)[size-1] = 42
+	q, err := Remap(p, size, 64*PageSize())
+	if errors.Is(err, ErrRemapUnsupported) {
+		require.NoError(t, Unmap(p, size))
+		t.Skip(err)
+	}
+	require.NoError(t, err)
+	b := unsafe.Slice((*byte)(q), 64*PageSize())
+	assert.Equal(t, byte(42), b[size-1])
+	b[len(b)-1] = 1
+	require.NoError(t, Unmap(q, 64*PageSize()))
+	_, err = Remap(nil, size, size)
+	assert.ErrorContains(t, err, "mmap: remap 8192 bytes at 0x0 to 8192: nil address")
+}

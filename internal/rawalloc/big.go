@@ -108,3 +108,31 @@ func (h *Heap) freeBig(b blockRef) {
 	h.stats.LiveBytes -= capacity
 	h.stats.FreeBytes += capacity
 }
+
+// growBig grows the live big block b to hold n bytes by moving its mapping
+// with mmap.Remap, which on linux moves page tables instead of copying
+// bytes: a buffer that CPython grows by reallocs of a few percent at a
+// time (as its string and list builders do) then costs a system call per
+// growth, not a copy of everything so far. It returns the block's new data
+// address, or 0 when the mapping cannot be moved (another system, or a
+// MapFunc whose memory mmap did not map); the caller then copies. h.mu is
+// held.
+func (h *Heap) growBig(b blockRef, n uintptr) uintptr {
+	if h.mapFn != nil {
+		return 0
+	}
+	base, size := b.data-headerBytes, headerBytes+b.capacity()
+	need := bigNeed(n)
+	p, err := mmap.Remap(ptr(base), size, need)
+	if err != nil {
+		return 0
+	}
+	i := h.regionOf(base)
+	h.regions = append(h.regions[:i], h.regions[i+1:]...)
+	h.addRegion(region{start: uintptr(p), end: uintptr(p) + need, big: true})
+	data := uintptr(p) + headerBytes
+	headerOf(data).capacity = uint64(need - headerBytes)
+	h.stats.MappedBytes += need - size
+	h.stats.LiveBytes += need - size
+	return data
+}

@@ -1,6 +1,8 @@
 package rawalloc
 
 import (
+	"errors"
+	"github.com/gopymalloc/gopymalloc/mmap"
 	"math/bits"
 	"sync"
 	"unsafe"
@@ -119,6 +121,11 @@ func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	}
 	if b.fits(n) {
 		return p
+	}
+	if b.big() && n > b.capacity() {
+		if data := h.growBig(b, n); data != 0 {
+			return ptr(data)
+		}
 	}
 	data, _ := h.alloc("Realloc", n)
 	if data == 0 {
@@ -257,4 +264,33 @@ func (h *Heap) mustLive(call string, addr uintptr) blockRef {
 		panic(Fault{Call: call, Addr: addr, Problem: problem})
 	}
 	return b
+}
+
+// Close returns every mapping of the heap to the OS and leaves it empty:
+// all its blocks become invalid at once, and later calls map afresh. The
+// heap never unmaps on its own; Close is for programs that make heaps and
+// throw them away (a replay, a test). A heap whose memory comes from a
+// MapFunc cannot know how to give it back and returns an error.
+func (h *Heap) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.mapFn != nil {
+		return errors.New("rawalloc: Close: the heap's memory came from its MapFunc; release it there")
+	}
+	return h.unmapLocked()
+}
+
+// unmapLocked unmaps every region as mmap mapped it and resets the heap
+// to its zero state. h.mu is held.
+func (h *Heap) unmapLocked() error {
+	var errs []error
+	for _, r := range h.regions {
+		errs = append(errs, mmap.Unmap(ptr(r.start), r.end-r.start))
+	}
+	// Every field but the mutex (held) and the MapFunc back to zero.
+	h.regions, h.bigFree = nil, nil
+	h.freeHead, h.freeCount = [numClasses]uintptr{}, [numClasses]int{}
+	h.cur, h.bump, h.limit, h.chunkBytes, h.bigCommitted = 0, 0, 0, 0, 0
+	h.stats = Stats{}
+	return errors.Join(errs...)
 }

@@ -662,3 +662,38 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+func TestCloseReleasesEverything(t *testing.T) {
+	h := New(nil)
+	var ps []unsafe.Pointer
+	for _, n := range []uintptr{0, 600, 40000, 1 << 20} {
+		ps = append(ps, h.Malloc(n))
+	}
+	require.NotZero(t, h.Stats().MappedBytes)
+	require.NoError(t, h.Close())
+	assert.Equal(t, Stats{}, h.Stats())
+	assert.False(t, h.Owns(ps[1]), "blocks are gone with the heap")
+	p := h.Malloc(100) // an empty heap again
+	require.NotNil(t, p)
+	h.Free(p)
+	require.NoError(t, h.Check())
+	require.NoError(t, h.Close())
+	assert.ErrorContains(t, New(func(size uintptr) unsafe.Pointer { return nil }).Close(), "came from its MapFunc")
+}
+
+func TestReallocGrowsBigBlocksInPlaceOfCopying(t *testing.T) {
+	h := newTestHeap(t, nil)
+	n := uintptr(300 << 10)
+	filled := n
+	p := h.Malloc(n)
+	fill(p, n, 9)
+	for i := 0; i < 20; i++ {
+		n += n / 8 // CPython's builders grow by an eighth
+		p = h.Realloc(p, n)
+		require.NotNil(t, p)
+		require.Equal(t, -1, verify(p, filled, 9), "contents survive growth %d", i)
+	}
+	require.NoError(t, h.Check())
+	h.Free(p)
+	require.NoError(t, h.Check())
+}

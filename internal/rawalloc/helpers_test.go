@@ -5,8 +5,6 @@ import (
 	"sync"
 	"testing"
 	"unsafe"
-
-	"github.com/gopymalloc/gopymalloc/mmap"
 )
 
 // testMapper wraps mmap.Map so that a test can make mapping fail (to
@@ -51,12 +49,9 @@ func newTestHeap(tb testing.TB, mapFn MapFunc) *Heap {
 func (h *Heap) unmapAll(tb testing.TB) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, r := range h.regions {
-		if err := mmap.Unmap(ptr(r.start), r.end-r.start); err != nil {
-			tb.Errorf("unmap [%#x, %#x): %v", r.start, r.end, err)
-		}
+	if err := h.unmapLocked(); err != nil {
+		tb.Error(err)
 	}
-	h.regions = nil
 }
 
 // fill writes a pattern derived from seed into the n bytes at p (16-byte
