@@ -1,0 +1,124 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/gopymalloc/gopymalloc/internal/pytrace"
+	"github.com/gopymalloc/gopymalloc/internal/replay"
+	"github.com/gopymalloc/gopymalloc/obmalloc"
+)
+
+// replaySynopsis is the replay subcommand's command line.
+const replaySynopsis = "demo replay [-stats] [-stats-at N1,N2,...] [-arenas keep|release] [-no-touch] TRACE.gz..."
+
+// replayUsage describes the replay subcommand.
+func replayUsage(w io.Writer) {
+	fmt.Fprint(w, "  "+replaySynopsis+`
+                replay CPython allocation traces (format: traces/FORMAT.md)
+                through a fresh heap each, printing one key=value line of
+                measurements per trace (the keys of the C replayer, so the
+                figures compare) and, if asked, the heap's statistics in
+                the layout of CPython's sys._debugmallocstats(). Every trace
+                is read and checked before the first replay. Flags go
+                before the trace files:
+    -stats          print the statistics after the last op
+    -stats-at LIST  print them after each op of LIST (ops counted from 1,
+                    strictly ascending, within every trace), e.g. 778045,1556090
+    -arenas POLICY  keep (default): never unmap an arena, as Python users
+                    observe; release: unmap an empty arena, as CPython 3.11 does
+    -no-touch       do not write the first and last byte of each new block
+`)
+}
+
+// replayCmd is "demo replay". All arguments and all traces are checked
+// before the first replay, so a mistake costs no replay and prints nothing
+// on stdout.
+func replayCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {} // the errors are printed by flag, the usage below
+	stats := fs.Bool("stats", false, "")
+	statsAt := fs.String("stats-at", "", "")
+	arenas := fs.String("arenas", "keep", "")
+	noTouch := fs.Bool("no-touch", false, "")
+	// A usage error prints what was wrong and the synopsis, not the
+	// whole help, so the message stays in view.
+	synopsis := func() int {
+		fmt.Fprintf(stderr, "usage: %s\n(demo replay -h explains the flags)\n", replaySynopsis)
+		return exitUsage
+	}
+	bad := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "demo replay: "+format+"\n", a...)
+		return synopsis()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, "usage:\n")
+			replayUsage(stdout)
+			return exitOK
+		}
+		return synopsis() // flag has printed the error
+	}
+	paths := fs.Args()
+	if len(paths) == 0 {
+		return bad("no trace file given")
+	}
+	for _, p := range paths {
+		if strings.HasPrefix(p, "-") {
+			return bad("%q after the trace files: flags go before them", p)
+		}
+	}
+	policy, err := obmalloc.ParseArenaPolicy(*arenas)
+	if err != nil {
+		return bad("-arenas %q: want keep or release", *arenas)
+	}
+	// The syntax of -stats-at is checked before the (slow) reading, its
+	// range against each trace after.
+	if *statsAt != "" {
+		if _, err := pytrace.ParsePoints(*statsAt); err != nil {
+			return bad("-stats-at: %v", err)
+		}
+	}
+
+	traces := make([]*pytrace.Trace, len(paths))
+	for i, p := range paths {
+		t, err := pytrace.ReadFile(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "demo replay: %v\n", err)
+			return exitUsage
+		}
+		traces[i] = t
+	}
+	points := make([][]int, len(traces))
+	if *statsAt != "" {
+		for i, t := range traces {
+			if points[i], err = t.ParsePoints(*statsAt); err != nil {
+				fmt.Fprintf(stderr, "demo replay: -stats-at: %v (%s)\n", err, paths[i])
+				return exitUsage
+			}
+		}
+	}
+
+	for i, t := range traces {
+		res, err := replay.Run(t, replay.Options{
+			Policy:     policy,
+			NoTouch:    *noTouch,
+			StatsAt:    points[i],
+			StatsAtEnd: *stats,
+			Stats:      stdout,
+		})
+		// Let the collector take this trace back before the next replay,
+		// whose RSS figures would otherwise include it.
+		traces[i] = nil
+		if err != nil {
+			fmt.Fprintf(stderr, "demo replay: %v\n", err)
+			return exitFail
+		}
+		fmt.Fprintln(stdout, res)
+	}
+	return exitOK
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// goodTrace is the example of traces/FORMAT.md: 7 ops, two blocks live at
+// the end.
+const goodTrace = `# pytrace 1
+m 1 56
+c 2 1 48
+r 0 3 16
+r 1 4 120
+f 3
+m 5 0
+f 2
+`
+
+// writeTrace writes text, gzip'd, to a new file in a temporary directory
+// and returns its path.
+func writeTrace(t *testing.T, name, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	zw := gzip.NewWriter(f)
+	_, err = zw.Write([]byte(text))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	require.NoError(t, f.Close())
+	return path
+}
+
+// resultLine matches the line replay prints per trace; the fixed keys come
+// first, in the C replayer's order.
+var resultLine = regexp.MustCompile(`^backend=gopymalloc trace=(\S+) ops=(\d+) seconds=\d+\.\d{6} ns_per_op=\d+\.\d{2} ` +
+	`peak_live_bytes=(\d+) rss_peak_kb=-?\d+( \S+=\S+)*$`)
+
+func TestReplay(t *testing.T) {
+	good := writeTrace(t, "small.trace.gz", goodTrace)
+	code, stdout, stderr := runDemo("replay", good, good)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Empty(t, stderr)
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	require.Len(t, lines, 2, "one line per trace")
+	for _, line := range lines {
+		m := resultLine.FindStringSubmatch(line)
+		require.NotNil(t, m, "result line %q", line)
+		assert.Equal(t, []string{"small", "7", "184"}, m[1:4])
+		assert.Contains(t, line, " live_at_end=2 ")
+		assert.Contains(t, line, " touch=1 arenas=keep")
+	}
+
+	code, stdout, _ = runDemo("replay", "-arenas", "release", "-no-touch", good)
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, " touch=0 arenas=release")
+}
+
+func TestReplayStats(t *testing.T) {
+	good := writeTrace(t, "small.trace.gz", goodTrace)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		dumps []string // the ops named by the dump headers, in order
+	}{
+		{"-stats", []string{"-stats"}, []string{"7"}},
+		{"-stats-at", []string{"-stats-at", "1,4"}, []string{"1", "4"}},
+		{"both", []string{"-stats", "-stats-at", "2,7"}, []string{"2", "7"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runDemo(append(append([]string{"replay"}, tc.args...), good)...)
+			require.Equal(t, exitOK, code, stderr)
+			headers := regexp.MustCompile(`(?m)^=== stats after op (\d+)$`).FindAllStringSubmatch(stdout, -1)
+			var ops []string
+			for _, h := range headers {
+				ops = append(ops, h[1])
+			}
+			assert.Equal(t, tc.dumps, ops)
+			assert.Equal(t, len(tc.dumps), strings.Count(stdout, "Small block threshold = 512, in 32 size classes.\n"))
+			assert.Contains(t, stdout, "# arenas allocated total")
+			// The result line comes last, after the dumps.
+			lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+			assert.Regexp(t, resultLine, lines[len(lines)-1])
+		})
+	}
+}
+
+func TestReplayRefuses(t *testing.T) {
+	dir := t.TempDir()
+	good := writeTrace(t, "small.trace.gz", goodTrace)
+	// Line 3 frees a block that was never allocated.
+	malformed := writeTrace(t, "bad.trace.gz", "# pytrace 1\nm 1 10\nf 2\n")
+	plain := filepath.Join(dir, "plain.trace")
+	require.NoError(t, os.WriteFile(plain, []byte("m 1 10\nx 2\n"), 0o644))
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string // in stderr
+	}{
+		{"bad flag", []string{"-bogus", good}, []string{"-bogus", "usage: demo replay"}},
+		{"no trace", []string{"-stats"}, []string{"no trace file given", "usage: demo replay"}},
+		{"flag after the files", []string{good, "-stats"}, []string{`"-stats" after the trace files`}},
+		{"unknown arena policy", []string{"-arenas", "sometimes", good}, []string{`-arenas "sometimes": want keep or release`}},
+		{"malformed trace", []string{good, malformed}, []string{malformed + ":3:"}},
+		{"malformed plain trace", []string{plain, good}, []string{plain + ":2:"}},
+		{"missing trace", []string{good, filepath.Join(dir, "nope.gz")}, []string{"nope.gz", "no such file"}},
+		{"-stats-at past the end", []string{"-stats-at", "3,8", good}, []string{"-stats-at", `"8"`, "past the last op", "7 ops", good}},
+		{"-stats-at descending", []string{"-stats-at", "5,3", good}, []string{"-stats-at", "strictly ascending"}},
+		{"-stats-at op 0", []string{"-stats-at", "0", good}, []string{"-stats-at", "ops are counted from 1"}},
+		{"-stats-at not a number", []string{"-stats-at", "1,x", good}, []string{"-stats-at", `"x"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runDemo(append([]string{"replay"}, tc.args...)...)
+			assert.Equal(t, exitUsage, code)
+			assert.Empty(t, stdout, "nothing is replayed")
+			for _, w := range tc.want {
+				assert.Contains(t, stderr, w)
+			}
+		})
+	}
+}
+
+func TestReplayHelp(t *testing.T) {
+	code, stdout, stderr := runDemo("replay", "-h")
+	assert.Equal(t, exitOK, code)
+	assert.Empty(t, stderr)
+	assert.Contains(t, stdout, replaySynopsis)
+	assert.Contains(t, stdout, "-no-touch")
+}

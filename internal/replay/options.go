@@ -1,0 +1,26 @@
+package replay
+
+import (
+	"io"
+
+	"github.com/gopymalloc/gopymalloc/obmalloc"
+)
+
+// Options choose how a trace is replayed. The zero value replays with the
+// default arena policy (keep), touching every block, without dumps.
+type Options struct {
+	// Policy for arenas whose pools have all become free.
+	Policy obmalloc.ArenaPolicy
+	// NoTouch skips writing the first and last byte of each new block
+	// (replay.c's --no-touch).
+	NoTouch bool
+	// StatsAt are op numbers, counted from 1 over the m, c, r and f lines,
+	// strictly ascending, each at most the number of ops. After op N, Run
+	// writes "=== stats after op N" and the heap's dump to Stats.
+	StatsAt []int
+	// StatsAtEnd dumps after the last op too (once, if StatsAt already
+	// ends there), before the live blocks are freed.
+	StatsAtEnd bool
+	// Stats receives the dumps; it must not be nil when a dump is asked for.
+	Stats io.Writer
+}
