@@ -3,6 +3,7 @@ package obmalloc
 import (
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/gopymalloc/gopymalloc/mmap"
 )
@@ -41,11 +42,15 @@ type arenaMap struct {
 	midMask   uintptr
 	botMask   uintptr
 	arenaMask uintptr
-	rootBytes uintptr
-	midBytes  uintptr
-	botBytes  uintptr
-	midCount  int // arena_map_mid_count
-	botCount  int // arena_map_bot_count
+	// For isUsed: shift and mask that turn an address into the byte
+	// offset of its entry in a root, mid or bottom node.
+	topOff, midOff, botOff             uint
+	topOffMask, midOffMask, botOffMask uintptr
+	rootBytes                          uintptr
+	midBytes                           uintptr
+	botBytes                           uintptr
+	midCount                           int // arena_map_mid_count
+	botCount                           int // arena_map_bot_count
 	// nodes lists every node mapped, so Close can unmap them.
 	nodes []mapping
 }
@@ -72,6 +77,11 @@ func (m *arenaMap) init(arenaBits uint) {
 	m.midMask = 1<<interior - 1
 	m.botMask = 1<<bot - 1
 	m.arenaMask = 1<<arenaBits - 1
+	// Byte offsets of entries: index << 3, i.e. shift 3 bits less and
+	// mask the index bits in place.
+	m.topOff, m.topOffMask = m.topShift-3, (1<<interior-1)<<3
+	m.midOff, m.midOffMask = m.midShift-3, m.midMask<<3
+	m.botOff, m.botOffMask = arenaBits-3, m.botMask<<3
 	m.rootBytes = (1 << interior) * ptrSize
 	m.midBytes = (1 << interior) * ptrSize
 	m.botBytes = (1 << bot) * leafSize
@@ -165,12 +175,14 @@ func ternary(c bool, a, b int32) int32 {
 }
 
 // isUsed is address_in_range: whether p lies in one of the heap's arenas.
-// Three dependent loads and no branch until the leaf; the shift counts are
-// masked so the compiler knows they are below 64.
+// Three dependent loads and no branch until the leaf. Written to fit the
+// inliner's budget, because Free and Realloc ask it for every block: the
+// shifts and masks yield byte offsets into the nodes directly (every entry
+// and leaf is 8 bytes).
 func (m *arenaMap) isUsed(p uintptr) bool {
-	mid := m.child(m.root + (p>>(m.topShift&63))*ptrSize)
-	bot := m.child(mid + (p>>(m.midShift&63)&m.midMask)*ptrSize)
-	leaf := (*arenaCoverage)(ptr(bot + (p>>(m.arenaBits&63)&m.botMask)*leafSize))
+	mid := m.zero + *(*uintptr)(unsafe.Add(nil, m.root+p>>m.topOff&m.topOffMask))
+	bot := m.zero + *(*uintptr)(unsafe.Add(nil, mid+p>>m.midOff&m.midOffMask))
+	leaf := *(*arenaCoverage)(unsafe.Add(nil, bot+p>>m.botOff&m.botOffMask))
 	off := int32(p & m.arenaMask)
-	return off < leaf.tailLo || (leaf.tailHi != 0 && off >= leaf.tailHi)
+	return off < leaf.tailLo || off >= leaf.tailHi && leaf.tailHi != 0
 }
