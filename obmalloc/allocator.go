@@ -2,10 +2,8 @@ package obmalloc
 
 import (
 	"fmt"
-	"sync"
 	"unsafe"
 
-	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
 	"github.com/gopymalloc/gopymalloc/mmap"
 )
 
@@ -48,10 +46,3 @@ func (MmapArenas) Free(p unsafe.Pointer, size uintptr) {
 		panic(fmt.Sprintf("obmalloc: unmapping arena %p: %v", p, err))
 	}
 }
-
-// LargeBlocks returns the process-wide large-block allocator that heaps
-// use when Config.Large is nil: gopymalloc's stand-in for the C library's
-// malloc, safe for concurrent use.
-func LargeBlocks() Allocator { return largeBlocks() }
-
-var largeBlocks = sync.OnceValue(func() *rawalloc.Heap { return rawalloc.New(nil) })

@@ -85,8 +85,9 @@ type Config struct {
 	// means mmap. Tests inject out-of-memory here.
 	Arenas ArenaAllocator
 	// Large serves size 0, requests above Threshold, and small requests
-	// when no arena can be had (PyMem_RawMalloc's role). nil means the
-	// module's process-wide large-block allocator.
+	// when no arena can be had (PyMem_RawMalloc's role). nil means a
+	// large-block allocator of the heap's own, which, like the heap, takes
+	// no lock and is released by Close.
 	Large Allocator
 }
 

@@ -3,6 +3,7 @@ package obmalloc
 import (
 	"errors"
 	"fmt"
+	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
 	"unsafe"
 
 	"github.com/gopymalloc/gopymalloc/mmap"
@@ -22,6 +23,9 @@ type Heap struct {
 	arenaMap   arenaMap
 	large      Allocator
 	arenaAlloc ArenaAllocator
+	// ownLarge is the large allocator the heap made for itself (when
+	// Config.Large is nil); Close closes it.
+	ownLarge *rawalloc.Heap
 
 	// rawAllocatedBlocks counts blocks this heap obtained from the large
 	// allocator and has not freed (raw_allocated_blocks).
@@ -65,7 +69,8 @@ func New(cfg Config) (*Heap, error) {
 	}
 	h.large = cfg.Large
 	if h.large == nil {
-		h.large = largeBlocks()
+		h.ownLarge = rawalloc.NewPrivate(nil)
+		h.large = h.ownLarge
 	}
 	return h, nil
 }
@@ -80,8 +85,9 @@ func (h *Heap) Config() Config { return h.cfg }
 func (h *Heap) Owns(p unsafe.Pointer) bool { return h.arenaMap.isUsed(uintptr(p)) }
 
 // Close unmaps every arena and the heap's own tables. Blocks still
-// allocated from the arenas become invalid; blocks the heap obtained from
-// the large allocator are not freed. Any later call on the heap panics.
+// allocated from the arenas become invalid, and so do large blocks when
+// the heap made its own large allocator (Config.Large nil); blocks from a
+// Config.Large allocator are not freed. Any later call on the heap panics.
 // Heaps are otherwise never unmapped, so programs that make many of them
 // (tests, experiments) should close them.
 func (h *Heap) Close() error {
@@ -98,6 +104,9 @@ func (h *Heap) Close() error {
 		errs = append(errs, mmap.Unmap(ptr(n.addr), n.size))
 	}
 	errs = append(errs, mmap.Unmap(h.meta, usedpoolsBytes(h.l.nclasses)+h.arenaMap.rootBytes))
+	if h.ownLarge != nil {
+		errs = append(errs, h.ownLarge.Close())
+	}
 	// Leave a heap on which every call takes the slow path and panics
 	// there: no request is small, and the arena map owns nothing.
 	// The zero node serves as an empty root.

@@ -2,6 +2,7 @@ package pymalloc
 
 import (
 	"fmt"
+	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
 	"sync/atomic"
 	"unsafe"
 
@@ -48,7 +49,7 @@ type holder struct{ a Allocator }
 var domains [3]atomic.Pointer[holder]
 
 func init() {
-	domains[DomainRaw].Store(&holder{obmalloc.LargeBlocks()})
+	domains[DomainRaw].Store(&holder{rawHeap})
 	domains[DomainMem].Store(&holder{defaultHeap})
 	domains[DomainObj].Store(&holder{defaultHeap})
 }
@@ -81,6 +82,11 @@ func SetAllocator(d Domain, a Allocator) {
 func raw() Allocator { return domains[DomainRaw].Load().a }
 func mem() Allocator { return domains[DomainMem].Load().a }
 func obj() Allocator { return domains[DomainObj].Load().a }
+
+// rawHeap is the RAW domain's default allocator, the process-wide
+// large-block allocator: gopymalloc's stand-in for the C library's malloc,
+// safe for concurrent use.
+var rawHeap = rawalloc.New(nil)
 
 // rawDomain is what the default heap calls for what its pools do not
 // serve: whatever the RAW domain holds at the time.

@@ -25,7 +25,7 @@ func bigNeed(n uintptr) uintptr {
 // freshly mapped (so zero), or 0 when nothing can be mapped. It reuses the
 // smallest cached mapping that fits if that is at most twice the need;
 // when mapping fails, any cached mapping that fits is better than failing.
-// h.mu is held.
+// the heap's lock is held.
 func (h *Heap) allocBig(n uintptr) (uintptr, bool) {
 	need := bigNeed(n)
 	i := h.bigFit(need)
@@ -115,7 +115,7 @@ func (h *Heap) freeBig(b blockRef) {
 // time (as its string and list builders do) then costs a system call per
 // growth, not a copy of everything so far. It returns the block's new data
 // address, or 0 when the mapping cannot be moved (another system, or a
-// MapFunc whose memory mmap did not map); the caller then copies. h.mu is
+// MapFunc whose memory mmap did not map); the caller then copies. the heap's lock is
 // held.
 func (h *Heap) growBig(b blockRef, n uintptr) uintptr {
 	if h.mapFn != nil {

@@ -17,8 +17,8 @@ import (
 // free blocks of its class, without cycles; each big mapping has a sane
 // header and is cached exactly when free; and Stats agrees with all of it.
 func (h *Heap) Check() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.lock()
+	defer h.unlock()
 
 	var want Stats // recomputed from the heap itself
 	var freeByClass [numClasses]int

@@ -45,7 +45,7 @@ func isBlockStart(chunk, data uintptr) bool {
 }
 
 // allocClass returns a live block of class c and whether it is fresh
-// (never touched, so zero), or 0 when no chunk can be mapped. h.mu is held.
+// (never touched, so zero), or 0 when no chunk can be mapped. the heap's lock is held.
 func (h *Heap) allocClass(call string, c int) (uintptr, bool) {
 	capacity := classBytes[c]
 	if data := h.freeHead[c]; data != 0 {

@@ -9,12 +9,15 @@ import (
 )
 
 // Heap is a large-block allocator: CPython's PyMem_RawMalloc family
-// without a C library. It is safe for concurrent use; one mutex guards it.
-// The zero Heap is ready to use and maps its memory with mmap.Map; a Heap
-// must not be copied once used.
+// without a C library. A Heap from New is safe for concurrent use; one
+// mutex guards it. A Heap from NewPrivate belongs to one goroutine at a
+// time and takes no lock, as the C library's malloc skips its locks in a
+// single-threaded process. The zero Heap is New(nil); a Heap must not be
+// copied once used.
 type Heap struct {
-	mu    sync.Mutex
-	mapFn MapFunc
+	mu      sync.Mutex
+	private bool // no locking: the owner serialises the calls
+	mapFn   MapFunc
 
 	// regions are all the heap's mappings (chunks and big blocks), sorted
 	// by start address and never overlapping. They decide, before any
@@ -54,6 +57,24 @@ type MapFunc func(size uintptr) unsafe.Pointer
 // when mapFn is nil. Nothing is mapped until the first allocation.
 func New(mapFn MapFunc) *Heap {
 	return &Heap{mapFn: mapFn}
+}
+
+// NewPrivate is New for a heap that one goroutine at a time uses, such as
+// the large-block allocator owned by one obmalloc.Heap: no call locks.
+func NewPrivate(mapFn MapFunc) *Heap {
+	return &Heap{mapFn: mapFn, private: true}
+}
+
+func (h *Heap) lock() {
+	if !h.private {
+		h.mu.Lock()
+	}
+}
+
+func (h *Heap) unlock() {
+	if !h.private {
+		h.mu.Unlock()
+	}
 }
 
 // maxRequestBytes is the largest request the heap attempts; larger ones are
@@ -113,8 +134,8 @@ func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	if p == nil {
 		return h.Malloc(n)
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.lock()
+	defer h.unlock()
 	b := h.mustLive("Realloc", uintptr(p))
 	if absurd(n) {
 		return nil
@@ -144,8 +165,8 @@ func (h *Heap) Free(p unsafe.Pointer) {
 	if p == nil {
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.lock()
+	defer h.unlock()
 	h.release(h.mustLive("Free", uintptr(p)))
 }
 
@@ -156,8 +177,8 @@ func (h *Heap) Owns(p unsafe.Pointer) bool {
 	if p == nil {
 		return false
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.lock()
+	defer h.unlock()
 	_, problem := h.classify(uintptr(p))
 	return problem == ""
 }
@@ -166,21 +187,21 @@ func (h *Heap) Owns(p unsafe.Pointer) bool {
 // least what was asked for. A p that is not a live block of h panics with a
 // Fault, as Free does.
 func (h *Heap) UsableSize(p unsafe.Pointer) uintptr {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.lock()
+	defer h.unlock()
 	return h.mustLive("UsableSize", uintptr(p)).capacity()
 }
 
-// lockedAlloc is alloc under h.mu, released even if alloc panics.
+// lockedAlloc is alloc under the heap's lock, released even if alloc panics.
 func (h *Heap) lockedAlloc(call string, n uintptr) (data uintptr, fresh bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.lock()
+	defer h.unlock()
 	return h.alloc(call, n)
 }
 
 // alloc returns the data address of a new live block of at least n bytes
 // and whether its memory is untouched since it was mapped (hence zero), or
-// 0 when memory is exhausted. h.mu is held.
+// 0 when memory is exhausted. the heap's lock is held.
 func (h *Heap) alloc(call string, n uintptr) (data uintptr, fresh bool) {
 	if n <= maxClassBytes {
 		return h.allocClass(call, classOf(n))
@@ -188,7 +209,7 @@ func (h *Heap) alloc(call string, n uintptr) (data uintptr, fresh bool) {
 	return h.allocBig(n)
 }
 
-// release frees the live block b. h.mu is held.
+// release frees the live block b. the heap's lock is held.
 func (h *Heap) release(b blockRef) {
 	if b.big() {
 		h.freeBig(b)
@@ -224,7 +245,7 @@ func (b blockRef) fits(n uintptr) bool {
 // returns the problem that a Fault would report. It dereferences nothing
 // until addr is known to be inside one of h's mappings, and inside a chunk
 // reads the header only once the start bitmap says a block starts at addr.
-// h.mu is held.
+// the heap's lock is held.
 func (h *Heap) classify(addr uintptr) (blockRef, string) {
 	i := h.regionOf(addr)
 	if i < 0 {
@@ -256,7 +277,7 @@ func (h *Heap) classify(addr uintptr) (blockRef, string) {
 }
 
 // mustLive is classify for Free, Realloc and UsableSize: anything but a
-// live block of h panics with a Fault naming call. h.mu is held (the
+// live block of h panics with a Fault naming call. the heap's lock is held (the
 // deferred unlock of the caller releases it during the panic).
 func (h *Heap) mustLive(call string, addr uintptr) blockRef {
 	b, problem := h.classify(addr)
@@ -272,8 +293,8 @@ func (h *Heap) mustLive(call string, addr uintptr) blockRef {
 // throw them away (a replay, a test). A heap whose memory comes from a
 // MapFunc cannot know how to give it back and returns an error.
 func (h *Heap) Close() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.lock()
+	defer h.unlock()
 	if h.mapFn != nil {
 		return errors.New("rawalloc: Close: the heap's memory came from its MapFunc; release it there")
 	}
@@ -281,7 +302,7 @@ func (h *Heap) Close() error {
 }
 
 // unmapLocked unmaps every region as mmap mapped it and resets the heap
-// to its zero state. h.mu is held.
+// to its zero state. the heap's lock is held.
 func (h *Heap) unmapLocked() error {
 	var errs []error
 	for _, r := range h.regions {

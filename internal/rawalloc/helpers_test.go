@@ -47,8 +47,8 @@ func newTestHeap(tb testing.TB, mapFn MapFunc) *Heap {
 // unmapAll returns every mapping of h to the OS; h must not be used again.
 // All test MapFuncs get their memory from mmap.Map.
 func (h *Heap) unmapAll(tb testing.TB) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.lock()
+	defer h.unlock()
 	if err := h.unmapLocked(); err != nil {
 		tb.Error(err)
 	}

@@ -39,7 +39,7 @@ func (h *Heap) regionOf(addr uintptr) int {
 	return -1
 }
 
-// addRegion records a new mapping, keeping h.regions sorted. h.mu is held.
+// addRegion records a new mapping, keeping h.regions sorted. the heap's lock is held.
 func (h *Heap) addRegion(r region) {
 	// Insert before the first region that starts above r.
 	lo, hi := 0, len(h.regions)
@@ -62,7 +62,7 @@ func (h *Heap) addRegion(r region) {
 
 // mapRegion asks the MapFunc for size bytes and returns the start address,
 // or 0 on failure. It counts the mapping in the stats; the caller records
-// the region. h.mu is held.
+// the region. the heap's lock is held.
 func (h *Heap) mapRegion(size uintptr) uintptr {
 	fn := h.mapFn
 	if fn == nil {

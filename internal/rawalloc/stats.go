@@ -23,7 +23,7 @@ type Stats struct {
 
 // Stats returns a snapshot of the heap's figures.
 func (h *Heap) Stats() Stats {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.lock()
+	defer h.unlock()
 	return h.stats
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gopymalloc/gopymalloc/internal/pytrace"
-	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
 	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
@@ -32,8 +31,7 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 
 	// A new large-block allocator too, so that the replay starts from an
 	// empty heap as replay.c's one replay per process does.
-	large := rawalloc.New(nil)
-	h, err := obmalloc.New(obmalloc.Config{Policy: opt.Policy, Large: large})
+	h, err := obmalloc.New(obmalloc.Config{Policy: opt.Policy})
 	if err != nil {
 		return Result{}, fmt.Errorf("replay: %s: %w", t.Name, err)
 	}
@@ -46,9 +44,6 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 		// On success the checks are part of the replay; after a failure
 		// only the cleanup matters.
 		terr := teardown(h, t.Ops[:pos], table, err == nil)
-		// The heap is closed and its blocks are freed: the large
-		// allocator's memory goes back to the OS too.
-		terr = errors.Join(terr, large.Close())
 		if terr != nil {
 			err = errors.Join(err, fmt.Errorf("replay: %s: %w", t.Name, terr))
 		}
