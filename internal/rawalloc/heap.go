@@ -165,8 +165,12 @@ func (h *Heap) Free(p unsafe.Pointer) {
 	if p == nil {
 		return
 	}
-	h.lock()
-	defer h.unlock()
+	if h.private {
+		h.release(h.mustLive("Free", uintptr(p)))
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock() // mustLive panics on misuse
 	h.release(h.mustLive("Free", uintptr(p)))
 }
 
@@ -194,8 +198,11 @@ func (h *Heap) UsableSize(p unsafe.Pointer) uintptr {
 
 // lockedAlloc is alloc under the heap's lock, released even if alloc panics.
 func (h *Heap) lockedAlloc(call string, n uintptr) (data uintptr, fresh bool) {
-	h.lock()
-	defer h.unlock()
+	if h.private {
+		return h.alloc(call, n)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock() // alloc panics on a corrupt free list
 	return h.alloc(call, n)
 }
 
