@@ -27,9 +27,9 @@ func replayOps(h *obmalloc.Heap, ops []pytrace.Op, callocs []pytrace.CallocArgs,
 			c := &callocs[o.Old()]
 			p = h.Calloc(uintptr(c.Nelem), uintptr(c.Elsize))
 		case pytrace.Realloc:
-			p = h.Realloc(table[o.Old()], size)
+			p = h.Realloc(*table.slot(o.Old()), size)
 		default:
-			h.Free(table[o.ID()])
+			h.Free(*table.slot(o.ID()))
 			continue
 		}
 		if p == nil {
@@ -39,7 +39,7 @@ func replayOps(h *obmalloc.Heap, ops []pytrace.Op, callocs []pytrace.CallocArgs,
 		if doTouch && size != 0 {
 			touch(p, size)
 		}
-		table[o.ID()] = p
+		*table.slot(o.ID()) = p
 	}
 	return fails
 }

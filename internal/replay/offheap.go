@@ -36,6 +36,15 @@ func newIDTable(maxID uint32) (idTable, error) {
 	return t, nil
 }
 
+// slot returns the address of slot id without a bounds check. The trace
+// reader guarantees that every ID in a trace is at most Trace.MaxID, and
+// the table has MaxID+1 slots, so the check the compiler would add can
+// never fail; the C replayer has none either, and the timed loop takes
+// two slots per op.
+func (t idTable) slot(id uint32) *unsafe.Pointer {
+	return (*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t)), uintptr(id)*unsafe.Sizeof(unsafe.Pointer(nil))))
+}
+
 // release unmaps the table; t must not be used afterwards.
 func (t idTable) release() error {
 	return mmap.Unmap(unsafe.Pointer(unsafe.SliceData(t)), uintptr(len(t))*unsafe.Sizeof(unsafe.Pointer(nil)))
