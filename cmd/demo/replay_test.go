@@ -2,6 +2,7 @@ package main
 
 import (
 	"compress/gzip"
+	"github.com/gopymalloc/gopymalloc/internal/pytrace"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,17 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// goodTrace is the example of traces/FORMAT.md: 7 ops, two blocks live at
-// the end.
-const goodTrace = `# pytrace 1
-m 1 56
-c 2 1 48
-r 0 3 16
-r 1 4 120
-f 3
-m 5 0
-f 2
-`
+const goodTrace = pytrace.FormatExample
 
 // writeTrace writes text, gzip'd, to a new file in a temporary directory
 // and returns its path.

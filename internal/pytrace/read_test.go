@@ -14,16 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// formatExample is the example of FORMAT.md.
-const formatExample = `# pytrace 1
-m 1 56
-c 2 1 48
-r 0 3 16
-r 1 4 120
-f 3
-m 5 0
-f 2
-`
+const formatExample = FormatExample
 
 func TestReadFormatExample(t *testing.T) {
 	tr, err := Read(strings.NewReader(formatExample), "example.trace.gz")

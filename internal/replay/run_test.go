@@ -21,18 +21,10 @@ func readTrace(t *testing.T, name, text string) *pytrace.Trace {
 	return tr
 }
 
-// formatExample is the example of traces/FORMAT.md: block 1 (56 bytes,
-// class 3) is reallocated to 120 bytes (class 7, so it moves), block 3 is
-// realloc(NULL, 16), block 5 is malloc(0), served by the large allocator.
-const formatExample = `# pytrace 1
-m 1 56
-c 2 1 48
-r 0 3 16
-r 1 4 120
-f 3
-m 5 0
-f 2
-`
+// formatExample: block 1 (56 bytes, class 3) is reallocated to 120 bytes
+// (class 7, so it moves), block 3 is realloc(NULL, 16), block 5 is
+// malloc(0), served by the large allocator.
+const formatExample = pytrace.FormatExample
 
 // cap16 .. are the blocks a 16 KiB pool holds after its 48-byte header:
 // (16384-48)/size, CPython's NUMBLOCKS.
