@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/gopymalloc/gopymalloc/internal/pytrace"
@@ -13,7 +15,7 @@ import (
 )
 
 // replaySynopsis is the replay subcommand's command line.
-const replaySynopsis = "demo replay [-stats] [-stats-at N1,N2,...] [-arenas keep|release] [-no-touch] TRACE.gz..."
+const replaySynopsis = "demo replay [-stats] [-stats-at N1,N2,...] [-arenas keep|release] [-no-touch] [-repeat N] [-cpuprofile FILE] TRACE.gz..."
 
 // replayUsage describes the replay subcommand.
 func replayUsage(w io.Writer) {
@@ -31,6 +33,10 @@ func replayUsage(w io.Writer) {
     -arenas POLICY  keep (default): never unmap an arena, as Python users
                     observe; release: unmap an empty arena, as CPython 3.11 does
     -no-touch       do not write the first and last byte of each new block
+    -repeat N       replay each trace N times, a fresh heap each time, one
+                    line per replay (default 1)
+    -cpuprofile F   write a CPU profile of the replays to F (go tool pprof;
+                    it covers each replay's set-up and teardown too)
 `)
 }
 
@@ -45,6 +51,8 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	statsAt := fs.String("stats-at", "", "")
 	arenas := fs.String("arenas", "keep", "")
 	noTouch := fs.Bool("no-touch", false, "")
+	repeat := fs.Int("repeat", 1, "")
+	cpuprofile := fs.String("cpuprofile", "", "")
 	// A usage error prints what was wrong and the synopsis, not the
 	// whole help, so the message stays in view.
 	synopsis := func() int {
@@ -71,6 +79,9 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		if strings.HasPrefix(p, "-") {
 			return bad("%q after the trace files: flags go before them", p)
 		}
+	}
+	if *repeat < 1 {
+		return bad("-repeat %d: want at least 1", *repeat)
 	}
 	policy, err := obmalloc.ParseArenaPolicy(*arenas)
 	if err != nil {
@@ -103,22 +114,38 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "demo replay: -cpuprofile: %v\n", err)
+			return exitUsage
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	for i, t := range traces {
-		res, err := replay.Run(t, replay.Options{
-			Policy:     policy,
-			NoTouch:    *noTouch,
-			StatsAt:    points[i],
-			StatsAtEnd: *stats,
-			Stats:      stdout,
-		})
+		for range *repeat {
+			res, err := replay.Run(t, replay.Options{
+				Policy:     policy,
+				NoTouch:    *noTouch,
+				StatsAt:    points[i],
+				StatsAtEnd: *stats,
+				Stats:      stdout,
+			})
+			if err != nil {
+				fmt.Fprintf(stderr, "demo replay: %v\n", err)
+				return exitFail
+			}
+			fmt.Fprintln(stdout, res)
+		}
 		// Let the collector take this trace back before the next replay,
 		// whose RSS figures would otherwise include it.
 		traces[i] = nil
-		if err != nil {
-			fmt.Fprintf(stderr, "demo replay: %v\n", err)
-			return exitFail
-		}
-		fmt.Fprintln(stdout, res)
 	}
 	return exitOK
 }

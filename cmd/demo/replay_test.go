@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bytes"
 	"compress/gzip"
-	"github.com/gopymalloc/gopymalloc/internal/pytrace"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/pytrace"
 )
 
 const goodTrace = pytrace.FormatExample
@@ -125,4 +127,20 @@ func TestReplayHelp(t *testing.T) {
 	assert.Empty(t, stderr)
 	assert.Contains(t, stdout, replaySynopsis)
 	assert.Contains(t, stdout, "-no-touch")
+}
+
+func TestReplayRepeatAndProfile(t *testing.T) {
+	path := writeTrace(t, "good.trace.gz", goodTrace)
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	var out, errOut bytes.Buffer
+	code := run([]string{"replay", "-repeat", "3", "-cpuprofile", prof, path}, &out, &errOut)
+	require.Equal(t, exitOK, code, errOut.String())
+	assert.Equal(t, 3, strings.Count(out.String(), "backend=gopymalloc"))
+	info, err := os.Stat(prof)
+	require.NoError(t, err)
+	assert.NotZero(t, info.Size())
+
+	code = run([]string{"replay", "-repeat", "0", path}, &out, &errOut)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut.String(), "-repeat 0: want at least 1")
 }
