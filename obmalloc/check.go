@@ -240,39 +240,46 @@ func (h *Heap) checkUsableArenas() error {
 	return nil
 }
 
-// checkArenaMap walks every leaf of the radix tree and checks that the
-// arenas it describes are exactly the mapped ones.
+// checkArenaMap walks every leaf of every bottom node and checks that the
+// arenas the leaves describe are exactly the mapped ones, and that each
+// node is reachable from the root where its address bits say.
 func (h *Heap) checkArenaMap() error {
 	m := &h.arenaMap
 	mapped := map[uintptr]bool{}
 	h.eachArena(func(ao *arenaObject) { mapped[ao.address] = true })
 	seen := map[uintptr]bool{}
 	slotSize := m.arenaMask + 1
-	for top := uintptr(0); top < m.rootBytes/ptrSize; top++ {
-		mid := m.child(m.root + top*ptrSize)
-		if mid == m.zero {
+	mids, bots := 0, 0
+	for _, n := range m.nodes {
+		mid := m.child(m.root + (n.prefix>>m.topShift)*ptrSize)
+		if !n.bot {
+			mids++
+			if mid != n.addr {
+				return fmt.Errorf("arena map: mid node %#x for %#x is not in the root", n.addr, n.prefix)
+			}
 			continue
 		}
-		for mi := uintptr(0); mi <= m.midMask; mi++ {
-			bot := m.child(mid + mi*ptrSize)
-			if bot == m.zero {
-				continue
+		bots++
+		if m.child(mid+(n.prefix>>m.midShift&m.midMask)*ptrSize) != n.addr {
+			return fmt.Errorf("arena map: bottom node %#x for %#x is not in its mid node", n.addr, n.prefix)
+		}
+		for bi := uintptr(0); bi <= m.botMask; bi++ {
+			leaf := (*arenaCoverage)(ptr(n.addr + bi*leafSize))
+			slot := n.prefix | bi<<m.arenaBits
+			switch {
+			case leaf.tailHi == -1:
+				seen[slot] = true
+			case leaf.tailHi != 0:
+				seen[slot+uintptr(leaf.tailHi)] = true
 			}
-			for bi := uintptr(0); bi <= m.botMask; bi++ {
-				leaf := (*arenaCoverage)(ptr(bot + bi*leafSize))
-				slot := top<<m.topShift | mi<<m.midShift | bi<<m.arenaBits
-				switch {
-				case leaf.tailHi == -1:
-					seen[slot] = true
-				case leaf.tailHi != 0:
-					seen[slot+uintptr(leaf.tailHi)] = true
-				}
-				if leaf.tailLo != 0 && !mapped[slot-slotSize+uintptr(leaf.tailLo)] {
-					return fmt.Errorf("arena map: slot %#x is covered below offset %#x but no arena starts at %#x",
-						slot, leaf.tailLo, slot-slotSize+uintptr(leaf.tailLo))
-				}
+			if leaf.tailLo != 0 && !mapped[slot-slotSize+uintptr(leaf.tailLo)] {
+				return fmt.Errorf("arena map: slot %#x is covered below offset %#x but no arena starts at %#x",
+					slot, leaf.tailLo, slot-slotSize+uintptr(leaf.tailLo))
 			}
 		}
+	}
+	if mids != m.midCount || bots != m.botCount {
+		return fmt.Errorf("arena map: %d mid and %d bottom nodes mapped, counted %d and %d", mids, bots, m.midCount, m.botCount)
 	}
 	for a := range seen {
 		if !mapped[a] {

@@ -60,17 +60,21 @@ func (m *model) realloc(i int, n uintptr) {
 	b.p, b.n = q, n
 }
 
-// verify checks the heap's invariants and that no two live blocks overlap.
-func (m *model) verify() {
+// verify checks the heap's invariants and that no two live blocks share
+// an address; with contents, also that every live block still holds its
+// fill byte (the proof that no two blocks overlap).
+func (m *model) verify(contents bool) {
 	require.NoError(m.t, m.h.Check())
 	require.Equal(m.t, len(m.live), m.h.AllocatedBlocks())
-	spans := make(map[uintptr]uintptr, len(m.live))
+	spans := make(map[uintptr]bool, len(m.live))
 	for _, b := range m.live {
-		spans[uintptr(b.p)] = max(b.n, 1)
+		spans[uintptr(b.p)] = true
 	}
 	require.Len(m.t, spans, len(m.live), "two live blocks share an address")
-	for _, b := range m.live {
-		requireFilled(m.t, b.p, b.n, b.fill)
+	if contents {
+		for _, b := range m.live {
+			requireFilled(m.t, b.p, b.n, b.fill)
+		}
 	}
 }
 
@@ -98,14 +102,14 @@ func runRandom(t testing.TB, h *Heap, steps, maxLive int, seed uint64) {
 			m.malloc(randomSize(r), op == 9)
 		}
 		if i%997 == 0 {
-			m.verify()
+			m.verify(true)
 		}
 	}
-	m.verify()
+	m.verify(true)
 	for len(m.live) > 0 {
 		m.free(len(m.live) - 1)
 	}
-	m.verify()
+	m.verify(true)
 }
 
 // randomSize favours small requests, with some 0-byte and large ones.
@@ -135,6 +139,9 @@ func FuzzHeap(f *testing.F) {
 		require.NoError(t, err)
 		defer h.Close()
 		m := &model{t: t, h: h}
+		// Long inputs add little but time: the minimizer and the checks
+		// after every step grow with them.
+		data = data[:min(len(data), 600)]
 		for i := 0; i+2 < len(data); i += 3 {
 			op, a, b := data[i], data[i+1], data[i+2]
 			size := uintptr(a)<<2 | uintptr(b&3) // 0..1023: both sides of 512
@@ -153,11 +160,14 @@ func FuzzHeap(f *testing.F) {
 					m.free(len(m.live) - 1)
 				}
 			}
-			m.verify()
+			// Every block freed or reallocated was checked on the way;
+			// the full content check runs every 16 steps.
+			m.verify(i%48 == 0)
 		}
+		m.verify(true)
 		for len(m.live) > 0 {
 			m.free(len(m.live) - 1)
 		}
-		m.verify()
+		m.verify(true)
 	})
 }

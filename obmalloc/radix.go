@@ -55,8 +55,13 @@ type arenaMap struct {
 	nodes []mapping
 }
 
-// mapping is a region obtained from mmap.Map.
-type mapping struct{ addr, size uintptr }
+// mapping is a node obtained from mmap.Map: where, how big, and the
+// address bits above its level (so Check can find the slots it covers).
+type mapping struct {
+	addr, size uintptr
+	prefix     uintptr
+	bot        bool
+}
 
 // arenaCoverage is a leaf: the two int32 tails of one slot.
 type arenaCoverage struct {
@@ -114,7 +119,7 @@ func (m *arenaMap) leaf(p uintptr, create bool) uintptr {
 		if !create {
 			return 0
 		}
-		if mid = m.newNode(m.midBytes); mid == 0 {
+		if mid = m.newNode(m.midBytes, p>>m.topShift<<m.topShift, false); mid == 0 {
 			return 0
 		}
 		setWord(slot, mid-m.zero)
@@ -126,7 +131,7 @@ func (m *arenaMap) leaf(p uintptr, create bool) uintptr {
 		if !create {
 			return 0
 		}
-		if bot = m.newNode(m.botBytes); bot == 0 {
+		if bot = m.newNode(m.botBytes, p>>m.midShift<<m.midShift, true); bot == 0 {
 			return 0
 		}
 		setWord(slot, bot-m.zero)
@@ -135,12 +140,12 @@ func (m *arenaMap) leaf(p uintptr, create bool) uintptr {
 	return bot + (p>>m.arenaBits&m.botMask)*leafSize
 }
 
-func (m *arenaMap) newNode(size uintptr) uintptr {
+func (m *arenaMap) newNode(size, prefix uintptr, bot bool) uintptr {
 	p, err := mmap.Map(size)
 	if err != nil {
 		return 0
 	}
-	m.nodes = append(m.nodes, mapping{uintptr(p), size})
+	m.nodes = append(m.nodes, mapping{uintptr(p), size, prefix, bot})
 	return uintptr(p)
 }
 
