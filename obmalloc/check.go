@@ -27,7 +27,7 @@ func (h *Heap) Check() error {
 	if h.closed {
 		return fmt.Errorf("obmalloc: Check: heap is closed")
 	}
-	for _, f := range []func() error{h.checkArenas, h.checkRings, h.checkUsableArenas, h.checkArenaMap, h.checkStats} {
+	for _, f := range []func() error{h.checkArenas, h.checkArenaMap, h.checkRings, h.checkUsableArenas, h.checkStats} {
 		if err := f(); err != nil {
 			return fmt.Errorf("obmalloc: Check: %w", err)
 		}
