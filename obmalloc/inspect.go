@@ -1,0 +1,135 @@
+package obmalloc
+
+import "unsafe"
+
+// Inspection: where blocks live and what each arena holds, for tools and
+// for the demo's picture of the heap. These walk the heap's structures
+// without changing them; like every Heap method they must not run
+// concurrently with other calls.
+
+// PoolState is the state of one pool slot of an arena.
+type PoolState int
+
+const (
+	PoolVirgin PoolState = iota // never carved: beyond the arena's pool_address
+	PoolEmpty                   // carved, no block in use: on the arena's freepools
+	PoolUsed                    // some blocks in use: in its class's usedpools ring
+	PoolFull                    // every block in use: on no list
+)
+
+func (s PoolState) String() string {
+	return [...]string{"virgin", "empty", "used", "full"}[s]
+}
+
+// PoolInfo describes one pool.
+type PoolInfo struct {
+	Address  uintptr
+	State    PoolState
+	Class    int     // size class; -1 for virgin and empty pools
+	Size     uintptr // block size in bytes; 0 for virgin and empty pools
+	Used     int     // blocks in use
+	Capacity int     // blocks the pool holds in its class; 0 for virgin and empty pools
+}
+
+// ArenaInfo describes one mapped arena and every pool in it, in address
+// order.
+type ArenaInfo struct {
+	Index      int     // slot in the arenas vector
+	Address    uintptr // base of the mapping
+	Misaligned bool    // the base is not pool-aligned, so the arena has one pool less
+	FreePools  int     // nfreepools: empty plus virgin pools
+	Pools      []PoolInfo
+}
+
+// Arenas returns every mapped arena, in the order of the arenas vector.
+func (h *Heap) Arenas() []ArenaInfo {
+	var out []ArenaInfo
+	h.eachArena(func(ao *arenaObject) {
+		a := ArenaInfo{
+			Index:      int(h.arenaIndex(ao)),
+			Address:    ao.address,
+			Misaligned: h.firstPool(ao) != ao.address,
+			FreePools:  ao.nfreepools,
+		}
+		first := h.firstPool(ao)
+		for i := range ao.ntotalpools {
+			p := first + uintptr(i)*h.l.poolSize
+			a.Pools = append(a.Pools, h.poolInfo(ao, p))
+		}
+		out = append(out, a)
+	})
+	return out
+}
+
+func (h *Heap) poolInfo(ao *arenaObject, p uintptr) PoolInfo {
+	info := PoolInfo{Address: p, Class: -1}
+	if p >= ao.poolAddress {
+		return info // virgin: its header was never written
+	}
+	pool := poolAt(p)
+	if pool.count == 0 {
+		info.State = PoolEmpty
+		return info
+	}
+	c := int(pool.szidx)
+	info.Class, info.Size = c, h.l.blockSize(c)
+	info.Used, info.Capacity = int(pool.count), int(h.l.classCapacity[c])
+	info.State = PoolUsed
+	if pool.count == h.l.classCapacity[c] {
+		info.State = PoolFull
+	}
+	return info
+}
+
+// BlockInfo says where a block of the heap lives.
+type BlockInfo struct {
+	Class       int     // size class
+	Size        uintptr // the block's size in bytes (its class's)
+	Pool        uintptr // address of its pool
+	Arena       int     // slot of its arena in the arenas vector
+	ArenaBase   uintptr // base address of that arena
+	IndexInPool int     // its position among the pool's blocks
+}
+
+// Block reports where p lives, or ok == false when p is not the start of
+// a block carved in one of the heap's pools (a large block, a foreign
+// pointer, an interior pointer or a pointer into a pool header).
+func (h *Heap) Block(p unsafe.Pointer) (info BlockInfo, ok bool) {
+	a := uintptr(p)
+	if !h.arenaMap.isUsed(a) {
+		return BlockInfo{}, false
+	}
+	pa := a &^ h.l.poolMask
+	ao := h.arenaContaining(a)
+	if ao == nil || pa < h.firstPool(ao) || pa >= ao.poolAddress {
+		return BlockInfo{}, false
+	}
+	pool := poolAt(pa)
+	if pool.count == 0 || int(pool.szidx) >= h.l.nclasses {
+		return BlockInfo{}, false
+	}
+	size := h.l.blockSize(int(pool.szidx))
+	off := a - pa
+	if off < h.l.poolOverhead || (off-h.l.poolOverhead)%size != 0 || off >= uintptr(pool.nextoffset) {
+		return BlockInfo{}, false
+	}
+	return BlockInfo{
+		Class:       int(pool.szidx),
+		Size:        size,
+		Pool:        pa,
+		Arena:       int(pool.arenaindex),
+		ArenaBase:   ao.address,
+		IndexInPool: int((off - h.l.poolOverhead) / size),
+	}, true
+}
+
+// arenaContaining finds the arena object whose mapping holds a.
+func (h *Heap) arenaContaining(a uintptr) *arenaObject {
+	var found *arenaObject
+	h.eachArena(func(ao *arenaObject) {
+		if a-ao.address < h.l.arenaSize {
+			found = ao
+		}
+	})
+	return found
+}

@@ -1,0 +1,64 @@
+package obmalloc
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBlockAndArenas(t *testing.T) {
+	h := newHeap(t, Config{})
+	a := h.Malloc(10)
+	b := h.Malloc(12) // same class, next block
+	c := h.Malloc(500)
+	large := h.Malloc(4096)
+
+	ia, ok := h.Block(a)
+	require.True(t, ok)
+	assert.Equal(t, 0, ia.Class)
+	assert.Equal(t, uintptr(16), ia.Size)
+	assert.Equal(t, 0, ia.IndexInPool)
+	assert.Equal(t, uintptr(a)&^(DefaultPoolSize-1), ia.Pool)
+	ib, ok := h.Block(b)
+	require.True(t, ok)
+	assert.Equal(t, 1, ib.IndexInPool)
+	assert.Equal(t, ia.Pool, ib.Pool)
+	ic, ok := h.Block(c)
+	require.True(t, ok)
+	assert.Equal(t, 31, ic.Class)
+	assert.NotEqual(t, ia.Pool, ic.Pool)
+	assert.Equal(t, ia.ArenaBase, ic.ArenaBase)
+
+	for name, p := range map[string]unsafe.Pointer{
+		"large": large, "interior": unsafe.Add(a, 8), "header": ptr(ia.Pool),
+		"never carved": unsafe.Add(b, 16*5),
+	} {
+		_, ok := h.Block(p)
+		assert.False(t, ok, name)
+	}
+
+	arenas := h.Arenas()
+	require.Len(t, arenas, 1)
+	ar := arenas[0]
+	assert.Equal(t, ia.ArenaBase, ar.Address)
+	wantPools := 64
+	if ar.Misaligned {
+		wantPools = 63
+	}
+	require.Len(t, ar.Pools, wantPools)
+	assert.Equal(t, PoolInfo{Address: ia.Pool, State: PoolUsed, Class: 0, Size: 16, Used: 2, Capacity: 1021}, ar.Pools[0])
+	assert.Equal(t, PoolUsed, ar.Pools[1].State)
+	assert.Equal(t, 31, ar.Pools[1].Class)
+	assert.Equal(t, PoolVirgin, ar.Pools[2].State)
+	assert.Equal(t, wantPools-2, ar.FreePools)
+
+	h.Free(c)
+	assert.Equal(t, PoolEmpty, h.Arenas()[0].Pools[1].State)
+	for i := 0; i < 31; i++ {
+		h.Malloc(512)
+	}
+	assert.Equal(t, PoolFull, h.Arenas()[0].Pools[1].State, "the empty pool was reused for the same class")
+	assert.Equal(t, "full", PoolFull.String())
+}
