@@ -172,7 +172,8 @@ func TestFreeMisusePanics(t *testing.T) {
 	pool := uintptr(q) &^ (DefaultPoolSize - 1)
 	assertPanicsContaining(t, "Free(0x", "inside the pool's header", func() { h.Free(unsafe.Add(nil, pool+8)) })
 	var onStack [16]byte
-	assertPanicsContaining(t, "Free(0x", "not", func() { h.Free(unsafe.Pointer(&onStack)) })
+	assertPanicsContaining(t, "Free(0x", "in no arena of the heap, and not a block of the large-block allocator",
+		func() { h.Free(unsafe.Pointer(&onStack)) })
 	assertPanicsContaining(t, "Realloc(0x", "", func() { h.Realloc(unsafe.Pointer(&onStack), 10) })
 	h.Free(q)
 	require.NoError(t, h.Check())

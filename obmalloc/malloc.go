@@ -2,6 +2,7 @@ package obmalloc
 
 import (
 	"fmt"
+	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
 	"math/bits"
 	"unsafe"
 )
@@ -113,8 +114,24 @@ func (h *Heap) freeLarge(p unsafe.Pointer) {
 		return
 	}
 	h.checkOpen("Free", uintptr(p))
+	defer explainLargeFault()
 	h.large.Free(p)
 	h.rawAllocatedBlocks--
+}
+
+// explainLargeFault runs deferred around calls that hand a pointer to the
+// large allocator: if that allocator refuses it, the panic also says that
+// no arena holds it, so the message tells the whole story.
+func explainLargeFault() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if f, ok := r.(rawalloc.Fault); ok {
+		f.Problem = "in no arena of the heap, and " + f.Problem
+		panic(f)
+	}
+	panic(r)
 }
 
 // poolOf returns the pool of block address a (known to be in an arena)
@@ -152,6 +169,7 @@ func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	if !h.arenaMap.isUsed(a) {
 		// The large allocator alone knows how many bytes p holds.
 		h.checkOpen("Realloc", a)
+		defer explainLargeFault()
 		return h.large.Realloc(p, n)
 	}
 	size := h.l.blockSize(int(h.poolOf("Realloc", a).szidx))
