@@ -1,0 +1,233 @@
+package gcmodule
+
+import "fmt"
+
+// The gc module's functions, name for name, as methods of a Collector.
+// default.go has the same functions at package level, on Default.
+
+// Callback is a function in Callbacks (gc.callbacks): called with phase
+// "start" before a collection and "stop" after it.
+type Callback func(phase string, info CallbackInfo)
+
+// CallbackInfo is the info dict of a gc callback.
+type CallbackInfo struct {
+	Generation    int // the generation collected
+	Collected     int // objects collected ("stop" only; 0 on "start")
+	Uncollectable int // objects found uncollectable and put in Garbage ("stop" only)
+}
+
+// invokeCallbacks is invoke_gc_callback. The list is read afresh at each
+// step, as CPython does, so a callback may change it; a panicking
+// callback is reported as unraisable and the rest still run.
+func (c *Collector) invokeCallbacks(phase string, gen, collected, uncollectable int) {
+	info := CallbackInfo{Generation: gen, Collected: collected, Uncollectable: uncollectable}
+	for i := 0; i < len(c.Callbacks); i++ {
+		c.callCallback(c.Callbacks[i], phase, info)
+	}
+}
+
+func (c *Collector) callCallback(cb Callback, phase string, info CallbackInfo) {
+	defer c.catch("in gc callback", Nil)
+	cb(phase, info)
+}
+
+// Collect runs a collection of generation gen (0, 1 or 2; 2 is a full
+// collection) with the callbacks around it, and returns the number of
+// unreachable objects found: collected plus uncollectable (gc.collect).
+// It works while automatic collection is disabled, returns 0 at once when
+// called during a collection (from a finalizer or a callback), and panics
+// on any other generation ("invalid generation", CPython's ValueError).
+func (c *Collector) Collect(gen int) int {
+	if gen < 0 || gen >= numGenerations {
+		panic(fmt.Errorf("gcmodule: Collect(%d): invalid generation", gen))
+	}
+	c.checkUsable("Collect")
+	if c.collecting {
+		return 0
+	}
+	c.collecting = true
+	n := c.guarded(gen)
+	c.collecting = false
+	return n
+}
+
+func (c *Collector) checkUsable(call string) {
+	if c.broken != "" {
+		panic(fmt.Errorf("gcmodule: %s: the collector is unusable: %s", call, c.broken))
+	}
+}
+
+// Enable turns automatic collection on (gc.enable).
+func (c *Collector) Enable() { c.enabled = true }
+
+// Disable turns automatic collection off (gc.disable); Collect still
+// works.
+func (c *Collector) Disable() { c.enabled = false }
+
+// IsEnabled reports whether automatic collection is on (gc.isenabled).
+func (c *Collector) IsEnabled() bool { return c.enabled }
+
+// GetCount returns the current collection counts (gc.get_count): container
+// allocations minus deallocations since the last collection, then the
+// number of generation-0 collections since the last collection of
+// generation 1 or older, then the generation-1 collections since the last
+// full collection.
+func (c *Collector) GetCount() (count0, count1, count2 int) {
+	return c.gens[0].count, c.gens[1].count, c.gens[2].count
+}
+
+// GetThreshold returns the collection thresholds (gc.get_threshold).
+func (c *Collector) GetThreshold() (threshold0, threshold1, threshold2 int) {
+	return c.gens[0].threshold, c.gens[1].threshold, c.gens[2].threshold
+}
+
+// SetThreshold sets threshold0 and, if given, threshold1 and threshold2
+// (gc.set_threshold); the others are unchanged. threshold0 = 0 turns
+// automatic collection off. More than three thresholds panic.
+func (c *Collector) SetThreshold(threshold0 int, more ...int) {
+	if len(more) > numGenerations-1 {
+		panic(fmt.Errorf("gcmodule: SetThreshold: takes at most 3 arguments (%d given)", 1+len(more)))
+	}
+	c.gens[0].threshold = threshold0
+	for i, t := range more {
+		c.gens[i+1].threshold = t
+	}
+}
+
+// SetDebug sets the debug flags (gc.set_debug).
+func (c *Collector) SetDebug(flags int) { c.debug = flags }
+
+// GetDebug returns the debug flags (gc.get_debug).
+func (c *Collector) GetDebug() int { return c.debug }
+
+// GetStats returns per-generation statistics (gc.get_stats), indexed by
+// the generation each collection was asked for.
+func (c *Collector) GetStats() [numGenerations]GenStats { return c.stats }
+
+// AllGenerations asks GetObjects for every generation (generation=None).
+const AllGenerations = -1
+
+// GetObjects returns the objects tracked in generation gen, or in all
+// three for AllGenerations (gc.get_objects); frozen objects are not
+// included. The handles are borrowed. It panics, with CPython's messages,
+// for a generation above 2 or below -1.
+func (c *Collector) GetObjects(gen int) []Object {
+	if gen >= numGenerations {
+		panic(fmt.Errorf("gcmodule: GetObjects(%d): generation parameter must be less than the number of available generations (%d)", gen, numGenerations))
+	}
+	var out []Object
+	if gen != AllGenerations {
+		if gen < 0 {
+			panic(fmt.Errorf("gcmodule: GetObjects(%d): generation parameter cannot be negative", gen))
+		}
+		return appendObjects(out, c.gens[gen].head)
+	}
+	for i := 0; i < numGenerations; i++ {
+		out = appendObjects(out, c.gens[i].head)
+	}
+	return out
+}
+
+func appendObjects(out []Object, list uintptr) []Object {
+	for g := gcNext(list); g != list; g = gcNext(g) {
+		out = append(out, fromGC(g))
+	}
+	return out
+}
+
+func (c *Collector) visitReferrer(o Object) {
+	for _, t := range c.targets {
+		if o == t {
+			c.refFound = true
+			return
+		}
+	}
+}
+
+// GetReferrers returns the tracked containers, in the three generations,
+// that refer directly to any of objs (gc.get_referrers). Untracked and
+// frozen containers are not searched. The handles are borrowed.
+func (c *Collector) GetReferrers(objs ...Object) []Object {
+	for _, o := range objs {
+		c.check("GetReferrers", o)
+	}
+	tab := *typeTab.Load()
+	c.targets = objs
+	defer func() { c.targets = nil }()
+	var out []Object
+	for i := 0; i < numGenerations; i++ {
+		head := c.gens[i].head
+		for g := gcNext(head); g != head; g = gcNext(g) {
+			o := fromGC(g)
+			c.refFound = false
+			tab[hdr(o).typ].traverse(o, c.visitReferrerFn)
+			if c.refFound {
+				out = append(out, o)
+			}
+		}
+	}
+	return out
+}
+
+func (c *Collector) visitAppend(o Object) {
+	if o != Nil {
+		c.visitOut = append(c.visitOut, o)
+	}
+}
+
+// GetReferents returns what the containers among objs refer to directly,
+// as their traverse functions visit them (gc.get_referents); atoms
+// contribute nothing. The handles are borrowed.
+func (c *Collector) GetReferents(objs ...Object) []Object {
+	c.visitOut = nil
+	for _, o := range objs {
+		c.check("GetReferents", o)
+		if !isGC(o) {
+			continue
+		}
+		typeOf(o).traverse(o, c.visitAppendFn)
+	}
+	out := c.visitOut
+	c.visitOut = nil
+	return out
+}
+
+// IsTracked reports whether the collector tracks o (gc.is_tracked): false
+// for atoms, for the empty tuple, for tuples and dicts that hold only
+// atoms once they have been untracked.
+func (c *Collector) IsTracked(o Object) bool {
+	c.check("IsTracked", o)
+	return isGC(o) && isTracked(o)
+}
+
+// IsFinalized reports whether o's finalizer has run (gc.is_finalized).
+func (c *Collector) IsFinalized(o Object) bool {
+	c.check("IsFinalized", o)
+	return isGC(o) && gcIsFinalized(asGC(o))
+}
+
+// Freeze moves every tracked object into the permanent generation, which
+// collections never examine, and zeroes the counts (gc.freeze): meant to
+// be called before fork so that collections do not touch, and unshare,
+// the parent's pages. Frozen garbage stays until Unfreeze.
+func (c *Collector) Freeze() {
+	for i := 0; i < numGenerations; i++ {
+		gcListMerge(c.gens[i].head, c.permanent)
+		c.gens[i].count = 0
+	}
+}
+
+// Unfreeze moves the permanent generation back into generation 2
+// (gc.unfreeze).
+func (c *Collector) Unfreeze() { gcListMerge(c.permanent, c.gens[numGenerations-1].head) }
+
+// GetFreezeCount returns the number of objects in the permanent
+// generation (gc.get_freeze_count).
+func (c *Collector) GetFreezeCount() int { return gcListSize(c.permanent) }
+
+// Garbage returns gc.garbage, a list object owned by the collector
+// (borrowed): the uncollectable objects the collector found (those with a
+// legacy finalizer, in cyclic garbage), or, under DebugSaveAll, every
+// unreachable object. It holds references to them; clear it with
+// ListClear, or remove entries with ListPop and ListRemove.
+func (c *Collector) Garbage() Object { return c.garbage }

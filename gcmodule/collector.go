@@ -1,0 +1,287 @@
+package gcmodule
+
+import (
+	"io"
+	"os"
+	"sync/atomic"
+)
+
+const numGenerations = 3
+
+// generation is struct gc_generation: a list head, a threshold, a count.
+type generation struct {
+	head      uintptr
+	threshold int
+	count     int
+}
+
+// GenStats is one generation's entry of GetStats
+// (struct gc_generation_stats).
+type GenStats struct {
+	Collections   int // collections of this generation
+	Collected     int // objects collected by them
+	Uncollectable int // objects found uncollectable by them
+}
+
+// Collector is the state CPython keeps per interpreter (GCState): the
+// generations, thresholds and counts, the garbage list, the callbacks, the
+// debug flags, and the trashcan. Every object belongs to the Collector that
+// allocated it, and every function taking an object must be called on that
+// Collector.
+//
+// A Collector and its objects belong to one goroutine at a time, as a
+// CPython interpreter belongs to the thread holding its GIL: a program may
+// hand a Collector to another goroutine (through a channel or under a
+// mutex), but two goroutines must never call into it at once. There is no
+// lock: concurrent calls corrupt the generation lists and reference
+// counts. The race detector reports them through the Collector's own
+// fields, such as the allocation count (it does not see pymalloc memory). Finalizers, weak reference
+// callbacks and collection callbacks run on the goroutine that triggered
+// them, synchronously.
+type Collector struct {
+	gens      [numGenerations]generation
+	permanent uintptr // permanent_generation (gc.freeze)
+
+	// Working lists of a collection. A collection never nests (collecting
+	// guards it), so one head of each is enough.
+	unreachable      uintptr
+	finalizers       uintptr
+	wrcbToCall       uintptr
+	seen             uintptr
+	finalUnreachable uintptr
+	heads            uintptr // the off-heap block holding all the heads above
+
+	enabled    bool
+	collecting bool
+	broken     string // set when a collection panicked half-way
+	debug      int
+
+	garbage   Object // gc.garbage, a list
+	Callbacks []Callback
+
+	stats            [numGenerations]GenStats
+	longLivedTotal   int
+	longLivedPending int
+
+	trashNesting int    // trash_delete_nesting
+	trashLater   Object // trash_delete_later, chained through _gc_prev
+
+	out        io.Writer
+	unraisable func(Unraisable)
+
+	salt   uint32
+	lo, hi uintptr // every object this collector allocated lies in [lo, hi)
+
+	interned map[string]Object // attribute names
+
+	// Visitors, bound once so that traversing makes no allocation.
+	visitDecrefFn    func(Object)
+	visitReachableFn func(Object)
+	visitMoveFn      func(Object)
+	visitAppendFn    func(Object)
+	visitReferrerFn  func(Object)
+
+	young    uintptr  // visit_reachable's list
+	moveTo   uintptr  // visit_move's list
+	moved    int      // visit_move's count
+	visitOut []Object // visit_append's output (GetReferents)
+	targets  []Object // visit_referrer's objects (GetReferrers)
+	refFound bool
+
+	freeHook func(o Object) // tests: told about every object freed
+}
+
+const (
+	headGen0 = iota
+	headGen1
+	headGen2
+	headPermanent
+	headUnreachable
+	headFinalizers
+	headWrcb
+	headSeen
+	headFinal
+	numHeads
+)
+
+var collectorSeq atomic.Uint32
+
+// NewCollector returns a collector in CPython's initial state: enabled,
+// thresholds (700, 10, 10), no debug flags, empty garbage and callbacks,
+// debug output to os.Stderr. It panics when memory is exhausted.
+func NewCollector() *Collector {
+	c := &Collector{enabled: true, lo: ^uintptr(0)}
+	c.salt = (collectorSeq.Add(1) * 0x9E3779B1) | 1
+	c.heads = memCalloc(numHeads, gcHeadSize)
+	if c.heads == 0 {
+		panic("gcmodule: NewCollector: out of memory")
+	}
+	head := func(i int) uintptr {
+		h := c.heads + uintptr(i)*gcHeadSize
+		gcListInit(h)
+		return h
+	}
+	c.gens[0] = generation{head: head(headGen0), threshold: 700}
+	c.gens[1] = generation{head: head(headGen1), threshold: 10}
+	c.gens[2] = generation{head: head(headGen2), threshold: 10}
+	c.permanent = head(headPermanent)
+	c.unreachable = head(headUnreachable)
+	c.finalizers = head(headFinalizers)
+	c.wrcbToCall = head(headWrcb)
+	c.seen = head(headSeen)
+	c.finalUnreachable = head(headFinal)
+
+	c.visitDecrefFn = c.visitDecref
+	c.visitReachableFn = c.visitReachable
+	c.visitMoveFn = c.visitMove
+	c.visitAppendFn = c.visitAppend
+	c.visitReferrerFn = c.visitReferrer
+	c.interned = make(map[string]Object)
+
+	c.garbage = c.NewList()
+	if c.garbage == Nil {
+		panic("gcmodule: NewCollector: out of memory")
+	}
+	return c
+}
+
+// alloc returns a new object of type t with size bytes of zeroed data,
+// reference count 1, untracked; Nil when memory is exhausted. For a
+// container it is _PyObject_GC_New: the allocation counts towards
+// generation 0 and may start an automatic collection, before the caller
+// has tracked the object.
+func (c *Collector) alloc(t *typeDesc, size uintptr) Object {
+	n := hdrSize + size
+	var o Object
+	if t.gc {
+		g := objMalloc(gcHeadSize + n)
+		if g == 0 {
+			return Nil
+		}
+		if g&7 != 0 {
+			// The GC head's flag bits need the low bits of addresses.
+			panic(usage("alloc", Object(g), "the OBJ domain's allocator returned a block that is not 8-byte aligned"))
+		}
+		setWord(g, 0)
+		setWord(g+8, 0)
+		o = fromGC(g)
+	} else {
+		p := objMalloc(n)
+		if p == 0 {
+			return Nil
+		}
+		o = Object(p)
+	}
+	for a := body(o); a < body(o)+size; a += ptrSize {
+		setWord(a, 0)
+	}
+	h := hdr(o)
+	h.refcnt = 1
+	h.typ = t.index
+	h.flags = 0
+	if t.gc {
+		h.flags = flagGC
+	}
+	h.tag = c.tagFor(o)
+	if a := uintptr(o); a < c.lo {
+		c.lo = a
+	}
+	if a := uintptr(o) + 1; a > c.hi {
+		c.hi = a
+	}
+	if t.gc {
+		c.gcLink()
+	}
+	return o
+}
+
+// gcLink is _PyObject_GC_Link's accounting: one more container
+// allocated, and the automatic collection trigger.
+func (c *Collector) gcLink() {
+	g0 := &c.gens[0]
+	g0.count++
+	if g0.count > g0.threshold && c.enabled && g0.threshold != 0 && !c.collecting && c.broken == "" {
+		c.collecting = true
+		c.collectGenerations()
+		c.collecting = false
+	}
+}
+
+// gcFree is PyObject_GC_Del: unlink if still tracked, uncount, free.
+func (c *Collector) gcFree(o Object) {
+	g := asGC(o)
+	if gcNext(g) != 0 {
+		gcListRemove(g)
+	}
+	if c.gens[0].count > 0 {
+		c.gens[0].count--
+	}
+	c.freeBlock(o, g)
+}
+
+// atomFree is PyObject_Free for an object without a GC head.
+func (c *Collector) atomFree(o Object) { c.freeBlock(o, uintptr(o)) }
+
+func (c *Collector) freeBlock(o Object, block uintptr) {
+	hdr(o).tag = c.deadTag(o)
+	if c.freeHook != nil {
+		c.freeHook(o)
+	}
+	objFree(block)
+}
+
+// track is _PyObject_GC_TRACK: append to generation 0.
+func (c *Collector) track(o Object) {
+	g := asGC(o)
+	if gcNext(g) != 0 {
+		panic(usage("Track", o, "object already tracked"))
+	}
+	if word(g+8)&prevCollecting != 0 {
+		panic(usage("Track", o, "object is in a generation being collected"))
+	}
+	gcListAppend(g, c.gens[0].head)
+}
+
+// untrack is _PyObject_GC_UNTRACK; like PyObject_GC_UnTrack it accepts
+// an object that is not tracked.
+func untrack(o Object) {
+	g := asGC(o)
+	if gcNext(g) == 0 {
+		return
+	}
+	gcListRemove(g)
+	setWord(g+8, word(g+8)&prevFinalized)
+}
+
+func isTracked(o Object) bool { return gcNext(asGC(o)) != 0 }
+
+// Track starts tracking a container that Untrack stopped tracking
+// (PyObject_GC_Track). It panics if o is already tracked.
+func (c *Collector) Track(o Object) {
+	c.check("Track", o)
+	if !isGC(o) {
+		panic(usage("Track", o, "%s objects are not containers", typeOf(o).name))
+	}
+	c.track(o)
+}
+
+// Untrack stops tracking a container (PyObject_GC_UnTrack), which a type
+// may do when it knows the object can no longer take part in a cycle.
+// Untracking an untracked object does nothing.
+func (c *Collector) Untrack(o Object) {
+	c.check("Untrack", o)
+	if isGC(o) {
+		untrack(o)
+	}
+}
+
+// SetOutput sets where the DEBUG_* flags print (sys.stderr in CPython);
+// nil means os.Stderr.
+func (c *Collector) SetOutput(w io.Writer) { c.out = w }
+
+func (c *Collector) output() io.Writer {
+	if c.out == nil {
+		return os.Stderr
+	}
+	return c.out
+}

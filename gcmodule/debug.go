@@ -1,0 +1,75 @@
+package gcmodule
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Debug flags (gc.DEBUG_*), for SetDebug.
+const (
+	DebugStats         = 1 << 0                                               // DEBUG_STATS: print statistics during collection
+	DebugCollectable   = 1 << 1                                               // DEBUG_COLLECTABLE: print collectable objects found
+	DebugUncollectable = 1 << 2                                               // DEBUG_UNCOLLECTABLE: print uncollectable objects found
+	DebugSaveAll       = 1 << 5                                               // DEBUG_SAVEALL: append every unreachable object to Garbage instead of freeing it
+	DebugLeak          = DebugCollectable | DebugUncollectable | DebugSaveAll // DEBUG_LEAK
+)
+
+// debugCycle is debug_cycle: "gc: collectable <list 0x7f...>".
+func (c *Collector) debugCycle(msg string, o Object) {
+	fmt.Fprintf(c.output(), "gc: %s %s\n", msg, repr(o))
+}
+
+// showStatsEachGenerations is show_stats_each_generations.
+func (c *Collector) showStatsEachGenerations() {
+	var b strings.Builder
+	for i := 0; i < numGenerations; i++ {
+		fmt.Fprintf(&b, " %d", gcListSize(c.gens[i].head))
+	}
+	fmt.Fprintf(c.output(), "gc: objects in each generation:%s\ngc: objects in permanent generation: %d\n",
+		b.String(), gcListSize(c.permanent))
+}
+
+// Unraisable describes a panic that the collector caught in code it
+// called and could not hand to a caller: a finalizer, a legacy finalizer,
+// a weak reference callback, a collection callback, a tp_clear (CPython
+// reports those exceptions through sys.unraisablehook and carries on).
+type Unraisable struct {
+	Err    any    // the value passed to panic
+	Msg    string // context, "Exception ignored" followed by Msg; "" means "in"
+	Object Object // the object whose code panicked, or Nil
+	Desc   string // what that was, as printed, e.g. "<A 0x7f...>"
+}
+
+// SetUnraisableHook sets what receives caught panics (sys.unraisablehook);
+// nil restores the default, which prints them to the debug output:
+//
+//	Exception ignored in: <A 0x7f3a2c1e0a30>
+//	panic: boom
+func (c *Collector) SetUnraisableHook(hook func(Unraisable)) { c.unraisable = hook }
+
+// catch is deferred around calls into user code.
+func (c *Collector) catch(msg string, o Object) {
+	if r := recover(); r != nil {
+		c.unraisableMsg(r, msg, o)
+	}
+}
+
+func (c *Collector) unraisableMsg(err any, msg string, o Object) {
+	u := Unraisable{Err: err, Msg: msg, Object: o}
+	if o != Nil {
+		u.Desc = repr(o)
+	}
+	if c.unraisable != nil {
+		c.unraisable(u)
+		return
+	}
+	ctx := msg
+	if ctx == "" {
+		ctx = "in"
+	}
+	if u.Desc != "" {
+		fmt.Fprintf(c.output(), "Exception ignored %s: %s\npanic: %v\n", ctx, u.Desc, err)
+	} else {
+		fmt.Fprintf(c.output(), "Exception ignored %s\npanic: %v\n", ctx, err)
+	}
+}

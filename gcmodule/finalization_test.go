@@ -1,0 +1,494 @@
+package gcmodule
+
+import (
+	"fmt"
+	"sort"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Ports of CPython 3.11's Lib/test/test_finalization.py (PEP 442): which
+// finalizers run, how often, what survives, and what weakrefs see.
+
+// finBehavior is the class hierarchy of test_finalization.py, flattened.
+type finBehavior struct {
+	nonGC        bool // NonGC: without_gc, no id_ attribute
+	selfCycle    bool // SelfCycleBase: self.ref = self
+	chained      bool // ChainedBase
+	resurrect    bool // side_effect: survivors.append(self)
+	suicideSelf  bool // SuicidalSelfCycle: self.ref = None
+	suicideChain bool // SuicidalChained: left = right = None
+	legacy       bool // LegacyBase: __del__ records; __tp_del__ does the side effect
+}
+
+type finEnv struct {
+	*env
+	survivors  Object // SimpleBase.survivors, a list
+	delCalls   []Object
+	tpDelCalls []Object
+	errors     []string
+	cleaning   bool
+	classes    map[Type]finBehavior
+}
+
+func newFinEnv(t *testing.T) *finEnv {
+	f := &finEnv{env: newEnv(t), classes: map[Type]finBehavior{}}
+	f.survivors = f.list()
+	t.Cleanup(func() { f.c.Decref(f.survivors) })
+	return f
+}
+
+func (f *finEnv) class(name string, b finBehavior) Type {
+	spec := ClassSpec{Name: name}
+	spec.Finalize = func(c *Collector, self Object) {
+		if f.cleaning {
+			return
+		}
+		f.delCalls = append(f.delCalls, self)
+		f.checkSanity(self, b)
+		if !b.legacy {
+			f.sideEffect(self, b)
+		}
+	}
+	if b.legacy {
+		spec.Del = func(c *Collector, self Object) {
+			if f.cleaning {
+				return
+			}
+			f.tpDelCalls = append(f.tpDelCalls, self)
+			f.checkSanity(self, b)
+			f.sideEffect(self, b)
+		}
+	}
+	var t Type
+	if b.nonGC {
+		t = RegisterType(TypeSpec{Name: name, Finalize: spec.Finalize})
+	} else {
+		t = NewClass(spec)
+	}
+	f.classes[t] = b
+	return t
+}
+
+// new is cls(): SimpleBase.__init__ sets id_, SelfCycleBase sets ref.
+func (f *finEnv) new(cls Type) Object {
+	b := f.classes[cls]
+	if b.nonGC {
+		o := f.c.NewObject(cls)
+		require.False(f.t, f.c.IsTracked(o))
+		return o
+	}
+	o := f.inst(cls)
+	id := f.int(int64(o))
+	f.set(o, "id_", id)
+	f.drop(id)
+	if b.selfCycle {
+		f.set(o, "ref", o)
+	}
+	return o
+}
+
+func (f *finEnv) fail(format string, args ...any) {
+	f.errors = append(f.errors, fmt.Sprintf(format, args...))
+}
+
+func (f *finEnv) attr(o Object, name string) Object {
+	v, _ := f.c.GetAttr(o, name)
+	return v
+}
+
+func (f *finEnv) suicided(o Object) bool { return f.attr(o, "suicided") != Nil }
+
+func (f *finEnv) checkSanity(self Object, b finBehavior) {
+	if b.nonGC {
+		return
+	}
+	if id := f.attr(self, "id_"); id == Nil || f.c.IntValue(id) != int64(self) {
+		f.fail("%s: id_ is not id(self)", hex(self))
+	}
+	if b.selfCycle && f.attr(self, "ref") != self {
+		f.fail("%s: ref is not self", hex(self))
+	}
+	if b.chained {
+		if f.suicided(self) {
+			if f.attr(self, "left") != Nil || f.attr(self, "right") != Nil {
+				f.fail("%s: suicided but still linked", hex(self))
+			}
+			return
+		}
+		left := f.attr(self, "left")
+		if f.suicided(left) {
+			if f.attr(left, "right") != Nil {
+				f.fail("%s: left.right is not None", hex(self))
+			}
+		} else if f.attr(left, "right") != self {
+			f.fail("%s: left.right is not self", hex(self))
+		}
+		right := f.attr(self, "right")
+		if f.suicided(right) {
+			if f.attr(right, "left") != Nil {
+				f.fail("%s: right.left is not None", hex(self))
+			}
+		} else if f.attr(right, "left") != self {
+			f.fail("%s: right.left is not self", hex(self))
+		}
+	}
+}
+
+func (f *finEnv) sideEffect(self Object, b finBehavior) {
+	switch {
+	case b.resurrect:
+		f.append(f.survivors, self)
+	case b.suicideSelf:
+		f.c.DelAttr(self, "ref")
+	case b.suicideChain:
+		one := f.int(1)
+		f.set(self, "suicided", one)
+		f.drop(one)
+		f.c.DelAttr(self, "left")
+		f.c.DelAttr(self, "right")
+	}
+}
+
+// test is SimpleBase.test() around body, and TestBase's setUp/tearDown.
+func (f *finEnv) test(body func()) {
+	require.Empty(f.t, f.garbage())
+	f.delCalls, f.tpDelCalls = nil, nil
+	f.cleaning = false
+	body()
+	require.Empty(f.t, f.errors)
+	f.cleaning = true
+	f.c.ListClear(f.survivors)
+	f.errors = nil
+	f.c.ListClear(f.c.Garbage())
+	f.c.Collect(2)
+	f.delCalls, f.tpDelCalls = nil, nil
+}
+
+func sorted(objs []Object) []Object {
+	out := append([]Object{}, objs...)
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func (f *finEnv) assertDelCalls(ids ...Object) {
+	f.t.Helper()
+	require.Equal(f.t, sorted(ids), sorted(f.delCalls), "del calls")
+}
+
+func (f *finEnv) assertTpDelCalls(ids ...Object) {
+	f.t.Helper()
+	require.Equal(f.t, sorted(ids), sorted(f.tpDelCalls), "tp_del calls")
+}
+
+func (f *finEnv) assertSurvivors(ids ...Object) {
+	f.t.Helper()
+	var got []Object
+	for i := 0; i < f.c.ListLen(f.survivors); i++ {
+		got = append(got, f.c.ListGetItem(f.survivors, i))
+	}
+	require.Equal(f.t, sorted(ids), sorted(got), "survivors")
+}
+
+func (f *finEnv) assertGarbage(ids ...Object) {
+	f.t.Helper()
+	require.Equal(f.t, sorted(ids), sorted(f.garbage()), "gc.garbage")
+}
+
+func (f *finEnv) wr(o Object) Object { return f.c.NewWeakref(o, Nil) }
+
+func (f *finEnv) deref(wr Object) Object { return f.c.WeakrefGet(wr) }
+
+// SimpleFinalizationTest: finalization without reference cycles.
+
+func TestFinalizationSimple(t *testing.T) {
+	f := newFinEnv(t)
+	f.noLeak()
+	Simple := f.class("Simple", finBehavior{})
+	var wr Object
+	f.test(func() {
+		s := f.new(Simple)
+		ids := []Object{s}
+		wr = f.wr(s)
+		f.drop(s)
+		f.c.Collect(2)
+		f.assertDelCalls(ids...)
+		f.assertSurvivors()
+		require.Equal(t, Nil, f.deref(wr))
+		f.c.Collect(2)
+		f.assertDelCalls(ids...)
+		f.assertSurvivors()
+	})
+	f.drop(wr)
+}
+
+func TestFinalizationSimpleResurrect(t *testing.T) {
+	f := newFinEnv(t)
+	f.noLeak()
+	SimpleResurrector := f.class("SimpleResurrector", finBehavior{resurrect: true})
+	var wr Object
+	f.test(func() {
+		s := f.new(SimpleResurrector)
+		ids := []Object{s}
+		wr = f.wr(s)
+		f.drop(s)
+		f.c.Collect(2)
+		f.assertDelCalls(ids...)
+		f.assertSurvivors(ids...)
+		require.NotEqual(t, Nil, f.deref(wr))
+		f.c.ListClear(f.survivors)
+		f.c.Collect(2)
+		f.assertDelCalls(ids...)
+		f.assertSurvivors()
+	})
+	require.Equal(t, Nil, f.deref(wr))
+	f.drop(wr)
+}
+
+func TestFinalizationNonGC(t *testing.T) {
+	f := newFinEnv(t)
+	f.noLeak()
+	NonGC := f.class("NonGC", finBehavior{nonGC: true})
+	f.test(func() {
+		s := f.new(NonGC)
+		ids := []Object{s}
+		f.drop(s)
+		f.c.Collect(2)
+		f.assertDelCalls(ids...)
+		f.assertSurvivors()
+		f.c.Collect(2)
+		f.assertDelCalls(ids...)
+		f.assertSurvivors()
+	})
+}
+
+func TestFinalizationNonGCResurrect(t *testing.T) {
+	f := newFinEnv(t)
+	f.noLeak()
+	NonGCResurrector := f.class("NonGCResurrector", finBehavior{nonGC: true, resurrect: true})
+	f.test(func() {
+		s := f.new(NonGCResurrector)
+		ids := []Object{s}
+		f.drop(s)
+		f.c.Collect(2)
+		f.assertDelCalls(ids...)
+		f.assertSurvivors(ids...)
+		f.c.ListClear(f.survivors)
+		f.c.Collect(2)
+		f.assertDelCalls(s, s) // no FINALIZED bit without a GC head
+		f.assertSurvivors(ids...)
+	})
+}
+
+// SelfCycleFinalizationTest.
+
+func TestFinalizationSelfCycle(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    finBehavior
+	}{
+		{"test_simple", finBehavior{selfCycle: true}},
+		{"test_simple_suicide", finBehavior{selfCycle: true, suicideSelf: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFinEnv(t)
+			f.noLeak()
+			cls := f.class("SelfCycle", tc.b)
+			var wr Object
+			f.test(func() {
+				s := f.new(cls)
+				ids := []Object{s}
+				wr = f.wr(s)
+				f.drop(s)
+				f.c.Collect(2)
+				f.assertDelCalls(ids...)
+				f.assertSurvivors()
+				require.Equal(t, Nil, f.deref(wr))
+				f.c.Collect(2)
+				f.assertDelCalls(ids...)
+				f.assertSurvivors()
+				require.Equal(t, Nil, f.deref(wr))
+			})
+			f.drop(wr)
+		})
+	}
+}
+
+func TestFinalizationSelfCycleResurrect(t *testing.T) {
+	f := newFinEnv(t)
+	f.noLeak()
+	SelfCycleResurrector := f.class("SelfCycleResurrector", finBehavior{selfCycle: true, resurrect: true})
+	var wr Object
+	f.test(func() {
+		s := f.new(SelfCycleResurrector)
+		ids := []Object{s}
+		wr = f.wr(s)
+		f.drop(s)
+		f.c.Collect(2)
+		f.assertDelCalls(ids...)
+		f.assertSurvivors(ids...)
+		// XXX is this desirable? (weakrefs are cleared before finalizers)
+		require.Equal(t, Nil, f.deref(wr))
+		// Destroyed a second time, __del__ isn't called anymore.
+		f.c.ListClear(f.survivors)
+		f.c.Collect(2)
+		f.assertDelCalls(ids...)
+		f.assertSurvivors()
+		require.Equal(t, Nil, f.deref(wr))
+	})
+	f.drop(wr)
+}
+
+// CycleChainFinalizationTest.
+
+func TestFinalizationCycleChain(t *testing.T) {
+	simple := finBehavior{chained: true}
+	resurrector := finBehavior{chained: true, resurrect: true}
+	suicidal := finBehavior{chained: true, suicideChain: true}
+	rep := func(n int, bs ...finBehavior) []finBehavior {
+		var out []finBehavior
+		for i := 0; i < n; i++ {
+			out = append(out, bs...)
+		}
+		return out
+	}
+	cat := func(parts ...[]finBehavior) []finBehavior {
+		var out []finBehavior
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name         string
+		classes      []finBehavior
+		resurrecting bool
+	}{
+		{"test_homogenous", rep(3, simple), false},
+		{"test_homogenous_resurrect", rep(3, resurrector), true},
+		{"test_homogenous_suicidal", rep(3, suicidal), false},
+		{"test_heterogenous_suicidal_one", rep(2, suicidal, simple), false},
+		{"test_heterogenous_suicidal_two", cat(rep(2, suicidal), rep(2, simple)), false},
+		{"test_heterogenous_resurrect_one", rep(2, resurrector, simple), true},
+		{"test_heterogenous_resurrect_two", rep(2, resurrector, simple, suicidal), true},
+		{"test_heterogenous_resurrect_three", cat(rep(2, resurrector), rep(2, simple), rep(2, suicidal)), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFinEnv(t)
+			f.noLeak()
+			types := map[finBehavior]Type{
+				simple:      f.class("SimpleChained", simple),
+				resurrector: f.class("ChainedResurrector", resurrector),
+				suicidal:    f.class("SuicidalChained", suicidal),
+			}
+			var wrs []Object
+			f.test(func() {
+				// build_chain
+				nodes := make([]Object, len(tc.classes))
+				for i, b := range tc.classes {
+					nodes[i] = f.new(types[b])
+				}
+				for i := range nodes {
+					left := nodes[(i+len(nodes)-1)%len(nodes)]
+					f.set(nodes[i], "left", left)
+					f.set(left, "right", nodes[i])
+				}
+				ids := append([]Object{}, nodes...)
+				var survivorIDs []Object
+				for i, b := range tc.classes {
+					if b.resurrect {
+						survivorIDs = append(survivorIDs, nodes[i])
+					}
+					wrs = append(wrs, f.wr(nodes[i]))
+				}
+				f.drop(nodes...)
+				f.c.Collect(2)
+				f.assertDelCalls(ids...)
+				f.assertSurvivors(survivorIDs...)
+				for _, wr := range wrs {
+					require.Equal(t, Nil, f.deref(wr))
+				}
+				f.c.ListClear(f.survivors)
+				f.c.Collect(2)
+				f.assertDelCalls(ids...)
+				f.assertSurvivors()
+			})
+			f.drop(wrs...)
+		})
+	}
+}
+
+// LegacyFinalizationTest: tp_del.
+
+func TestFinalizationLegacy(t *testing.T) {
+	f := newFinEnv(t)
+	f.noLeak()
+	Legacy := f.class("Legacy", finBehavior{legacy: true})
+	var wr Object
+	f.test(func() {
+		s := f.new(Legacy)
+		ids := []Object{s}
+		wr = f.wr(s)
+		f.drop(s)
+		f.c.Collect(2)
+		f.assertDelCalls(ids...)
+		f.assertTpDelCalls(ids...)
+		f.assertSurvivors()
+		require.Equal(t, Nil, f.deref(wr))
+		f.c.Collect(2)
+		f.assertDelCalls(ids...)
+		f.assertTpDelCalls(ids...)
+	})
+	f.drop(wr)
+}
+
+func TestFinalizationLegacyResurrect(t *testing.T) {
+	f := newFinEnv(t)
+	f.noLeak()
+	LegacyResurrector := f.class("LegacyResurrector", finBehavior{legacy: true, resurrect: true})
+	var wr Object
+	f.test(func() {
+		s := f.new(LegacyResurrector)
+		ids := []Object{s}
+		wr = f.wr(s)
+		f.drop(s)
+		f.c.Collect(2)
+		f.assertDelCalls(ids...)
+		f.assertTpDelCalls(ids...)
+		f.assertSurvivors(ids...)
+		// weakrefs are cleared before tp_del is called.
+		require.Equal(t, Nil, f.deref(wr))
+		f.c.ListClear(f.survivors)
+		f.c.Collect(2)
+		f.assertDelCalls(ids...)
+		f.assertTpDelCalls(s, s)
+		f.assertSurvivors(ids...)
+	})
+	require.Equal(t, Nil, f.deref(wr))
+	f.drop(wr)
+}
+
+func TestFinalizationLegacySelfCycle(t *testing.T) {
+	f := newFinEnv(t)
+	f.noLeak()
+	LegacySelfCycle := f.class("LegacySelfCycle", finBehavior{legacy: true, selfCycle: true})
+	var wr Object
+	f.test(func() {
+		s := f.new(LegacySelfCycle)
+		ids := []Object{s}
+		wr = f.wr(s)
+		f.drop(s)
+		f.c.Collect(2)
+		f.assertDelCalls()
+		f.assertTpDelCalls()
+		f.assertSurvivors()
+		f.assertGarbage(ids...)
+		require.NotEqual(t, Nil, f.deref(wr))
+		// Break the cycle to allow collection.
+		f.c.DelAttr(f.garbage()[0], "ref")
+	})
+	f.assertGarbage()
+	require.Equal(t, Nil, f.deref(wr))
+	f.drop(wr)
+}

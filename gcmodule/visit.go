@@ -1,0 +1,220 @@
+package gcmodule
+
+// The visitors of the reachability passes (visit_decref,
+// visit_reachable) and the loops that drive them. The loops walk the
+// built-in containers' references themselves, in the order of their
+// traverse functions, instead of calling traverse through the type table
+// with a visitor function: the two passes run once per object and per
+// reference of every collection, and this spares two indirect calls per
+// object and one per reference. Other types go through their Traverse
+// with the visitor bound once in the Collector (no allocation either way).
+
+// decrefVisit is visit_decref: one reference from inside the collected
+// set, so one less external reference.
+func decrefVisit(o Object) {
+	if o == Nil || hdr(o).flags&flagGC == 0 {
+		return
+	}
+	g := asGC(o)
+	p := word(g + 8)
+	if p&prevCollecting != 0 {
+		if p>>prevShift == 0 {
+			refcountTooSmall(o)
+		}
+		setWord(g+8, p-1<<prevShift)
+	}
+}
+
+func refcountTooSmall(o Object) {
+	fatalObject(o, "gc_decref", `Assertion "gc_get_refs(g) > 0" failed: refcount is too small`)
+}
+
+func (c *Collector) visitDecref(o Object) { decrefVisit(o) }
+
+// subtractRefs is subtract_refs.
+func (c *Collector) subtractRefs(containers uintptr) {
+	tab := *typeTab.Load()
+	for g := gcNext(containers); g != containers; g = gcNext(g) {
+		o := fromGC(g)
+		switch t := hdr(o).typ; t {
+		case ListType:
+			b := listOf(o)
+			for i := b.size - 1; i >= 0; i-- {
+				decrefVisit(*b.item(i))
+			}
+		case TupleType:
+			for i := tupleLen(o) - 1; i >= 0; i-- {
+				decrefVisit(*tupleItem(o, i))
+			}
+		case DictType:
+			tableDecref(*dictTable(o))
+		default:
+			if d := tab[t]; d.kind == kindInstance {
+				tableDecref(instOf(o).attrs)
+			} else {
+				d.traverse(o, c.visitDecrefFn)
+			}
+		}
+	}
+}
+
+// tableDecref is tableTraverse with decrefVisit.
+func tableDecref(t uintptr) {
+	if t == 0 {
+		return
+	}
+	h := tabHead(t)
+	valuesOnly := h.unicode != 0
+	e := entriesStart(t, h.log2size)
+	for end := e + uintptr(h.nentries)*entrySize; e < end; e += entrySize {
+		en := at[tableEntry](e)
+		if en.value == Nil {
+			continue
+		}
+		decrefVisit(en.value)
+		if !valuesOnly {
+			decrefVisit(en.key)
+		}
+	}
+}
+
+// reachableVisit is visit_reachable; young is move_unreachable's list.
+func reachableVisit(young uintptr, o Object) {
+	if o == Nil || hdr(o).flags&flagGC == 0 {
+		return
+	}
+	g := asGC(o)
+	p := word(g + 8)
+	// Objects of other generations, and those already scanned, have no
+	// COLLECTING flag.
+	if p&prevCollecting == 0 {
+		return
+	}
+	if word(g)&nextUnreachable != 0 {
+		revive(young, g, p)
+	} else if p>>prevShift == 0 {
+		// In young, not scanned yet: it is reachable.
+		setWord(g+8, p|1<<prevShift)
+	}
+}
+
+// revive moves an object that move_unreachable had tentatively put in
+// unreachable back to the end of young, to be scanned again. It unlinks
+// it by hand: the list functions do not understand
+// NEXT_MASK_UNREACHABLE, which the neighbours' next words carry.
+func revive(young, g, p uintptr) {
+	next := word(g)
+	prev := p & prevMask
+	setWord(prev, next) // keeps NEXT_MASK_UNREACHABLE
+	setPrev(next&^nextUnreachable, prev)
+	gcListAppend(g, young)
+	gcSetRefs(g, 1)
+}
+
+func (c *Collector) visitReachable(o Object) { reachableVisit(c.young, o) }
+
+// youngCounts is what move_unreachable saw of the objects it left in
+// young, so that the passes after it can skip what they would not change.
+// A tuple or dict that holds a container other than a tuple can never be
+// untracked by this collection; the others are candidates.
+type youngCounts struct {
+	objects int // gc_list_size(young)
+	tuples  int // candidates for untrack_tuples
+	dicts   int // candidates for untrack_dicts
+}
+
+// pinsTracking reports whether holding x keeps a tuple or dict tracked
+// whatever untrack_tuples does: x is a container and not a tuple.
+func pinsTracking(x Object) bool {
+	return x != Nil && hdr(x).flags&flagGC != 0 && hdr(x).typ != TupleType
+}
+
+// moveUnreachable is move_unreachable: a breadth-first walk of young in
+// place. An object with gc_refs > 0 is reachable and is traversed; one
+// with gc_refs == 0 moves, for now, to unreachable, flagged with
+// NEXT_MASK_UNREACHABLE, and comes back if something scanned later
+// reaches it. While it runs, young is singly linked; prev pointers are
+// restored as the walk passes. Every object left in young passes the
+// reachable branch exactly once, which is where it is counted.
+func (c *Collector) moveUnreachable(young, unreachable uintptr) youngCounts {
+	tab := *typeTab.Load()
+	var n youngCounts
+	c.young = young
+	prev := young
+	g := gcNext(young)
+	for g != young {
+		if word(g+8)>>prevShift != 0 {
+			o := fromGC(g)
+			n.objects++
+			// visit_reachable may change g's next when g is young's last
+			// element: read it only afterwards.
+			switch t := hdr(o).typ; t {
+			case ListType:
+				b := listOf(o)
+				for i := b.size - 1; i >= 0; i-- {
+					reachableVisit(young, *b.item(i))
+				}
+			case TupleType:
+				pinned := false
+				for i := tupleLen(o) - 1; i >= 0; i-- {
+					x := *tupleItem(o, i)
+					reachableVisit(young, x)
+					pinned = pinned || pinsTracking(x)
+				}
+				if !pinned {
+					n.tuples++
+				}
+			case DictType:
+				if !tableReachable(young, *dictTable(o)) {
+					n.dicts++
+				}
+			default:
+				if d := tab[t]; d.kind == kindInstance {
+					_ = tableReachable(young, instOf(o).attrs)
+				} else {
+					d.traverse(o, c.visitReachableFn)
+				}
+			}
+			setPrev(g, prev)
+			gcClearCollecting(g)
+			prev = g
+		} else {
+			setWord(prev, gcNext(g))
+			last := word(unreachable + 8)
+			// Every node of unreachable carries the flag; so, for now,
+			// does the list head's own next word.
+			setWord(last, nextUnreachable|g)
+			setPrev(g, last)
+			setWord(g, nextUnreachable|unreachable)
+			setWord(unreachable+8, g)
+		}
+		g = word(prev)
+	}
+	setWord(young+8, prev)
+	setWord(unreachable, word(unreachable)&^nextUnreachable)
+	return n
+}
+
+// tableReachable is tableTraverse with reachableVisit. It also reports
+// whether the table holds a container other than a tuple (pinsTracking).
+func tableReachable(young, t uintptr) (pinned bool) {
+	if t == 0 {
+		return false
+	}
+	h := tabHead(t)
+	valuesOnly := h.unicode != 0
+	e := entriesStart(t, h.log2size)
+	for end := e + uintptr(h.nentries)*entrySize; e < end; e += entrySize {
+		en := at[tableEntry](e)
+		if en.value == Nil {
+			continue
+		}
+		reachableVisit(young, en.value)
+		pinned = pinned || pinsTracking(en.value)
+		if !valuesOnly {
+			reachableVisit(young, en.key)
+			pinned = pinned || pinsTracking(en.key)
+		}
+	}
+	return pinned
+}

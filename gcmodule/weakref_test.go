@@ -1,0 +1,310 @@
+package gcmodule
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Ports of the collector and deallocation cases of CPython 3.11's
+// Lib/test/test_weakref.py. Python classes used as weakref targets are
+// instances here; bound methods are instances of a class whose Call
+// invokes a Go function with __self__.
+
+// method returns a bound method: an instance holding self, calling fn.
+func (e *env) method(self Object, fn func(self, arg Object)) Object {
+	cls := NewClass(ClassSpec{Name: "method", Call: func(c *Collector, m, arg Object) {
+		s, _ := c.GetAttr(m, "__self__")
+		fn(s, arg)
+	}})
+	m := e.inst(cls)
+	e.set(m, "__self__", self)
+	return m
+}
+
+// TestWeakrefBasicCallback ports test_basic_callback and
+// test_multiple_callbacks: the reference-counting path.
+func TestWeakrefBasicCallback(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	called := 0
+	var seen []Object
+	cb := e.callable(func(wr Object) { called++; seen = append(seen, wr) })
+	o := e.inst(plainClass)
+	ref1 := e.c.NewWeakref(o, cb)
+	ref2 := e.c.NewWeakref(o, cb)
+	require.Equal(t, o, e.c.WeakrefGet(ref1))
+	require.Equal(t, 2, e.c.GetWeakrefCount(o))
+	e.drop(o)
+	require.Equal(t, Nil, e.c.WeakrefGet(ref1))
+	require.Equal(t, Nil, e.c.WeakrefGet(ref2))
+	require.Equal(t, 2, called)
+	require.Equal(t, []Object{ref2, ref1}, seen, "the most recent ref is called first")
+	e.drop(ref1, ref2, cb)
+}
+
+// TestWeakrefMultipleSelfrefCallbacks ports
+// test_multiple_selfref_callbacks: all references are dead before any
+// callback runs.
+func TestWeakrefMultipleSelfrefCallbacks(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	var ref Object
+	var got []Object
+	cb := e.callable(func(Object) { got = append(got, e.c.WeakrefGet(ref)) })
+	c := e.inst(plainClass)
+	ref = e.c.NewWeakref(c, cb)
+	ref1 := e.c.NewWeakref(c, cb)
+	e.drop(c)
+	require.Equal(t, []Object{Nil, Nil}, got)
+	e.drop(ref, ref1, cb)
+}
+
+// TestWeakrefReuse ports test_ref_reuse and test_getweakrefcount.
+func TestWeakrefReuse(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	o := e.inst(plainClass)
+	ref1 := e.c.NewWeakref(o, Nil)
+	ref2 := e.c.NewWeakref(o, Nil)
+	require.Equal(t, ref1, ref2, "reference object w/out callback should be re-used")
+	require.Equal(t, 1, e.c.GetWeakrefCount(o))
+	cb := e.callable(func(Object) {})
+	ref3 := e.c.NewWeakref(o, cb)
+	require.NotEqual(t, ref1, ref3)
+	require.Equal(t, 2, e.c.GetWeakrefCount(o))
+	e.drop(ref3)
+	require.Equal(t, 1, e.c.GetWeakrefCount(o))
+	e.drop(ref1, ref2)
+	require.Equal(t, 0, e.c.GetWeakrefCount(o))
+	e.drop(o, cb)
+	require.PanicsWithError(t, "gcmodule: NewWeakref("+hex(ref1)+"): object is dead: it was deallocated",
+		func() { e.c.NewWeakref(ref1, Nil) })
+	l := e.list()
+	require.PanicsWithError(t, "gcmodule: NewWeakref("+hex(l)+"): cannot create weak reference to 'list' object",
+		func() { e.c.NewWeakref(l, Nil) })
+	e.drop(l)
+}
+
+// TestWeakrefCallbackAttributeAfterDeletion ports
+// test_callback_attribute and test_callback_attribute_after_deletion.
+func TestWeakrefCallbackAttributeAfterDeletion(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	cb := e.callable(func(Object) {})
+	x := e.inst(plainClass)
+	ref := e.c.NewWeakref(x, cb)
+	require.Equal(t, cb, e.c.WeakrefCallback(ref))
+	ref2 := e.c.NewWeakref(x, Nil)
+	require.Equal(t, Nil, e.c.WeakrefCallback(ref2))
+	e.drop(x)
+	e.c.Collect(2)
+	require.Equal(t, Nil, e.c.WeakrefCallback(ref))
+	e.drop(ref, ref2, cb)
+}
+
+// TestWeakrefSfBug840829 ports test_sf_bug_840829: a callback that runs a
+// collection while its referent is being deallocated.
+func TestWeakrefSfBug840829(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	collects := 0
+	cb := e.callable(func(Object) { collects++; e.c.Collect(2) })
+	c := e.inst(plainClass)
+	wr := e.c.NewWeakref(c, cb)
+	e.drop(c)
+	e.drop(wr)
+
+	c1 := e.inst(plainClass)
+	i := e.inst(plainClass)
+	e.set(c1, "i", i)
+	wr = e.c.NewWeakref(i, cb)
+	e.drop(i)
+	c2 := e.inst(plainClass)
+	e.set(c2, "c1", c1)
+	e.drop(c1)
+	e.drop(c2)
+	require.Equal(t, 2, collects)
+	e.drop(wr, cb)
+}
+
+// TestWeakrefCallbackInCycle ports test_callback_in_cycle: the weakref,
+// its callback and the referent are all garbage, so the callback must
+// not run. J and II are class objects: instances in a self-cycle (their
+// __mro__).
+func TestWeakrefCallbackInCycle(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	called := 0
+	J := e.selfLoop(plainClass, 0)
+	II := e.selfLoop(plainClass, 1)
+	I := e.inst(plainClass)
+	e.set(I, "__class__", II)
+	e.set(I, "J", J)
+	acallback := e.method(I, func(self, _ Object) { called++; e.get(self, "J") })
+	wr := e.c.NewWeakref(J, acallback)
+	e.set(I, "wr", wr)
+	e.drop(acallback, wr)
+	e.drop(I, J, II)
+	require.Equal(t, 5, e.c.Collect(2))
+	require.Equal(t, 0, called)
+}
+
+// TestWeakrefCallbackReachableOneWay ports test_callback_reachable_one_way
+// and test_callback_different_classes.
+func TestWeakrefCallbackReachableOneWay(t *testing.T) {
+	for _, differentClasses := range []bool{false, true} {
+		t.Run(map[bool]string{false: "one_way", true: "different_classes"}[differentClasses], func(t *testing.T) {
+			e := newEnv(t)
+			e.noLeak()
+			called := 0
+			c1, c2 := e.inst(plainClass), e.inst(plainClass)
+			if differentClasses {
+				C := e.selfLoop(plainClass, 0)
+				e.set(c2, "__class__", C)
+				e.drop(C)
+			}
+			e.set(c2, "me", c2)
+			e.set(c2, "c1", c1)
+			cb := e.method(c2, func(self, _ Object) {
+				called++
+				e.get(self, "me")
+				e.get(self, "c1")
+				e.get(self, "wr")
+			})
+			wr := e.c.NewWeakref(c1, cb)
+			e.set(c2, "wr", wr)
+			e.drop(cb, wr, c1, c2)
+			e.c.Collect(2)
+			require.Equal(t, 0, called)
+		})
+	}
+}
+
+// TestWeakrefCallbackInCycleResurrection ports
+// test_callback_in_cycle_resurrection: callbacks of weakrefs that are
+// garbage are not called; the callback of a live weakref to garbage is.
+func TestWeakrefCallbackInCycleResurrection(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	var alist []string
+	C := e.selfLoop(plainClass, 0) // the class, in a cycle through __mro__
+	acallback := func(self, _ Object) {
+		alist = append(alist, "acallback")
+		e.get(self, "c")
+	}
+	c1, c2 := e.inst(plainClass), e.inst(plainClass)
+	e.set(c1, "__class__", C)
+	e.set(c2, "__class__", C)
+	e.set(c1, "c", c2)
+	e.set(c2, "c", c1)
+	m1, m2 := e.method(c1, acallback), e.method(c2, acallback)
+	w1, w2 := e.c.NewWeakref(c2, m1), e.c.NewWeakref(c1, m2)
+	e.set(c1, "wr", w1)
+	e.set(c2, "wr", w2)
+	e.drop(m1, m2, w1, w2)
+	wentAway := e.callable(func(Object) { alist = append(alist, "C went away") })
+	wr := e.c.NewWeakref(C, wentAway)
+	e.drop(c1, c2, C)
+	require.Empty(t, alist, "del isn't enough to reclaim anything")
+	e.c.Collect(2)
+	require.Equal(t, []string{"C went away"}, alist)
+	require.Equal(t, Nil, e.c.WeakrefGet(wr))
+	alist = nil
+	e.c.Collect(2)
+	require.Empty(t, alist)
+	e.drop(wr, wentAway)
+}
+
+// TestWeakrefCallbacksOnCallback ports test_callbacks_on_callback.
+func TestWeakrefCallbacksOnCallback(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	var alist []string
+	safe := e.callable(func(Object) { alist = append(alist, "safe_callback called") })
+	cb := func(self, _ Object) { alist = append(alist, "cb called") }
+	c, d := e.inst(plainClass), e.inst(plainClass)
+	e.set(c, "other", d)
+	e.set(d, "other", c)
+	callback := e.method(c, cb)
+	cwr := e.c.NewWeakref(d, callback) // this won't trigger
+	e.set(c, "wr", cwr)
+	dcb := e.method(d, cb)
+	dwr := e.c.NewWeakref(callback, dcb) // ditto
+	e.set(d, "wr", dwr)
+	externalWr := e.c.NewWeakref(callback, safe) // but this will
+	require.Equal(t, callback, e.c.WeakrefGet(externalWr))
+	e.drop(cwr, dcb, dwr)
+	e.drop(callback, c, d)
+	require.Empty(t, alist)
+	e.c.Collect(2)
+	require.Equal(t, []string{"safe_callback called"}, alist)
+	require.Equal(t, Nil, e.c.WeakrefGet(externalWr))
+	alist = nil
+	e.c.Collect(2)
+	require.Empty(t, alist)
+	e.drop(externalWr, safe)
+}
+
+// TestWeakrefGCDuringCreation ports test_gc_during_ref_creation: with
+// thresholds (1, 1, 1) every allocation collects.
+func TestWeakrefGCDuringCreation(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	e.c.Enable()
+	e.c.SetThreshold(1, 1, 1)
+	e.c.Collect(2)
+	callback := e.callable(func(Object) {})
+	referenced := e.inst(plainClass)
+	a := e.inst(plainClass)
+	e.set(a, "a", a)
+	wr := e.c.NewWeakref(referenced, Nil)
+	e.set(a, "wr", wr)
+	e.drop(wr)
+	e.drop(a)
+	a = e.inst(plainClass)
+	wr2 := e.c.NewWeakref(referenced, callback)
+	e.drop(wr2)
+	e.c.SetThreshold(700, 10, 10)
+	e.c.Disable()
+	e.drop(a, referenced, callback)
+	e.c.Collect(2)
+}
+
+// TestWeakrefCreatedDuringDel ports test_ref_created_during_del: a weakref
+// made by a finalizer dies with the object. Weak references are cleared
+// after __del__ on the reference-counting path, so its callback runs, as
+// in CPython 3.11.
+func TestWeakrefCreatedDuringDel(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	var refFromDel Object
+	called := 0
+	cb := e.callable(func(Object) { called++ })
+	Target := NewClass(ClassSpec{Name: "Target", Finalize: func(c *Collector, self Object) {
+		refFromDel = c.NewWeakref(self, cb)
+	}})
+	w := e.inst(Target)
+	e.drop(w)
+	require.Equal(t, Nil, e.c.WeakrefGet(refFromDel))
+	require.Equal(t, 1, called)
+	e.drop(refFromDel, cb)
+}
+
+// TestWeakrefCallbackGCs ports test_callback_gcs: a finalizer, then a
+// callback that collects.
+func TestWeakrefCallbackGCs(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	var order []string
+	ObjectWithDel := NewClass(ClassSpec{Name: "ObjectWithDel", Finalize: func(*Collector, Object) {
+		order = append(order, "__del__")
+	}})
+	x := e.inst(ObjectWithDel)
+	cb := e.callable(func(Object) { order = append(order, "callback"); e.c.Collect(2) })
+	ref1 := e.c.NewWeakref(x, cb)
+	e.drop(x)
+	e.c.Collect(2)
+	require.Equal(t, []string{"__del__", "callback"}, order, "refcount path: finalizer first")
+	e.drop(ref1, cb)
+}
