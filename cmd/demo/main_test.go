@@ -20,7 +20,6 @@ func TestUsage(t *testing.T) {
 		name string
 		args []string
 	}{
-		{"no arguments", nil},
 		{"help", []string{"help"}},
 		{"-h", []string{"-h"}},
 		{"--help", []string{"--help"}},
@@ -29,10 +28,10 @@ func TestUsage(t *testing.T) {
 			code, stdout, stderr := runDemo(tc.args...)
 			assert.Equal(t, exitOK, code)
 			assert.Empty(t, stderr)
-			assert.Contains(t, stdout, "The story of Python's memory management will live here")
-			assert.Contains(t, stdout, "for now: replay")
-			assert.Contains(t, stdout, replaySynopsis)
-			assert.Contains(t, stdout, "-arenas POLICY")
+			for _, s := range subcommands() {
+				assert.Contains(t, stdout, "  "+s.synopsis+"\n", "every subcommand is listed")
+			}
+			assert.Contains(t, stdout, `the story (the same as "demo story")`)
 		})
 	}
 }
@@ -43,4 +42,23 @@ func TestUnknownSubcommand(t *testing.T) {
 	assert.Empty(t, stdout)
 	assert.Contains(t, stderr, `unknown subcommand "frobnicate"`)
 	assert.Contains(t, stderr, replaySynopsis, "the usage goes with the error")
+}
+
+// Every subcommand answers -h with its own usage on stdout, and a bad flag
+// with the synopsis on stderr and status 2.
+func TestSubcommandHelpAndBadFlag(t *testing.T) {
+	for _, s := range subcommands() {
+		t.Run(s.name, func(t *testing.T) {
+			code, stdout, stderr := runDemo(s.name, "-h")
+			assert.Equal(t, exitOK, code)
+			assert.Empty(t, stderr)
+			assert.Contains(t, stdout, s.synopsis)
+
+			code, stdout, stderr = runDemo(s.name, "-no-such-flag")
+			assert.Equal(t, exitUsage, code)
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, "-no-such-flag")
+			assert.Contains(t, stderr, "usage: "+s.synopsis)
+		})
+	}
 }

@@ -96,8 +96,9 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	}
 
 	traces := make([]*pytrace.Trace, len(paths))
+	prog := newProgress(stderr)
 	for i, p := range paths {
-		t, err := pytrace.ReadFile(p)
+		t, err := loadTrace(p, prog)
 		if err != nil {
 			fmt.Fprintf(stderr, "demo replay: %v\n", err)
 			return exitUsage

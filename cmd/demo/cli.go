@@ -1,0 +1,72 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+)
+
+// cli is what every subcommand but replay does with its command line
+// (replay, older, spells the same steps out): flags parsed without
+// exiting, -h printing the subcommand's help on stdout, and a usage error
+// printing what was wrong and the synopsis, not the whole help, so the
+// message stays in view.
+type cli struct {
+	name     string // "stats"
+	synopsis string // "demo stats [-trace FILE] ..."
+	usage    func(io.Writer)
+	stdout   io.Writer
+	stderr   io.Writer
+	fs       *flag.FlagSet
+}
+
+func newCLI(name, synopsis string, usage func(io.Writer), stdout, stderr io.Writer) *cli {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {} // flag prints the error; bad prints the synopsis
+	return &cli{name: name, synopsis: synopsis, usage: usage, stdout: stdout, stderr: stderr, fs: fs}
+}
+
+// parse parses args. When it returns done, the command is over with
+// status code (help printed, or a usage error reported).
+func (c *cli) parse(args []string) (code int, done bool) {
+	if err := c.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(c.stdout, "usage:\n")
+			c.usage(c.stdout)
+			return exitOK, true
+		}
+		return c.synopsisOnly(), true
+	}
+	return exitOK, false
+}
+
+// bad reports a usage error and returns its exit status.
+func (c *cli) bad(format string, a ...any) int {
+	fmt.Fprintf(c.stderr, "demo %s: %s\n", c.name, fmt.Sprintf(format, a...))
+	return c.synopsisOnly()
+}
+
+func (c *cli) synopsisOnly() int {
+	fmt.Fprintf(c.stderr, "usage: %s\n(demo %s -h explains the flags)\n", c.synopsis, c.name)
+	return exitUsage
+}
+
+// fail reports a failure of the work itself.
+func (c *cli) fail(err error) int {
+	fmt.Fprintf(c.stderr, "demo %s: %v\n", c.name, err)
+	var u errUsage
+	if errors.As(err, &u) {
+		return exitUsage
+	}
+	return exitFail
+}
+
+// noArgs refuses stray arguments, which are usually a flag put after them.
+func (c *cli) noArgs() (int, bool) {
+	if c.fs.NArg() > 0 {
+		return c.bad("unexpected argument %q (flags only)", c.fs.Arg(0)), true
+	}
+	return exitOK, false
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// synthTrace writes a valid trace of about n ops with a fixed seed: a
+// heap that grows to a peak at two thirds of the way and then shrinks,
+// with sizes of every kind (0, small, above the threshold), callocs and
+// reallocs, so that every structure of the heap is exercised and the
+// picture has full, used and empty pools.
+func synthTrace(n int) string {
+	r := rand.New(rand.NewPCG(5, 8))
+	var b strings.Builder
+	b.WriteString("# pytrace 1\n# command: synthetic test trace\n")
+	var live []uint32
+	next := uint32(1)
+	size := func() int {
+		switch x := r.IntN(100); {
+		case x < 2:
+			return 0
+		case x < 6:
+			return 513 + r.IntN(4000)
+		default:
+			return 1 + r.IntN(200) + r.IntN(2)*r.IntN(312)
+		}
+	}
+	for i := range n {
+		growing := i < 2*n/3
+		pFree := 35
+		if !growing {
+			pFree = 75
+		}
+		switch x := r.IntN(100); {
+		case len(live) > 0 && x < pFree:
+			j := r.IntN(len(live))
+			fmt.Fprintf(&b, "f %d\n", live[j])
+			live[j] = live[len(live)-1]
+			live = live[:len(live)-1]
+		case len(live) > 0 && x < pFree+5:
+			j := r.IntN(len(live))
+			fmt.Fprintf(&b, "r %d %d %d\n", live[j], next, size())
+			live[j] = next
+			next++
+		case x < pFree+8:
+			fmt.Fprintf(&b, "c %d %d %d\n", next, 1+r.IntN(8), 1+r.IntN(60))
+			live = append(live, next)
+			next++
+		default:
+			fmt.Fprintf(&b, "m %d %d\n", next, size())
+			live = append(live, next)
+			next++
+		}
+	}
+	return b.String()
+}
+
+// synthTraceFile writes synthTrace(n) to a gzip'd file.
+func synthTraceFile(t *testing.T, n int) string {
+	t.Helper()
+	return writeTrace(t, "synth.trace.gz", synthTrace(n))
+}
