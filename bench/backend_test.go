@@ -1,0 +1,250 @@
+package bench
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/pytrace"
+)
+
+func TestReplayEveryBackend(t *testing.T) {
+	traces := map[string]string{
+		"format_example": pytrace.FormatExample,
+		"random":         randomTraceText(1, 20_000),
+	}
+	for _, b := range Backends {
+		for name, text := range traces {
+			t.Run(b.Name+"/"+name, func(t *testing.T) {
+				tr := loadText(t, name, text)
+				rec, err := b.Replay(tr, true)
+				require.NoError(t, err)
+				assert.Equal(t, b.Name, rec.Get("backend"))
+				assert.Equal(t, name, rec.Get("trace"))
+				assert.Equal(t, strconv.Itoa(len(tr.Ops)), rec.Get("ops"))
+				for _, k := range []string{"ns_per_op", "seconds", "rss_peak_kb", "replay_rss_kb", "gc_cycles"} {
+					_, ok := rec.Float(k)
+					assert.True(t, ok, "key %s in %s", k, rec)
+				}
+				again, err := ParseRecord(rec.String())
+				require.NoError(t, err)
+				assert.Equal(t, rec.String(), again.String())
+			})
+		}
+	}
+}
+
+// The Go-heap loops clear a slot when its block dies, so after a replay
+// exactly the blocks live at the end are still held: the collector can
+// take the rest.
+func TestGoHeapLoopDropsDeadBlocks(t *testing.T) {
+	tr := loadText(t, "random", randomTraceText(2, 5000))
+	for _, a := range []goHeapAllocator{goHeap{}, newSyncPool()} {
+		table := newSliceTable(tr.MaxID)
+		require.Zero(t, a.replayOps(tr.Ops, tr.Callocs, table, true))
+		held := 0
+		for _, s := range table.slots {
+			if s != nil {
+				held++
+			}
+		}
+		assert.Equal(t, int(tr.Stats.LiveAtEnd), held)
+	}
+}
+
+// full is a backend's whole API (malloc, calloc, realloc, free) seen
+// through []byte, so that one test checks the contents of every backend's
+// blocks.
+type full interface {
+	malloc(n uintptr) []byte
+	calloc(nelem, elsize uintptr) []byte
+	realloc(b []byte, n uintptr) []byte
+	free(b []byte)
+	close() error
+}
+
+type ptrFull[A offHeapAllocator] struct{ a A }
+
+func view(p unsafe.Pointer, n uintptr) []byte {
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice((*byte)(p), max(n, 1))[:n]
+}
+
+func (f ptrFull[A]) malloc(n uintptr) []byte { return view(f.a.Malloc(n), n) }
+func (f ptrFull[A]) calloc(ne, es uintptr) []byte {
+	return view(f.a.Calloc(ne, es), ne*es)
+}
+func (f ptrFull[A]) realloc(b []byte, n uintptr) []byte {
+	return view(f.a.Realloc(unsafe.Pointer(unsafe.SliceData(b[:cap(b)])), n), n)
+}
+func (f ptrFull[A]) free(b []byte) { f.a.Free(unsafe.Pointer(unsafe.SliceData(b[:cap(b)]))) }
+func (f ptrFull[A]) close() error  { return f.a.Close() }
+
+type sliceFull[A goHeapAllocator] struct{ a A }
+
+func (f sliceFull[A]) malloc(n uintptr) []byte            { return f.a.Alloc(n) }
+func (f sliceFull[A]) calloc(ne, es uintptr) []byte       { return f.a.Calloc(ne, es) }
+func (f sliceFull[A]) realloc(b []byte, n uintptr) []byte { return f.a.Realloc(b, n) }
+func (f sliceFull[A]) free(b []byte)                      { f.a.Free(b) }
+func (f sliceFull[A]) close() error                       { return nil }
+
+// fullAPIs makes each backend's full API; every backend must have one.
+var fullAPIs = map[string]func() (full, error){
+	"gopymalloc": func() (full, error) { a, err := openHeap(); return ptrFull[heapBackend]{a}, err },
+	"gopymalloc-api": func() (full, error) {
+		return ptrFull[apiBackend]{apiBackend{}}, nil
+	},
+	"modernc":  func() (full, error) { a, err := openModernc(); return ptrFull[moderncAlloc]{a}, err },
+	"goheap":   func() (full, error) { return sliceFull[goHeap]{goHeap{}}, nil },
+	"syncpool": func() (full, error) { return sliceFull[syncPool]{newSyncPool()}, nil },
+	"freelist": func() (full, error) { return ptrFull[*freeList]{new(freeList)}, nil },
+}
+
+// TestContents runs random malloc, calloc, realloc and free calls on each
+// backend against a model: every live block keeps the bytes written into
+// it (so no two live blocks overlap), realloc keeps the common prefix,
+// calloc returns zeros, and requests of 0 bytes succeed.
+func TestContents(t *testing.T) {
+	for _, b := range Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			mk, ok := fullAPIs[b.Name]
+			require.True(t, ok, "no full API for backend %s", b.Name)
+			a, err := mk()
+			require.NoError(t, err)
+			defer func() { require.NoError(t, a.close()) }()
+
+			type block struct {
+				b    []byte
+				fill byte
+			}
+			fillBlock := func(bl *block, from int, v byte) {
+				for i := from; i < len(bl.b); i++ {
+					bl.b[i] = v + byte(i)
+				}
+			}
+			intact := func(bl block) bool {
+				for i, c := range bl.b {
+					if c != bl.fill+byte(i) {
+						return false
+					}
+				}
+				return true
+			}
+			r := rand.New(rand.NewPCG(3, 4))
+			size := func() uintptr {
+				switch r.IntN(8) {
+				case 0:
+					return 0
+				case 1:
+					return uintptr(513 + r.IntN(70_000))
+				}
+				return uintptr(1 + r.IntN(512))
+			}
+			var live []block
+			for step := range 4000 {
+				switch k := r.IntN(8); {
+				case k < 3 || len(live) == 0:
+					n := size()
+					bl := block{b: a.malloc(n), fill: byte(step)}
+					require.Len(t, bl.b, int(n))
+					require.True(t, n != 0 || bl.b != nil, "malloc(0) failed")
+					fillBlock(&bl, 0, bl.fill)
+					live = append(live, bl)
+				case k == 3:
+					ne, es := uintptr(1+r.IntN(20)), uintptr(r.IntN(40))
+					bl := block{b: a.calloc(ne, es), fill: byte(step)}
+					require.Len(t, bl.b, int(ne*es))
+					for _, c := range bl.b {
+						require.Zero(t, c, "calloc returned dirty memory")
+					}
+					fillBlock(&bl, 0, bl.fill)
+					live = append(live, bl)
+				case k < 6:
+					i := r.IntN(len(live))
+					old := live[i]
+					require.True(t, intact(old), "block changed before realloc")
+					n := size()
+					nb := a.realloc(old.b, n)
+					require.Len(t, nb, int(n))
+					bl := block{b: nb, fill: old.fill}
+					keep := min(len(old.b), int(n))
+					require.True(t, intact(block{b: nb[:keep], fill: old.fill}), "realloc lost contents")
+					fillBlock(&bl, keep, bl.fill)
+					live[i] = bl
+				default:
+					i := r.IntN(len(live))
+					require.True(t, intact(live[i]), "block changed before free")
+					a.free(live[i].b)
+					live[i] = live[len(live)-1]
+					live = live[:len(live)-1]
+				}
+			}
+			for _, bl := range live {
+				require.True(t, intact(bl), "block changed")
+				a.free(bl.b)
+			}
+		})
+	}
+}
+
+func TestSizeZeroAndOverflow(t *testing.T) {
+	for name, mk := range fullAPIs {
+		a, err := mk()
+		require.NoError(t, err)
+		p := a.malloc(0)
+		assert.NotNil(t, p, "%s: malloc(0)", name)
+		q := a.realloc(p, 0)
+		assert.NotNil(t, q, "%s: realloc(p, 0)", name)
+		a.free(q)
+		if name != "gopymalloc" && name != "gopymalloc-api" { // CPython refuses only above PY_SSIZE_T_MAX
+			assert.Nil(t, a.calloc(1<<40, 1<<40), "%s: calloc overflow", name)
+		}
+		require.NoError(t, a.close())
+	}
+}
+
+func TestInstancesRoundTrip(t *testing.T) {
+	for _, b := range Backends {
+		inst, err := b.Open()
+		require.NoError(t, err)
+		var ps []unsafe.Pointer
+		for i := range 1000 {
+			p := inst.Malloc(uintptr(1 + i%700))
+			require.NotNil(t, p)
+			*(*byte)(p) = 7
+			ps = append(ps, p)
+		}
+		for _, p := range ps {
+			assert.Equal(t, byte(7), *(*byte)(p))
+			inst.Free(p)
+		}
+		require.NoError(t, inst.Close(), b.Name)
+	}
+}
+
+func TestFreeListClasses(t *testing.T) {
+	for _, tc := range []struct{ n, class, size uintptr }{
+		{0, 0, 16}, {1, 0, 16}, {16, 0, 16}, {17, 1, 32}, {512, 31, 512},
+		{513, 32, 1024}, {1024, 32, 1024}, {1025, 33, 2048}, {maxRequest, 62, 1 << 40},
+	} {
+		assert.Equal(t, tc.class, flClass(tc.n), "class of %d", tc.n)
+		assert.Equal(t, tc.size, flSize(flClass(tc.n)), "size of class of %d", tc.n)
+	}
+}
+
+func TestParseBackends(t *testing.T) {
+	all, err := ParseBackends("")
+	require.NoError(t, err)
+	assert.Len(t, all, len(Backends))
+	two, err := ParseBackends("goheap,gopymalloc")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"goheap", "gopymalloc"}, []string{two[0].Name, two[1].Name})
+	_, err = ParseBackends("gopymalloc,tcmalloc")
+	assert.ErrorContains(t, err, `unknown backend "tcmalloc"`)
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/pytrace"
+)
+
+// The commands re-execute os.Executable(), which in a test is the test
+// binary: TestMain turns it into cmpalloc for the child runs.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == childFlag {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func runCmd(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsage(t *testing.T) {
+	code, _, stderr := runCmd()
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "usage:")
+	code, stdout, _ := runCmd("-h")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, "cmpalloc replay")
+	code, _, stderr = runCmd("dance")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, `unknown command "dance"`)
+
+	for _, args := range [][]string{
+		{"replay"},
+		{"replay", "-backends", "tcmalloc", "x.gz"},
+		{"replay", "/no/such/trace.gz"},
+		{"replay", "-rounds", "0", "-backends", "goheap", "main.go"},
+		{"churn", "extra"},
+		{"gc", "-size", "0"},
+		{"chart", "x.txt"},
+	} {
+		code, _, stderr := runCmd(args...)
+		assert.NotEqual(t, exitOK, code, "%q", args)
+		assert.NotEmpty(t, stderr, "%q", args)
+	}
+}
+
+func TestBackends(t *testing.T) {
+	code, stdout, _ := runCmd("backends")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, "gopymalloc ")
+	assert.Contains(t, stdout, "off-heap")
+}
+
+// A whole replay measurement on a small trace: two rounds, two backends,
+// each run a child process, then the table and the chart from the raw
+// records.
+func TestReplayTableChart(t *testing.T) {
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "example.trace")
+	require.NoError(t, os.WriteFile(trace, []byte(pytrace.FormatExample), 0o644))
+	raw := filepath.Join(dir, "raw.txt")
+	code, stdout, stderr := runCmd("replay", "-rounds", "2", "-backends", "gopymalloc,goheap", "-o", raw, trace)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "| example | gopymalloc | 2 |")
+	assert.Contains(t, stdout, "| example | goheap | 2 |")
+	assert.Contains(t, stderr, "round 2/2")
+
+	data, err := os.ReadFile(raw)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(data), "# cmpalloc replay"))
+	assert.Equal(t, 4, strings.Count(string(data), "kind=replay"))
+
+	code, stdout, stderr = runCmd("table", "-csv", raw)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "replay,example,goheap,ns_per_op,2,")
+
+	svg := filepath.Join(dir, "replay.svg")
+	code, _, stderr = runCmd("chart", "-o", svg, raw)
+	require.Equal(t, exitOK, code, stderr)
+	data, err = os.ReadFile(svg)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "2 rounds, one process per run")
+}
+
+func TestWorkloadCommands(t *testing.T) {
+	code, stdout, stderr := runCmd("churn", "-rounds", "1", "-backends", "freelist,modernc", "-benchtime", "1000x")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "| freelist | 1 |")
+	code, stdout, stderr = runCmd("gc", "-rounds", "1", "-backends", "freelist", "-blocks", "1000")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "| empty | 0 | 1 |")
+	assert.Contains(t, stdout, "| freelist | 1000 | 1 |")
+}
+
+func TestProfile(t *testing.T) {
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "example.trace")
+	require.NoError(t, os.WriteFile(trace, []byte(pytrace.FormatExample), 0o644))
+	prof := filepath.Join(dir, "cpu.prof")
+	code, stdout, stderr := runCmd("profile", "-backend", "goheap", "-repeat", "3", "-o", prof, trace)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Equal(t, 3, strings.Count(stdout, "backend=goheap"))
+	info, err := os.Stat(prof)
+	require.NoError(t, err)
+	assert.NotZero(t, info.Size())
+
+	code, _, _ = runCmd("profile", "-backend", "nope", "-o", prof, trace)
+	assert.Equal(t, exitUsage, code)
+}

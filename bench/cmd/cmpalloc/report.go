@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/gopymalloc/gopymalloc/bench"
+)
+
+// readRaw reads the records of raw files written by -o, and their
+// comment lines.
+func readRaw(paths []string) ([]bench.Record, []string, error) {
+	var recs []bench.Record
+	var comments []string
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		r, c, err := bench.ReadRecords(f)
+		f.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		recs = append(recs, r...)
+		comments = append(comments, c...)
+	}
+	return recs, comments, nil
+}
+
+// tableCmd is "cmpalloc table".
+func tableCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("table", stderr)
+	csv := fs.Bool("csv", false, "")
+	base := fs.String("base", "", "")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	recs, _, err := readRaw(fs.Args())
+	if err == nil && len(recs) == 0 {
+		err = fmt.Errorf("no records in %q", fs.Args())
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "cmpalloc table:", err)
+		return exitFail
+	}
+	groups := bench.Summarize(recs)
+	b := *base
+	if b == "" {
+		if _, ok := bench.Find(groups, "replay", groups[0].Trace, "c-pymalloc"); ok {
+			b = "c-pymalloc"
+		} else if _, ok := bench.Find(groups, "churn", "", "gopymalloc"); ok {
+			b = "gopymalloc"
+		}
+	}
+	if err := summary(stdout, groups, b, *csv); err != nil {
+		fmt.Fprintln(stderr, "cmpalloc table:", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// chartCmd is "cmpalloc chart".
+func chartCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("chart", stderr)
+	out := fs.String("o", "", "")
+	title := fs.String("title", "Replay of CPython 3.11 allocation traces: ns per op", "")
+	note := fs.String("note", "", "")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *out == "" || fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "cmpalloc chart: want -o FILE.svg and at least one raw file")
+		return exitUsage
+	}
+	recs, comments, err := readRaw(fs.Args())
+	if err != nil {
+		fmt.Fprintln(stderr, "cmpalloc chart:", err)
+		return exitFail
+	}
+	if *note == "" {
+		*note = defaultNote(recs, comments)
+	}
+	var buf bytes.Buffer
+	err = bench.WriteReplayChart(&buf, bench.Summarize(recs), bench.ChartOptions{Title: *title, Note: *note})
+	if err == nil {
+		err = os.WriteFile(*out, buf.Bytes(), 0o644)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "cmpalloc chart:", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// defaultNote says when, on what and over how many rounds the figures
+// were measured, from the raw files' headers, and where the hatched
+// figures come from.
+func defaultNote(recs []bench.Record, comments []string) string {
+	var date, cpu string
+	for _, c := range comments {
+		if v, ok := strings.CutPrefix(c, "# date: "); ok && date == "" {
+			date = v[:min(len(v), 10)]
+		}
+		if v, ok := strings.CutPrefix(c, "# cpu: "); ok && cpu == "" {
+			cpu, _, _ = strings.Cut(v, ",")
+		}
+	}
+	rounds := 0
+	for _, r := range recs {
+		if v, ok := r.Float("round"); ok {
+			rounds = max(rounds, int(v))
+		}
+	}
+	note := "Measured here"
+	if date != "" {
+		note += " " + date
+	}
+	if cpu != "" {
+		note += " (" + cpu + ")"
+	}
+	if rounds > 0 {
+		note += fmt.Sprintf(", %d rounds, one process per run", rounds)
+	}
+	return note + "; the C replayers rerun here were interleaved in the same rounds.\n" +
+		"Hatched: figures from elsewhere, not measured here: " + bench.ReferenceSource + "."
+}
+
+// backendsCmd is "cmpalloc backends".
+func backendsCmd(args []string, stdout, stderr io.Writer) int {
+	for _, b := range bench.Backends {
+		heap := "Go heap"
+		if b.OffHeap {
+			heap = "off-heap"
+		}
+		fmt.Fprintf(stdout, "%-15s %-8s  %s\n", b.Name, heap, b.About)
+	}
+	return exitOK
+}

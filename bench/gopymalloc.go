@@ -1,0 +1,33 @@
+package bench
+
+import (
+	"unsafe"
+
+	"github.com/gopymalloc/gopymalloc/obmalloc"
+)
+
+// gopymalloc: the engine itself, one obmalloc.Heap with the zero Config
+// (CPython 3.11's layout, arenas kept) whose requests of 0 and over 512
+// bytes go to the heap's own large-block allocator, which takes no lock.
+// This is exactly what `demo replay` measures, so the two commands' figures
+// for it agree.
+var gopymallocBackend = offHeapEntry("gopymalloc",
+	"obmalloc.Heap, CPython 3.11's layout, one goroutine (what demo replay measures)",
+	openHeap)
+
+// heapBackend is a value holding the heap pointer, so that the generated
+// loop keeps the pointer in a register instead of loading it per call.
+type heapBackend struct{ h *obmalloc.Heap }
+
+func openHeap() (heapBackend, error) {
+	h, err := obmalloc.New(obmalloc.Config{})
+	return heapBackend{h}, err
+}
+
+func (a heapBackend) Malloc(n uintptr) unsafe.Pointer { return a.h.Malloc(n) }
+func (a heapBackend) Calloc(nelem, elsize uintptr) unsafe.Pointer {
+	return a.h.Calloc(nelem, elsize)
+}
+func (a heapBackend) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer { return a.h.Realloc(p, n) }
+func (a heapBackend) Free(p unsafe.Pointer)                              { a.h.Free(p) }
+func (a heapBackend) Close() error                                       { return a.h.Close() }
