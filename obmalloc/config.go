@@ -159,7 +159,7 @@ func (c Config) layout() (layout, error) {
 			overhead, c.Threshold)
 	case !isPow2(c.ArenaSize) || c.ArenaSize >= 1<<maxArenaBits:
 		return bad("ArenaSize", c.ArenaSize, "must be a power of two below 2 GiB")
-	case c.ArenaSize < 4*c.PoolSize:
+	case c.PoolSize > c.ArenaSize/4:
 		return bad("ArenaSize", c.ArenaSize, "must hold at least four pools of PoolSize %d", c.PoolSize)
 	case c.ArenaSize < mmap.PageSize():
 		return bad("ArenaSize", c.ArenaSize, "must be at least the page size (%d)", mmap.PageSize())

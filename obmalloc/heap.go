@@ -110,7 +110,7 @@ func (h *Heap) Close() error {
 	// Leave a heap on which every call takes the slow path and panics
 	// there: no request is small, and the arena map owns nothing.
 	// The zero node serves as an empty root.
-	*h = Heap{closed: true, cfg: h.cfg, l: layout{alignShift: h.l.alignShift}}
+	*h = Heap{closed: true, cfg: h.cfg, l: layout{alignShift: h.l.alignShift, arenaBits: h.l.arenaBits}}
 	h.arenaMap.init(h.l.arenaBits)
 	h.arenaMap.root = h.arenaMap.zero
 	return errors.Join(errs...)
