@@ -50,6 +50,38 @@
 // at the same time wait for each other: a program that allocates from one
 // goroutine, or keeps one obmalloc.Heap per goroutine, avoids both.
 //
+// # Debug hooks and misuse
+//
+// SetupDebugHooks, or GOPYMALLOC=debug in the environment, puts CPython's
+// debug hooks on the three domains (PyMem_SetupDebugHooks, PYTHONMALLOC):
+// each block carries CPython 3.11's debug layout (its size, an API id
+// byte, pads of 0xFD around the data, 0xCD fill on malloc, 0xDD on free),
+// and Free and Realloc check it. A fault is reported in CPython's layout
+// to stderr (SetFaultOutput) and the call panics with a Fault
+// (SetFaultMode(ContinueOnFault) reports and goes on). Beyond CPython, the
+// hooks keep a registry of their blocks and a bounded quarantine of freed
+// ones, so they also detect double frees, frees of interior and foreign
+// pointers and writes to freed blocks, each with its own message.
+// GOPYMALLOC takes PYTHONMALLOC's values (env.go); an unknown one stops
+// the program at start-up.
+//
+// Without the hooks, the checks that cost nothing measurable stay on: a
+// pointer that no arena holds goes to the large-block allocator, which
+// panics on anything it did not hand out, and the heap panics on a
+// pointer into a pool header or a pool with no block in use.
+// docs/reliability.md compares every misuse with what CPython 3.11 does.
+//
+// # Tracing
+//
+// StartTracing is Python's tracemalloc.start: every block is recorded
+// with the Go stack that allocated it, until StopTracing. TakeSnapshot,
+// Snapshot.Statistics (by line, by file, by traceback) and CompareTo find
+// where memory is held and what grew; TracedMemory gives the current and
+// peak traced bytes. The live blocks are also entries of a runtime/pprof
+// profile (LiveProfile), so go tool pprof shows the Go call stacks that
+// hold memory outside the Go heap. Off, tracing costs nothing: the tracers
+// are not on the domains at all.
+//
 // # Go pointers
 //
 // The memory comes from mmap and the Go garbage collector never looks at

@@ -2,10 +2,11 @@ package pymalloc
 
 import (
 	"fmt"
-	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
+	"os"
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
 	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
@@ -52,6 +53,13 @@ func init() {
 	domains[DomainRaw].Store(&holder{rawHeap})
 	domains[DomainMem].Store(&holder{defaultHeap})
 	domains[DomainObj].Store(&holder{defaultHeap})
+	// GOPYMALLOC (env.go), read once, like PYTHONMALLOC at
+	// pre-initialisation; an unknown value stops the program as it stops
+	// CPython (exit status 1).
+	if err := configure(os.Getenv(EnvVar)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }
 
 func (d Domain) check(call string) {
@@ -89,10 +97,14 @@ func obj() Allocator { return domains[DomainObj].Load().a }
 var rawHeap = rawalloc.New(nil)
 
 // rawDomain is what the default heap calls for what its pools do not
-// serve: whatever the RAW domain holds at the time.
+// serve: whatever the RAW domain holds at the time, under its tracer if
+// tracing is on (the block is traced once, by the MEM or OBJ call that
+// asked for it).
 type rawDomain struct{}
 
-func (rawDomain) Malloc(n uintptr) unsafe.Pointer                    { return raw().Malloc(n) }
-func (rawDomain) Calloc(nelem, elsize uintptr) unsafe.Pointer        { return raw().Calloc(nelem, elsize) }
-func (rawDomain) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer { return raw().Realloc(p, n) }
-func (rawDomain) Free(p unsafe.Pointer)                              { raw().Free(p) }
+func heapRaw() Allocator { return belowTracer(raw()) }
+
+func (rawDomain) Malloc(n uintptr) unsafe.Pointer                    { return heapRaw().Malloc(n) }
+func (rawDomain) Calloc(nelem, elsize uintptr) unsafe.Pointer        { return heapRaw().Calloc(nelem, elsize) }
+func (rawDomain) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer { return heapRaw().Realloc(p, n) }
+func (rawDomain) Free(p unsafe.Pointer)                              { heapRaw().Free(p) }

@@ -11,9 +11,13 @@ import (
 // memory is exhausted. T must not contain Go pointers (pointers, strings,
 // slices, maps, channels, functions, interfaces): the garbage collector
 // does not see this memory, so it would not keep their targets alive. New
-// panics on such a T, naming the type and the field.
+// panics on such a T, naming the type and the field; under the debug hooks
+// the same message is reported as a Fault (FaultGoPointer), and New
+// returns nil in ContinueOnFault mode.
 func New[T any]() *T {
-	mustBePointerFree[T]("New")
+	if !mustBePointerFree[T]("New") {
+		return nil
+	}
 	var zero T
 	return (*T)(Calloc(1, unsafe.Sizeof(zero)))
 }
@@ -22,10 +26,13 @@ func New[T any]() *T {
 func Delete[T any](p *T) { Free(unsafe.Pointer(p)) }
 
 // MakeSlice returns a zeroed []T of length and capacity n in pymalloc
-// memory, or nil when memory is exhausted or n*size overflows. The same
-// rule as New applies to T. It panics when n is negative.
+// memory, or nil when memory is exhausted or n*size overflows (under the
+// debug hooks an overflow is a FaultCallocOverflow). The same rule as New
+// applies to T. It panics when n is negative.
 func MakeSlice[T any](n int) []T {
-	mustBePointerFree[T]("MakeSlice")
+	if !mustBePointerFree[T]("MakeSlice") {
+		return nil
+	}
 	if n < 0 {
 		panic(fmt.Sprintf("pymalloc: MakeSlice[%v](%d): negative length", reflect.TypeFor[T](), n))
 	}
@@ -49,16 +56,27 @@ func FreeSlice[T any](s []T) {
 // it has none).
 var pointerFree sync.Map // reflect.Type -> string
 
-func mustBePointerFree[T any](call string) {
+// mustBePointerFree panics when T holds a Go pointer: with a string
+// naming the type and the field, or, under the debug hooks, with a Fault
+// carrying the same words after the report. It returns false only in
+// ContinueOnFault mode, after the report.
+func mustBePointerFree[T any](call string) bool {
 	t := reflect.TypeFor[T]()
 	v, ok := pointerFree.Load(t)
 	if !ok {
 		v, _ = pointerFree.LoadOrStore(t, goPointerPath(t, ""))
 	}
-	if path := v.(string); path != "" {
-		panic(fmt.Sprintf("pymalloc: %s[%v]: type %v holds a Go pointer at %s; pymalloc memory is invisible to the Go garbage collector",
-			call, t, t, path))
+	path := v.(string)
+	if path == "" {
+		return true
 	}
+	msg := fmt.Sprintf("type %v holds a Go pointer at %s; pymalloc memory is invisible to the Go garbage collector", t, path)
+	name := fmt.Sprintf("pymalloc.%s[%v]", call, t)
+	if DebugHooksInstalled() {
+		raise(goPointerFault(name, msg))
+		return false
+	}
+	panic(fmt.Sprintf("pymalloc: %s[%v]: %s", call, t, msg))
 }
 
 // goPointerPath returns where in t a Go pointer lives (".Field[0]" style,

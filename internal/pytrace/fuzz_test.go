@@ -2,6 +2,9 @@ package pytrace
 
 import (
 	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -135,5 +138,35 @@ func FuzzRead(f *testing.F) {
 			require.NotNil(t, tr)
 			checkInvariants(t, tr)
 		}
+	})
+}
+
+// FuzzReadFile feeds arbitrary bytes to ReadFile as a gzip'd trace (the
+// form of the shared traces): a corrupt, truncated or lying stream must
+// give an error naming the file, never a panic or a partial trace.
+func FuzzReadFile(f *testing.F) {
+	var whole bytes.Buffer
+	zw := gzip.NewWriter(&whole)
+	_, _ = zw.Write([]byte(formatExample))
+	_ = zw.Close()
+	gz := whole.Bytes()
+	badCRC := bytes.Clone(gz)
+	badCRC[len(badCRC)-6] ^= 0xff
+	for _, seed := range [][]byte{gz, gz[:len(gz)/2], gz[:10], badCRC, {}, []byte("m 1 1\n"), append(bytes.Clone(gz), gz...)} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<12 {
+			return
+		}
+		path := filepath.Join(t.TempDir(), "fuzz.trace.gz")
+		require.NoError(t, os.WriteFile(path, data, 0o600))
+		tr, err := ReadFile(path)
+		if err != nil {
+			require.Nil(t, tr)
+			require.True(t, strings.HasPrefix(err.Error(), path), err.Error())
+			return
+		}
+		checkInvariants(t, tr)
 	})
 }

@@ -1,0 +1,649 @@
+package pymalloc
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Tests of the debug hooks: CPython's block layout and checks, the report
+// text (golden files in testdata/faults, pointers normalised), and each
+// misuse CPython cannot see.
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// lockedBuffer collects reports; the hooks may write from any goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedBuffer) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Reset()
+}
+
+// withDebugHooks installs the package-level hooks for one test, reports
+// going to the returned buffer, and removes them when the test ends,
+// which fails if a block allocated under them is still live.
+func withDebugHooks(t testing.TB) *lockedBuffer {
+	t.Helper()
+	out := &lockedBuffer{}
+	prevOut := SetFaultOutput(out)
+	prevMode := SetFaultMode(PanicOnFault)
+	SetupDebugHooks()
+	t.Cleanup(func() {
+		err := RemoveDebugHooks()
+		SetFaultMode(prevMode)
+		SetFaultOutput(prevOut)
+		require.NoError(t, err, "every block allocated under the hooks was freed")
+		require.NoError(t, Check())
+	})
+	return out
+}
+
+// catch runs f and returns the Fault it panicked with, if any.
+func catch(f func()) (flt Fault, caught bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			flt, caught = r.(Fault)
+			if !caught {
+				panic(r)
+			}
+		}
+	}()
+	f()
+	return Fault{}, false
+}
+
+// mustFault runs f, which must panic with a Fault of the given kind.
+func mustFault(t testing.TB, kind FaultKind, f func()) Fault {
+	t.Helper()
+	flt, caught := catch(f)
+	require.True(t, caught, "expected a %v fault", kind)
+	require.Equal(t, kind, flt.Kind, "fault: %v\n%s", flt, flt.Report)
+	return flt
+}
+
+func byteAt(p unsafe.Pointer, off int) *byte { return (*byte)(unsafe.Add(p, off)) }
+
+func setBytes(p unsafe.Pointer, off int, s string) {
+	copy(unsafe.Slice(byteAt(p, off), len(s)), s)
+}
+
+var (
+	addrRE  = regexp.MustCompile(`0x[0-9a-f]{6,}`)
+	frameRE = regexp.MustCompile(`File "(?:[^"]*/)?([^"/]+)", line \d+ in (\S+)`)
+)
+
+// normalise replaces pointers by 0xADDR and keeps only the file's base
+// name and the function of each frame.
+func normalise(report string) string {
+	report = addrRE.ReplaceAllString(report, "0xADDR")
+	return frameRE.ReplaceAllString(report, `File "$1", line N in $2`)
+}
+
+// golden compares a report with testdata/faults/name.txt (-update writes it).
+func golden(t *testing.T, name, report string) {
+	t.Helper()
+	path := filepath.Join("testdata", "faults", name+".txt")
+	got := normalise(report)
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "golden file missing: go test ./pymalloc -run %s -update", t.Name())
+	assert.Equal(t, string(want), got)
+}
+
+func TestDebugBlockLayout(t *testing.T) {
+	withDebugHooks(t)
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			id := map[string]byte{"PyObject": 'o', "PyMem": 'm', "PyMem_Raw": 'r'}[f.name]
+			for _, n := range []uintptr{0, 1, 9, 16, 500, 600, 5000} {
+				p := f.malloc(n)
+				require.NotNil(t, p)
+				assert.Zero(t, uintptr(p)%16, "16-byte alignment kept")
+				head := unsafe.Slice(byteAt(p, -16), 16)
+				assert.Equal(t, uint64(n), binary.BigEndian.Uint64(head[:8]), "size, big-endian")
+				assert.Equal(t, id, head[8], "API id")
+				assert.Equal(t, bytes.Repeat([]byte{0xFD}, 7), head[9:], "leading pad")
+				assert.Equal(t, bytes.Repeat([]byte{0xCD}, int(n)), unsafe.Slice(byteAt(p, 0), n), "clean bytes")
+				assert.Equal(t, bytes.Repeat([]byte{0xFD}, 8), unsafe.Slice(byteAt(p, int(n)), 8), "trailing pad")
+				f.free(p)
+				// Still in quarantine, so still mapped: all of it dead.
+				assert.Equal(t, bytes.Repeat([]byte{0xDD}, int(n)+24), unsafe.Slice(byteAt(p, -16), n+24), "freed: DEADBYTE")
+
+				c := f.calloc(n, 1)
+				require.NotNil(t, c)
+				assert.Equal(t, make([]byte, n), unsafe.Slice(byteAt(c, 0), n), "calloc: zero, no 0xCD")
+				assert.Equal(t, bytes.Repeat([]byte{0xFD}, 8), unsafe.Slice(byteAt(c, int(n)), 8))
+				f.free(c)
+			}
+		})
+	}
+}
+
+// Under the hooks every request is 24 bytes larger, so the size classes
+// shift: 9 bytes take the 48-byte class, and 0 bytes a 32-byte pool block
+// (without hooks, size 0 goes to the large-block allocator).
+func TestDebugClassShift(t *testing.T) {
+	withDebugHooks(t)
+	inUse := func(class int) int { return Stats().Classes[class].BlocksInUse }
+	before := inUse(2)
+	p := Malloc(9)
+	assert.Equal(t, before+1, inUse(2), "9 bytes + 24 = 33: the 48-byte class")
+	Free(p)
+	before = inUse(1)
+	z := Malloc(0)
+	assert.Equal(t, before+1, inUse(1), "0 bytes + 24: a 32-byte pool block")
+	assert.True(t, ownedByHeap(unsafe.Add(z, -16)))
+	Free(z)
+}
+
+func TestDebugHooksIdempotentAndNamed(t *testing.T) {
+	assert.Equal(t, "pymalloc", AllocatorName())
+	assert.False(t, DebugHooksInstalled())
+	withDebugHooks(t)
+	hooks := [3]Allocator{GetAllocator(DomainRaw), GetAllocator(DomainMem), GetAllocator(DomainObj)}
+	SetupDebugHooks()
+	for d, h := range hooks {
+		assert.Same(t, h, GetAllocator(Domain(d)), "a second SetupDebugHooks changes nothing")
+	}
+	assert.Equal(t, "pymalloc_debug", AllocatorName())
+	assert.True(t, DebugHooksInstalled())
+	assert.Equal(t, byte('r'), hooks[DomainRaw].(*debugAllocator).api)
+}
+
+func TestDebugReallocAsCPython(t *testing.T) {
+	withDebugHooks(t)
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			for _, sz := range [][2]uintptr{{10, 100}, {100, 10}, {200, 300}, {300, 200}, {128, 129}, {1000, 5000}, {5000, 1000}, {16, 0}} {
+				old, n := sz[0], sz[1]
+				p := f.malloc(old)
+				data := unsafe.Slice(byteAt(p, 0), old)
+				for i := range data {
+					data[i] = byte(i*7 + 1)
+				}
+				q := f.realloc(p, n)
+				require.NotNil(t, q)
+				got := unsafe.Slice(byteAt(q, 0), n)
+				for i := range min(old, n) {
+					require.Equal(t, byte(i*7+1), got[i], "%d -> %d: byte %d kept", old, n, i)
+				}
+				for i := old; i < n; i++ {
+					require.Equal(t, byte(0xCD), got[i], "%d -> %d: growth is clean", old, n)
+				}
+				assert.Equal(t, uint64(n), binary.BigEndian.Uint64(unsafe.Slice(byteAt(q, -16), 8)))
+				assert.Equal(t, bytes.Repeat([]byte{0xFD}, 8), unsafe.Slice(byteAt(q, int(n)), 8))
+				f.free(q)
+			}
+			r := f.realloc(nil, 5)
+			assert.Equal(t, bytes.Repeat([]byte{0xCD}, 5), unsafe.Slice(byteAt(r, 0), 5), "realloc(NULL) = malloc")
+			assert.Nil(t, f.realloc(r, 1<<63-10), "a size that cannot hold the debug bytes: NULL, block intact")
+			assert.Equal(t, uint64(5), binary.BigEndian.Uint64(unsafe.Slice(byteAt(r, -16), 8)))
+			f.free(r)
+		})
+	}
+}
+
+// A failed realloc below leaves the old block as it was: header and
+// trailer rewritten with the old size, data restored.
+func TestDebugReallocFailure(t *testing.T) {
+	st := newDebugState()
+	d := newDebugAllocator(st, DomainObj, failingRealloc{rawHeap})
+	for _, n := range []uintptr{20, 300} {
+		p := d.Malloc(n)
+		setBytes(p, 0, strings.Repeat("z", int(n)))
+		assert.Nil(t, d.Realloc(p, 4000))
+		assert.Equal(t, strings.Repeat("z", int(n)), string(unsafe.Slice(byteAt(p, 0), n)))
+		_, bad := st.check(d, "t", uintptr(p), st.blocks[uintptr(p)])
+		assert.False(t, bad, "pads and header rewritten")
+		d.Free(p)
+	}
+	st.flush("t")
+}
+
+type failingRealloc struct{ Allocator }
+
+func (failingRealloc) Realloc(unsafe.Pointer, uintptr) unsafe.Pointer { return nil }
+
+// The samples of the facts file (§10.4), made again: the dump is
+// CPython's line for line; only the fatal line names the Go call.
+func TestFaultReportsMatchCPython(t *testing.T) {
+	out := withDebugHooks(t)
+	cpythonPrefix := func(s string) string { // up to the tracemalloc hint
+		return s[:strings.Index(s, "\nEnable")+1]
+	}
+
+	// overflow.py: 3 bytes written past a 9-byte block.
+	p := Malloc(9)
+	setBytes(p, 0, "abcdefgh\x00")
+	setBytes(p, 9, "AAA")
+	flt := mustFault(t, FaultTrailingPad, func() { Free(p) })
+	assert.Equal(t, cpythonPrefix(`Debug memory block at address p=0xADDR: API 'o'
+    9 bytes originally requested
+    The 7 pad bytes at p-7 are FORBIDDENBYTE, as expected.
+    The 8 pad bytes at tail=0xADDR are not all FORBIDDENBYTE (0xfd):
+        at tail+0: 0x41 *** OUCH
+        at tail+1: 0x41 *** OUCH
+        at tail+2: 0x41 *** OUCH
+        at tail+3: 0xfd
+        at tail+4: 0xfd
+        at tail+5: 0xfd
+        at tail+6: 0xfd
+        at tail+7: 0xfd
+    Data at p: 61 62 63 64 65 66 67 68 00
+
+Enable tracemalloc to get the memory block allocation traceback
+
+Fatal Python error: _PyMem_DebugRawFree: bad trailing pad byte
+`), cpythonPrefix(normalise(flt.Report)))
+	assert.True(t, strings.HasSuffix(flt.Report, "\nFatal error: pymalloc.Free: bad trailing pad byte\n"), flt.Report)
+	assert.Equal(t, flt.Report, out.String(), "the report went to the fault output")
+	assert.Equal(t, uintptr(p), flt.Addr)
+	assert.Equal(t, "pymalloc.Free", flt.Call)
+	assert.Equal(t, "bad trailing pad byte", flt.Problem)
+	assert.Equal(t, "pymalloc.Free("+addrHex(p)+"): bad trailing pad byte", flt.Error())
+	golden(t, "trailing_pad", flt.Report)
+	setBytes(p, 9, "\xfd\xfd\xfd") // repair, then the free goes through
+	Free(p)
+
+	// under.py: one byte written at p-2 of a 41-byte block, found by realloc.
+	p = Malloc(41)
+	setBytes(p, 0, strings.Repeat("x", 40)+"\x00")
+	setBytes(p, -2, "\x00")
+	flt = mustFault(t, FaultLeadingPad, func() { Realloc(p, 141) })
+	assert.Equal(t, cpythonPrefix(`Debug memory block at address p=0xADDR: API 'o'
+    41 bytes originally requested
+    The 7 pad bytes at p-7 are not all FORBIDDENBYTE (0xfd):
+        at p-7: 0xfd
+        at p-6: 0xfd
+        at p-5: 0xfd
+        at p-4: 0xfd
+        at p-3: 0xfd
+        at p-2: 0x00 *** OUCH
+        at p-1: 0xfd
+    Because memory is corrupted at the start, the count of bytes requested
+       may be bogus, and checking the trailing pad bytes may segfault.
+    The 8 pad bytes at tail=0xADDR are FORBIDDENBYTE, as expected.
+    Data at p: 78 78 78 78 78 78 78 78 ... 78 78 78 78 78 78 78 00
+
+Enable tracemalloc to get the memory block allocation traceback
+`), cpythonPrefix(normalise(flt.Report)))
+	assert.Equal(t, "pymalloc.Realloc", flt.Call)
+	golden(t, "leading_pad", flt.Report)
+	setBytes(p, -2, "\xfd")
+	Free(p)
+
+	// misuse.py: PyMem_Free on a 16-byte PyObject_Malloc block.
+	p = Malloc(16)
+	setBytes(p, 0, "hello, pymalloc!")
+	flt = mustFault(t, FaultWrongDomain, func() { MemFree(p) })
+	assert.Equal(t, cpythonPrefix(`Debug memory block at address p=0xADDR: API 'o'
+    16 bytes originally requested
+    The 7 pad bytes at p-7 are FORBIDDENBYTE, as expected.
+    The 8 pad bytes at tail=0xADDR are FORBIDDENBYTE, as expected.
+    Data at p: 68 65 6c 6c 6f 2c 20 70 79 6d 61 6c 6c 6f 63 21
+
+Enable tracemalloc to get the memory block allocation traceback
+`), cpythonPrefix(normalise(flt.Report)))
+	assert.Equal(t, "bad ID: Allocated using API 'o', verified using API 'm'", flt.Problem)
+	golden(t, "wrong_domain", flt.Report)
+	Free(p)
+
+	// _testcapi.pymem_buffer_overflow(): 16-byte PyMem_Malloc, never
+	// written, 'x' stored at p[16].
+	p = MemMalloc(16)
+	setBytes(p, 16, "x")
+	flt = mustFault(t, FaultTrailingPad, func() { MemFree(p) })
+	assert.Contains(t, flt.Report, "API 'm'\n")
+	assert.Contains(t, flt.Report, "        at tail+0: 0x78 *** OUCH\n        at tail+1: 0xfd\n")
+	assert.Contains(t, flt.Report, "    Data at p: cd cd cd cd cd cd cd cd cd cd cd cd cd cd cd cd\n")
+	assert.True(t, strings.HasSuffix(flt.Report, "Fatal error: pymalloc.MemFree: bad trailing pad byte\n"))
+	setBytes(p, 16, "\xfd")
+	MemFree(p)
+
+	// PyMem_RawFree on a pool block (rawfree.py under PYTHONMALLOC=debug),
+	// and PyObject_Free on a raw block (wrongraw.py).
+	p = Malloc(16)
+	flt = mustFault(t, FaultWrongDomain, func() { RawFree(p) })
+	assert.Equal(t, "bad ID: Allocated using API 'o', verified using API 'r'", flt.Problem)
+	Free(p)
+	p = RawMalloc(16)
+	flt = mustFault(t, FaultWrongDomain, func() { Free(p) })
+	assert.Equal(t, "bad ID: Allocated using API 'r', verified using API 'o'", flt.Problem)
+	RawFree(p)
+}
+
+func addrHex(p unsafe.Pointer) string { return fmt.Sprintf("%#x", uintptr(p)) }
+
+// Writes before the start that reach the id byte or the size field.
+func TestFaultWriteBeforeStart(t *testing.T) {
+	withDebugHooks(t)
+	p := Malloc(24)
+	setBytes(p, -8, "X")
+	flt := mustFault(t, FaultBadID, func() { Free(p) })
+	assert.Equal(t, "bad ID: Allocated using API 'X', verified using API 'o'", flt.Problem)
+	golden(t, "bad_id", flt.Report)
+	setBytes(p, -8, "o")
+
+	setBytes(p, -10, "\x01")
+	flt = mustFault(t, FaultSizeField, func() { Free(p) })
+	assert.Contains(t, flt.Report, "    280 bytes originally requested\n    The block was allocated with 24 bytes: the size field at p-16 was overwritten.\n")
+	assert.Contains(t, flt.Report, "The 8 pad bytes at tail=", "the tail is still looked for where it is")
+	golden(t, "size_field", flt.Report)
+	setBytes(p, -10, "\x00")
+	Free(p)
+}
+
+func TestFaultDoubleFree(t *testing.T) {
+	withDebugHooks(t)
+	p := Malloc(24)
+	Free(p)
+	flt := mustFault(t, FaultDoubleFree, func() { Free(p) })
+	assert.Equal(t, "double free: the block was already freed by pymalloc.Free", flt.Problem)
+	assert.Contains(t, flt.Report, "Enable tracing (pymalloc.StartTracing) to get the traceback of the call that freed the block\n")
+	golden(t, "double_free_quarantined", flt.Report)
+
+	// While tracing, the stack of the first free is kept.
+	require.NoError(t, StartTracing(1))
+	q := Malloc(24)
+	Free(q)
+	StopTracing()
+	flt = mustFault(t, FaultDoubleFree, func() { Free(q) })
+	assert.Contains(t, flt.Report, "Memory block freed at (most recent call first):\n  File \"")
+	assert.Contains(t, flt.Report, "in github.com/gopymalloc/gopymalloc/pymalloc.TestFaultDoubleFree\n")
+	golden(t, "double_free_traced", flt.Report)
+
+	// After the quarantine gave it back, the block is remembered.
+	FlushQuarantine()
+	flt = mustFault(t, FaultDoubleFree, func() { Free(p) })
+	assert.Contains(t, flt.Report, "has left the quarantine: its memory is not read.")
+	golden(t, "double_free_released", flt.Report)
+	mustFault(t, FaultDoubleFree, func() { Realloc(p, 10) })
+
+	// A pointer that Realloc moved is dead too.
+	m := MemMalloc(10)
+	r := MemRealloc(m, 400)
+	require.NotEqual(t, m, r)
+	flt = mustFault(t, FaultDoubleFree, func() { MemFree(m) })
+	assert.Contains(t, flt.Problem, "already freed by pymalloc.MemRealloc (the block moved)")
+	MemFree(r)
+
+	// Large blocks (the heap's RAW fallback, nested) alike.
+	big := Malloc(100000)
+	Free(big)
+	mustFault(t, FaultDoubleFree, func() { Free(big) })
+}
+
+func TestFaultInteriorPointer(t *testing.T) {
+	withDebugHooks(t)
+	for _, n := range []uintptr{24, 3000} {
+		p := Malloc(n)
+		flt := mustFault(t, FaultInterior, func() { Free(unsafe.Add(p, 8)) })
+		assert.Contains(t, flt.Problem, "8 bytes into the data of the block at "+addrHex(p))
+		if n == 24 {
+			golden(t, "interior", flt.Report)
+		}
+		flt = mustFault(t, FaultInterior, func() { Realloc(unsafe.Add(p, -8), 5) })
+		assert.Contains(t, flt.Problem, "8 bytes before the data of the block at "+addrHex(p)+", in its debug header")
+		flt = mustFault(t, FaultInterior, func() { Free(unsafe.Add(p, int(n)+3)) })
+		assert.Contains(t, flt.Problem, "3 bytes into the trailing pad")
+		// The RAW block under a large OBJ block starts 16 bytes before it:
+		// freeing it would free the OBJ block from under the program.
+		if n > 512 {
+			flt = mustFault(t, FaultInterior, func() { RawFree(unsafe.Add(p, -16)) })
+			assert.Contains(t, flt.Problem, "16 bytes before the data of the block at "+addrHex(p))
+		}
+		Free(p)
+		flt = mustFault(t, FaultInterior, func() { Free(unsafe.Add(p, 16)) })
+		assert.Contains(t, flt.Report, "a freed (in quarantine) block")
+	}
+}
+
+func TestFaultForeignPointer(t *testing.T) {
+	withDebugHooks(t)
+	var onStack [64]byte
+	onHeap := make([]byte, 64)
+	for name, p := range map[string]unsafe.Pointer{
+		"stack": unsafe.Pointer(&onStack[16]), "Go heap": unsafe.Pointer(&onHeap[0]), "unmapped": unsafe.Add(nil, 0xdead0000), // not below 4096: Go refuses such pointers on a stack
+	} {
+		for _, f := range families {
+			flt := mustFault(t, FaultForeign, func() { f.free(p) })
+			assert.Equal(t, "free of a pointer that no domain allocated", flt.Problem, name)
+			mustFault(t, FaultForeign, func() { f.realloc(p, 10) })
+		}
+	}
+	flt := mustFault(t, FaultForeign, func() { Free(unsafe.Pointer(&onStack[16])) })
+	golden(t, "foreign", flt.Report)
+}
+
+func TestFaultWriteAfterFree(t *testing.T) {
+	withDebugHooks(t)
+	p := Malloc(24)
+	Free(p)
+	setBytes(p, 8, "AAAAAAAA") // the freed block is still in quarantine
+	flt := mustFault(t, FaultWriteAfterFree, FlushQuarantine)
+	assert.Equal(t, "pymalloc.FlushQuarantine", flt.Call)
+	assert.Equal(t, uintptr(p), flt.Addr)
+	assert.Contains(t, flt.Report, "but 8 of its 48 bytes are not DEADBYTE (0xdd):\n        at p+8: 0x41 *** OUCH\n")
+	golden(t, "write_after_free", flt.Report)
+
+	// Found when the block leaves a quarantine that is full.
+	prevBlocks, prevBytes := SetQuarantine(2, 1<<20)
+	defer SetQuarantine(prevBlocks, prevBytes)
+	p = RawMalloc(700)
+	RawFree(p)
+	setBytes(p, -16, "\x00") // into the header of the freed block
+	a, b := RawMalloc(1), RawMalloc(2)
+	RawFree(a)
+	flt = mustFault(t, FaultWriteAfterFree, func() { RawFree(b) })
+	assert.Equal(t, "pymalloc.RawFree", flt.Call)
+	assert.Contains(t, flt.Report, "at p-16: 0x00 *** OUCH")
+	FlushQuarantine()
+}
+
+func TestFaultCallocOverflow(t *testing.T) {
+	withDebugHooks(t)
+	for _, f := range families {
+		flt := mustFault(t, FaultCallocOverflow, func() { f.calloc(1<<62, 8) })
+		assert.Equal(t, "nelem*elsize overflows: 4611686018427387904 * 8 is more than PY_SSIZE_T_MAX bytes", flt.Problem)
+	}
+	flt := mustFault(t, FaultCallocOverflow, func() { Calloc(1<<32+1, 1<<32) })
+	golden(t, "calloc_overflow", flt.Report)
+	mustFault(t, FaultCallocOverflow, func() { MakeSlice[[1 << 20]byte](1 << 62) })
+}
+
+func TestFaultGoPointer(t *testing.T) {
+	withDebugHooks(t)
+	flt := mustFault(t, FaultGoPointer, func() { New[withString]() })
+	assert.Equal(t, "pymalloc.New[pymalloc.withString]", flt.Call)
+	// The words of the panic without hooks.
+	assert.Equal(t, "type pymalloc.withString holds a Go pointer at .Name (string); pymalloc memory is invisible to the Go garbage collector", flt.Problem)
+	golden(t, "go_pointer", flt.Report)
+	mustFault(t, FaultGoPointer, func() { MakeSlice[nested](3) })
+}
+
+func TestContinueOnFault(t *testing.T) {
+	out := withDebugHooks(t)
+	SetFaultMode(ContinueOnFault)
+	before := AllocatedBlocks()
+	p := Malloc(9)
+	setBytes(p, 9, "AAA")
+	assert.NotPanics(t, func() { Free(p) })
+	assert.Contains(t, out.String(), "Fatal error: pymalloc.Free: bad trailing pad byte\n")
+	FlushQuarantine()
+	assert.Equal(t, before, AllocatedBlocks(), "the damaged block was freed all the same")
+
+	out.Reset()
+	Free(p)
+	assert.Contains(t, out.String(), "double free")
+	assert.Nil(t, Realloc(p, 5), "a bad pointer's realloc fails")
+	assert.Nil(t, Calloc(1<<62, 8))
+	assert.Nil(t, New[withString]())
+	assert.Nil(t, MakeSlice[withString](2))
+
+	q := Malloc(16) // freed through the wrong domain: freed by its own
+	MemFree(q)
+	assert.Contains(t, out.String(), "verified using API 'm'")
+	FlushQuarantine()
+	assert.Equal(t, before, AllocatedBlocks())
+
+	r := MemMalloc(40)
+	s := Realloc(r, 300) // wrong domain: reported, done by MEM's hook
+	require.NotNil(t, s)
+	MemFree(s)
+	assert.Equal(t, 2, strings.Count(out.String(), "verified using API"))
+}
+
+// A fault leaves everything as it was: the block still allocated, the
+// heap's invariants intact, the locks free for the next call.
+func TestFaultIsRecoverable(t *testing.T) {
+	withDebugHooks(t)
+	p := Malloc(30)
+	setBytes(p, 30, "!")
+	before := AllocatedBlocks()
+	var err error
+	func() {
+		defer func() { err, _ = recover().(error) }()
+		Free(p)
+	}()
+	var flt Fault
+	require.True(t, errors.As(err, &flt))
+	assert.Equal(t, FaultTrailingPad, flt.Kind)
+	assert.Equal(t, before, AllocatedBlocks())
+	require.NoError(t, Check())
+	q := Malloc(30)
+	Free(q)
+	setBytes(p, 30, "\xfd")
+	Free(p)
+}
+
+// Blocks allocated before SetupDebugHooks are freed through them
+// unchecked; the allocators below recognise them.
+func TestBlocksFromBeforeTheHooks(t *testing.T) {
+	small, large, raw := Malloc(10), Malloc(2000), RawMalloc(30)
+	withDebugHooks(t)
+	hooked := Malloc(10)
+	assert.NotPanics(t, func() {
+		small = Realloc(small, 12)
+		Free(small)
+		Free(large)
+		RawFree(raw)
+	})
+	Free(hooked)
+}
+
+func TestRemoveDebugHooksRefusesLiveBlocks(t *testing.T) {
+	withDebugHooks(t)
+	p := Malloc(5)
+	err := RemoveDebugHooks()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "still live")
+	assert.True(t, DebugHooksInstalled())
+	Free(p)
+}
+
+func TestSettingsReturnPrevious(t *testing.T) {
+	assert.Panics(t, func() { SetFaultMode(7) })
+	prev := SetFaultMode(ContinueOnFault)
+	assert.Equal(t, ContinueOnFault, SetFaultMode(prev))
+	var b bytes.Buffer
+	w := SetFaultOutput(&b)
+	assert.Same(t, &b, SetFaultOutput(w))
+	assert.Equal(t, os.Stderr, faultWriter(), "stderr by default")
+	assert.Panics(t, func() { SetQuarantine(-1, 0) })
+	for k := FaultWrongDomain; k <= FaultGoPointer; k++ {
+		assert.NotContains(t, k.String(), "FaultKind", "every kind has a name")
+	}
+	assert.Equal(t, "FaultKind(99)", FaultKind(99).String())
+	assert.Equal(t, "continue", ContinueOnFault.String())
+}
+
+// With tracing on, the report shows where the block was allocated.
+func TestFaultReportWithTracing(t *testing.T) {
+	withDebugHooks(t)
+	require.NoError(t, StartTracing(4))
+	defer StopTracing()
+	p := Malloc(9)
+	setBytes(p, 9, "A")
+	flt := mustFault(t, FaultTrailingPad, func() { Free(p) })
+	assert.Contains(t, flt.Report, "\nMemory block allocated at (most recent call first):\n  File \"")
+	assert.NotContains(t, flt.Report, "Enable tracing")
+	golden(t, "trailing_pad_traced", flt.Report)
+	setBytes(p, 9, "\xfd")
+	Free(p)
+}
+
+// Without the hooks, crossing domains does what CPython 3.11 does where
+// that is harmless, and is refused where CPython crashes.
+func TestNoHooksCrossDomain(t *testing.T) {
+	require.False(t, DebugHooksInstalled())
+	// wrongraw.py: PyObject_Free of a PyMem_RawMalloc block is fine, the
+	// block is not in an arena and goes to the RAW allocator.
+	r := RawMalloc(16)
+	assert.NotPanics(t, func() { Free(r) })
+	// rawfree.py: PyMem_RawFree of a pool block aborts in glibc; here the
+	// large-block allocator refuses the pointer.
+	p := Malloc(16)
+	defer Free(p)
+	defer func() {
+		err, _ := recover().(error)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "Free(0x")
+		assert.Contains(t, err.Error(), "not a block of the large-block allocator")
+		require.NoError(t, Check())
+	}()
+	RawFree(p)
+}
+
+// A write to a freed large block can be found while the default heap is
+// giving the RAW block under it back, with the heap's lock held: the fault
+// waits until the heap's books are done, then the MEM or OBJ call panics,
+// and the heap adds up.
+func TestWriteAfterFreeFoundUnderTheHeap(t *testing.T) {
+	withDebugHooks(t)
+	prevBlocks, prevBytes := SetQuarantine(1, 1<<20)
+	defer SetQuarantine(prevBlocks, prevBytes)
+	before := AllocatedBlocks()
+	a, b := Malloc(1000), Malloc(1000)
+	Free(a)
+	Free(b) // a leaves the OBJ quarantine; its RAW block enters RAW's
+	setBytes(a, 0, "X")
+	c := Malloc(1000)
+	flt := mustFault(t, FaultWriteAfterFree, func() { Free(c) }) // b leaves; a's RAW block leaves RAW's
+	assert.Equal(t, "pymalloc.RawFree", flt.Call)
+	assert.Equal(t, uintptr(a)-16, flt.Addr, "the RAW block under a")
+	require.NoError(t, Check())
+	FlushQuarantine()
+	assert.Equal(t, before, AllocatedBlocks())
+}

@@ -1,0 +1,83 @@
+package pymalloc
+
+import (
+	"fmt"
+	"strings"
+)
+
+// GOPYMALLOC: PYTHONMALLOC for Go programs, read once, when the package is
+// initialised.
+//
+//	value                   RAW                 MEM                 OBJ
+//	unset, "", default      large-block         pymalloc            pymalloc
+//	pymalloc                large-block         pymalloc            pymalloc
+//	debug, pymalloc_debug   large-block+hooks   pymalloc+hooks      pymalloc+hooks
+//	malloc                  large-block         large-block         large-block
+//	malloc_debug            large-block+hooks   large-block+hooks   large-block+hooks
+//
+// "large-block" is the allocator that stands in for the C library's
+// malloc (CPython's "malloc"); "hooks" are SetupDebugHooks'. Any other
+// value stops the program at start-up, as CPython stops on an unknown
+// PYTHONMALLOC.
+
+// EnvVar is the environment variable that chooses the allocators at
+// start-up.
+const EnvVar = "GOPYMALLOC"
+
+// envValues are the accepted values, as the error message lists them.
+var envValues = []string{"pymalloc", "pymalloc_debug", "malloc", "malloc_debug", "debug", "default"}
+
+// configure installs the allocators that value names (the domains hold
+// the defaults when it is called).
+func configure(value string) error {
+	switch value {
+	case "", "default", "pymalloc":
+	case "debug", "pymalloc_debug":
+		SetupDebugHooks()
+	case "malloc", "malloc_debug":
+		domains[DomainMem].Store(&holder{rawHeap})
+		domains[DomainObj].Store(&holder{rawHeap})
+		if value == "malloc_debug" {
+			SetupDebugHooks()
+		}
+	default:
+		return fmt.Errorf("Fatal error: pymalloc: %s=%q: unknown allocator; accepted values: %s, or unset",
+			EnvVar, value, strings.Join(envValues, ", "))
+	}
+	return nil
+}
+
+// AllocatorName names the allocators the domains hold, as
+// _testcapi.pymem_getallocatorsname() does: "pymalloc", "pymalloc_debug",
+// "malloc" or "malloc_debug" (the GOPYMALLOC values), or "" for any other
+// combination. Tracing, which wraps whatever is installed, does not change
+// the name.
+func AllocatorName() string {
+	var base [3]Allocator
+	hooked := 0
+	for d := range base {
+		a := belowTracer(domains[d].Load().a)
+		if h, ok := a.(*debugAllocator); ok && h.st == debug {
+			hooked++
+			a = h.next
+		}
+		base[d] = a
+	}
+	suffix := ""
+	switch hooked {
+	case 0:
+	case 3:
+		suffix = "_debug"
+	default:
+		return ""
+	}
+	switch {
+	case base[DomainRaw] != Allocator(rawHeap):
+		return ""
+	case base[DomainMem] == Allocator(defaultHeap) && base[DomainObj] == Allocator(defaultHeap):
+		return "pymalloc" + suffix
+	case base[DomainMem] == Allocator(rawHeap) && base[DomainObj] == Allocator(rawHeap):
+		return "malloc" + suffix
+	}
+	return ""
+}

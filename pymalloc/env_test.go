@@ -1,0 +1,98 @@
+package pymalloc
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// GOPYMALLOC is read when the package is initialised, so each value is
+// tried in a child process: this test binary run again with the variable
+// set, running only TestGOPYMALLOCChild.
+
+const childEnv = "GOPYMALLOC_TEST_CHILD"
+
+func runChild(t *testing.T, value string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGOPYMALLOCChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), EnvVar+"="+value, childEnv+"=1")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+func TestGOPYMALLOC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the test binary 8 times")
+	}
+	for value, want := range map[string]string{
+		"": "pymalloc", "default": "pymalloc", "pymalloc": "pymalloc",
+		"debug": "pymalloc_debug", "pymalloc_debug": "pymalloc_debug",
+		"malloc": "malloc", "malloc_debug": "malloc_debug",
+	} {
+		t.Run("value="+value, func(t *testing.T) {
+			stdout, stderr, err := runChild(t, value)
+			require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+			assert.Contains(t, stdout, "allocators: "+want+"\n")
+			assert.Contains(t, stdout, "checks: ok\n")
+		})
+	}
+	t.Run("unknown", func(t *testing.T) {
+		stdout, stderr, err := runChild(t, "bogus")
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit)
+		assert.Equal(t, 1, exit.ExitCode(), "CPython exits with status 1 too")
+		assert.Equal(t, `Fatal error: pymalloc: GOPYMALLOC="bogus": unknown allocator; accepted values: pymalloc, pymalloc_debug, malloc, malloc_debug, debug, default, or unset`+"\n", stderr)
+		assert.Empty(t, stdout, "the program stopped before running anything")
+	})
+}
+
+// TestGOPYMALLOCChild runs in the child only: it prints the allocators'
+// name and checks that they behave as the name says.
+func TestGOPYMALLOCChild(t *testing.T) {
+	if os.Getenv(childEnv) == "" {
+		t.Skip("run by TestGOPYMALLOC in a child process")
+	}
+	name := AllocatorName()
+	fmt.Printf("allocators: %s\n", name)
+	p := Malloc(10)
+	pooled := ownedByHeap(p)
+	if name == "pymalloc_debug" {
+		pooled = ownedByHeap(unsafe.Add(p, -16))
+	}
+	assert.Equal(t, name == "pymalloc" || name == "pymalloc_debug", pooled, "pymalloc serves small requests")
+	Free(p)
+	if DebugHooksInstalled() {
+		SetFaultOutput(&bytes.Buffer{})
+		mustFault(t, FaultDoubleFree, func() { Free(p) })
+		q := MemMalloc(16)
+		mustFault(t, FaultWrongDomain, func() { Free(q) })
+		MemFree(q)
+	}
+	if !t.Failed() {
+		fmt.Println("checks: ok")
+	}
+}
+
+// TestMain puts the default allocators back when GOPYMALLOC chose others
+// for this run (GOPYMALLOC=debug go test ./...): this package's tests
+// install the hooks they need themselves, and GOPYMALLOC is tested in
+// child processes.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "" && AllocatorName() != "pymalloc" {
+		if err := RemoveDebugHooks(); err != nil {
+			panic(err)
+		}
+		domains[DomainRaw].Store(&holder{rawHeap})
+		domains[DomainMem].Store(&holder{defaultHeap})
+		domains[DomainObj].Store(&holder{defaultHeap})
+	}
+	os.Exit(m.Run())
+}
