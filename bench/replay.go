@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"github.com/gopymalloc/gopymalloc/internal/procmem"
 	"runtime"
 	"runtime/debug"
 	"time"
@@ -30,8 +31,8 @@ func measure(backend string, t *Trace, touch bool, loop func([]pytrace.Op) int) 
 	debug.FreeOSMemory()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	hwmReset := resetPeakRSS()
-	rss0 := statusKB("VmRSS")
+	hwmReset := procmem.ResetPeakRSS()
+	rss0 := procmem.StatusKB("VmRSS")
 	cpu0 := cpuTime()
 
 	start := time.Now()
@@ -39,7 +40,7 @@ func measure(backend string, t *Trace, touch bool, loop func([]pytrace.Op) int) 
 	elapsed := time.Since(start)
 
 	cpu1 := cpuTime()
-	hwm := statusKB("VmHWM")
+	hwm := procmem.StatusKB("VmHWM")
 	runtime.ReadMemStats(&ms1)
 
 	var r Record

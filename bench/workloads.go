@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"github.com/gopymalloc/gopymalloc/internal/procmem"
 	"runtime"
 	"runtime/debug"
 	"testing"
@@ -57,7 +58,7 @@ func RunBulkMemory(b Backend) (Record, error) {
 	live := make([]unsafe.Pointer, len(sizes))
 	clear(live)
 	debug.FreeOSMemory()
-	rss0 := statusKB("VmRSS")
+	rss0 := procmem.StatusKB("VmRSS")
 	start := time.Now()
 	for i, s := range sizes {
 		p := a.Malloc(s)
@@ -68,7 +69,7 @@ func RunBulkMemory(b Backend) (Record, error) {
 		live[i] = p
 	}
 	elapsed := time.Since(start)
-	rss1 := statusKB("VmRSS")
+	rss1 := procmem.StatusKB("VmRSS")
 
 	var r Record
 	r.Set("kind", "bulkmem")

@@ -3,6 +3,7 @@ package replay
 import (
 	"errors"
 	"fmt"
+	"github.com/gopymalloc/gopymalloc/internal/procmem"
 	"io"
 	"runtime/debug"
 	"time"
@@ -66,8 +67,8 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 	// neither a collection nor the scavenger runs during the loop and the
 	// RSS figures start from a clean heap.
 	debug.FreeOSMemory()
-	hwmReset := resetPeakRSS()
-	rss0 := statusKB("VmRSS")
+	hwmReset := procmem.ResetPeakRSS()
+	rss0 := procmem.StatusKB("VmRSS")
 
 	var loop, dumping time.Duration
 	fails := 0
@@ -93,7 +94,7 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 		dumping += time.Since(start)
 		res.Dumps++
 	}
-	hwm := statusKB("VmHWM")
+	hwm := procmem.StatusKB("VmHWM")
 
 	res.Seconds = loop.Seconds()
 	if res.Ops > 0 {

@@ -1,4 +1,7 @@
-package replay
+// Package procmem reads the process's resident memory from /proc the way
+// the C replayer (replay.c) does, so Go and C figures mean the same thing.
+// Where /proc is missing (not Linux) or not writable, the figures are -1.
+package procmem
 
 import (
 	"bufio"
@@ -7,14 +10,10 @@ import (
 	"strconv"
 )
 
-// The process's resident memory, read the way replay.c reads it, so the
-// figures of the two replayers mean the same thing. Where /proc is missing
-// (not Linux) or not writable, the figures are -1.
-
-// resetPeakRSS sets the kernel's RSS high-water mark (VmHWM) to the current
+// ResetPeakRSS sets the kernel's RSS high-water mark (VmHWM) to the current
 // RSS, so that VmHWM read after the loop is the loop's own peak. It reports
 // whether the reset worked.
-func resetPeakRSS() bool {
+func ResetPeakRSS() bool {
 	f, err := os.OpenFile("/proc/self/clear_refs", os.O_WRONLY, 0)
 	if err != nil {
 		return false
@@ -24,9 +23,9 @@ func resetPeakRSS() bool {
 	return werr == nil && cerr == nil
 }
 
-// statusKB returns the value in KiB of the line "key: N kB" of
+// StatusKB returns the value in KiB of the line "key: N kB" of
 // /proc/self/status, or -1.
-func statusKB(key string) int64 {
+func StatusKB(key string) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return -1
