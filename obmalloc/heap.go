@@ -3,9 +3,9 @@ package obmalloc
 import (
 	"errors"
 	"fmt"
-	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
 	"unsafe"
 
+	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
 	"github.com/gopymalloc/gopymalloc/mmap"
 )
 

@@ -2,9 +2,10 @@ package obmalloc
 
 import (
 	"fmt"
-	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
 	"math/bits"
 	"unsafe"
+
+	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
 )
 
 // Malloc is PyObject_Malloc: n bytes, 16-byte aligned (Alignment), or nil

@@ -2,10 +2,11 @@ package rawalloc
 
 import (
 	"errors"
-	"github.com/gopymalloc/gopymalloc/mmap"
 	"math/bits"
 	"sync"
 	"unsafe"
+
+	"github.com/gopymalloc/gopymalloc/mmap"
 )
 
 // Heap is a large-block allocator: CPython's PyMem_RawMalloc family

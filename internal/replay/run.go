@@ -3,11 +3,11 @@ package replay
 import (
 	"errors"
 	"fmt"
-	"github.com/gopymalloc/gopymalloc/internal/procmem"
 	"io"
 	"runtime/debug"
 	"time"
 
+	"github.com/gopymalloc/gopymalloc/internal/procmem"
 	"github.com/gopymalloc/gopymalloc/internal/pytrace"
 	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
