@@ -15,22 +15,29 @@ import (
 //
 // The common case, a class whose ring has a pool, is written out here
 // with no call: pop the first pool's free list and, when that empties it,
-// carve the pool's next virgin block (pymalloc_alloc and
-// pymalloc_pool_extend).
+// carve the pool's next virgin block or, with none left, take the now
+// full pool out of its ring (pymalloc_alloc and pymalloc_pool_extend).
 func (h *Heap) Malloc(n uintptr) unsafe.Pointer {
 	if n-1 < h.l.threshold { // 1 <= n <= threshold; n == 0 wraps around
 		idx := (n - 1) >> (h.l.alignShift & 63)
-		// usedpools[2*idx] is the ring's first pool, or its phantom head
-		// when the ring is empty; only a phantom points to itself.
-		pool := poolAt(word(h.usedpools + idx*2*ptrSize))
-		if pool.nextpool != pool.addr() {
+		// The slot holds the ring's first pool, or the ring's phantom
+		// head, two words before the slot, when the ring is empty.
+		slot := h.usedpools + idx*2*ptrSize
+		pool := poolAt(word(slot))
+		if pool.addr() != slot-2*ptrSize {
 			pool.count++
 			bp := pool.freeblock
 			next := word(bp)
-			pool.freeblock = next
 			if next == 0 {
-				h.extendPool(pool)
+				if pool.nextoffset <= pool.maxnextoffset {
+					next = pool.addr() + uintptr(pool.nextoffset)
+					pool.nextoffset += uint32((idx + 1) << (h.l.alignShift & 63))
+					setWord(next, 0)
+				} else {
+					unlinkPool(pool)
+				}
 			}
+			pool.freeblock = next
 			return ptr(bp)
 		}
 		if bp := h.allocateFromNewPool(uint32(idx)); bp != 0 {
@@ -100,8 +107,8 @@ func (h *Heap) Free(p unsafe.Pointer) {
 	pool.freeblock = a
 	pool.count--
 	if lastfree == 0 {
-		// The pool was full and on no list: back to the front of its
-		// ring, so the block just freed is the next one handed out.
+		// The pool was full: it goes to the front of its ring, so the
+		// block just freed is the next one handed out.
 		h.linkPoolFront(pool, pool.szidx)
 		return
 	}

@@ -46,16 +46,3 @@ func (h *Heap) initPool(pool *poolHeader, idx uint32) uintptr {
 	setWord(pool.freeblock, 0)
 	return bp
 }
-
-// extendPool runs when an allocation empties a used pool's free list:
-// carve the next virgin block, or, when none is left, the pool is full
-// and leaves its usedpools ring (pymalloc_pool_extend).
-func (h *Heap) extendPool(pool *poolHeader) {
-	if pool.nextoffset <= pool.maxnextoffset {
-		pool.freeblock = pool.addr() + uintptr(pool.nextoffset)
-		pool.nextoffset += uint32(h.l.blockSize(int(pool.szidx)))
-		setWord(pool.freeblock, 0)
-		return
-	}
-	unlinkPool(pool)
-}
