@@ -1,17 +1,31 @@
 package gcmodule
 
-import "errors"
+import (
+	"errors"
+	"unsafe"
+)
 
-// list: a container with a growable array of items in the MEM domain
-// (PyListObject: ob_size, ob_item, allocated). Tracked from creation.
+// list: a container with a growable array of items (PyListObject:
+// ob_size, ob_item, allocated). Tracked from creation.
+//
+// A list made with one or two items keeps them inline, the first in the
+// word that otherwise holds the item pointer: most small lists then cost
+// one block and one free instead of two, and the object still fits the
+// 64-byte size class. Growth follows CPython's pattern (0, 4, 8, 16, ...)
+// and always goes to a MEM block, so allocated <= listInline means
+// inline: a MEM block is never that small.
 
 type listBody struct {
 	size      int
 	allocated int
-	items     uintptr // PyMem block of allocated words, or 0
+	items     uintptr // MEM block of allocated words; or inline item 0
+	item1     Object  // inline item 1
 }
 
-const listBodySize = 24
+const (
+	listBodySize = 32
+	listInline   = 2
+)
 
 // ErrNoMemory is returned by operations that could not get memory from
 // pymalloc (CPython's MemoryError). The object is left unchanged.
@@ -19,7 +33,17 @@ var ErrNoMemory = errors.New("gcmodule: out of memory")
 
 func listOf(o Object) *listBody { return at[listBody](body(o)) }
 
-func (l *listBody) item(i int) *Object { return at[Object](l.items + uintptr(i)*ptrSize) }
+func (l *listBody) inline() bool { return uint(l.allocated-1) < listInline }
+
+// base is the address of item 0 (ob_item); meaningless when allocated is 0.
+func (l *listBody) base() uintptr {
+	if l.inline() {
+		return uintptr(unsafe.Pointer(&l.items))
+	}
+	return l.items
+}
+
+func (l *listBody) item(i int) *Object { return at[Object](l.base() + uintptr(i)*ptrSize) }
 
 // NewList returns a new list holding items (each increfed), or Nil when
 // memory is exhausted.
@@ -35,14 +59,16 @@ func (c *Collector) NewList(items ...Object) Object {
 	}
 	if n := len(items); n > 0 {
 		l := listOf(o)
-		l.items = memMalloc(uintptr(n) * ptrSize)
-		if l.items == 0 {
-			hdr(o).refcnt = 0
-			c.gcFree(o)
-			return Nil
+		if n > listInline {
+			l.items = memMalloc(uintptr(n) * ptrSize)
+			if l.items == 0 {
+				hdr(o).refcnt = 0
+				c.gcFree(o)
+				return Nil
+			}
 		}
 		l.size, l.allocated = n, n
-		copy(words(l.items, n), items)
+		copy(words(l.base(), n), items)
 		for _, it := range items {
 			c.incref(it)
 		}
@@ -66,16 +92,22 @@ func listResize(l *listBody, newsize int) bool {
 		newAllocated = (newsize + 3) &^ 3
 	}
 	if newsize == 0 {
-		if l.items != 0 {
+		if allocated != 0 && !l.inline() {
 			memFree(l.items)
 		}
-		l.items, l.size, l.allocated = 0, 0, 0
+		l.items, l.item1, l.size, l.allocated = 0, 0, 0, 0
 		return true
 	}
 	var p uintptr
-	if l.items == 0 {
+	switch {
+	case allocated == 0:
 		p = memMalloc(uintptr(newAllocated) * ptrSize)
-	} else {
+	case l.inline():
+		if p = memMalloc(uintptr(newAllocated) * ptrSize); p != 0 {
+			copy(words(p, l.size), words(l.base(), l.size))
+			l.item1 = 0
+		}
+	default:
 		p = memRealloc(l.items, uintptr(newAllocated)*ptrSize)
 	}
 	if p == 0 {
@@ -148,7 +180,7 @@ func (c *Collector) ListPop(l Object, i int) Object {
 		panic(usage("ListPop", l, "index %d out of range (len %d)", i, b.size))
 	}
 	x := *b.item(i)
-	items := words(b.items, b.size)
+	items := words(b.base(), b.size)
 	copy(items[i:], items[i+1:])
 	if !listResize(b, b.size-1) {
 		b.size-- // could not shrink the block: keep it
@@ -179,8 +211,12 @@ func (c *Collector) ListClear(l Object) {
 // listTraverse is list_traverse: the items, last to first.
 func listTraverse(o Object, visit func(Object)) {
 	b := listOf(o)
+	if b.size == 0 {
+		return
+	}
+	p := b.base()
 	for i := b.size - 1; i >= 0; i-- {
-		if x := *b.item(i); x != Nil {
+		if x := *at[Object](p + uintptr(i)*ptrSize); x != Nil {
 			visit(x)
 		}
 	}
@@ -191,7 +227,18 @@ func listTraverse(o Object, visit func(Object)) {
 func listClear(c *Collector, o Object) {
 	b := listOf(o)
 	items, n := b.items, b.size
-	if items == 0 {
+	if b.allocated == 0 {
+		return
+	}
+	if b.inline() {
+		x1 := b.item1
+		b.items, b.item1, b.size, b.allocated = 0, 0, 0, 0
+		if n > 1 {
+			c.decref(x1)
+		}
+		if n > 0 {
+			c.decref(Object(items))
+		}
 		return
 	}
 	b.items, b.size, b.allocated = 0, 0, 0
@@ -208,11 +255,14 @@ func listDealloc(c *Collector, o Object) {
 		return
 	}
 	b := listOf(o)
-	if b.items != 0 {
+	if b.allocated != 0 {
+		p := b.base()
 		for i := b.size - 1; i >= 0; i-- {
-			c.decref(*b.item(i))
+			c.decref(*at[Object](p + uintptr(i)*ptrSize))
 		}
-		memFree(b.items)
+		if !b.inline() {
+			memFree(b.items)
+		}
 	}
 	c.gcFree(o)
 	c.trashEnd()

@@ -288,7 +288,7 @@ func checkGraph(t *testing.T, src *bytesSource) {
 
 func (c *Collector) garbageItems() []Object {
 	b := listOf(c.garbage)
-	return append([]Object{}, words(b.items, b.size)...)
+	return append([]Object{}, words(b.base(), b.size)...)
 }
 
 func (k nodeKind) String() string {

@@ -38,9 +38,11 @@ func (c *Collector) subtractRefs(containers uintptr) {
 		o := fromGC(g)
 		switch t := hdr(o).typ; t {
 		case ListType:
-			b := listOf(o)
-			for i := b.size - 1; i >= 0; i-- {
-				decrefVisit(*b.item(i))
+			if b := listOf(o); b.size > 0 {
+				p := b.base()
+				for i := b.size - 1; i >= 0; i-- {
+					decrefVisit(*at[Object](p + uintptr(i)*ptrSize))
+				}
 			}
 		case TupleType:
 			for i := tupleLen(o) - 1; i >= 0; i-- {
@@ -150,9 +152,11 @@ func (c *Collector) moveUnreachable(young, unreachable uintptr) youngCounts {
 			// element: read it only afterwards.
 			switch t := hdr(o).typ; t {
 			case ListType:
-				b := listOf(o)
-				for i := b.size - 1; i >= 0; i-- {
-					reachableVisit(young, *b.item(i))
+				if b := listOf(o); b.size > 0 {
+					p := b.base()
+					for i := b.size - 1; i >= 0; i-- {
+						reachableVisit(young, *at[Object](p + uintptr(i)*ptrSize))
+					}
 				}
 			case TupleType:
 				pinned := false
