@@ -219,6 +219,21 @@ func (c *Collector) gcFree(o Object) {
 	c.freeBlock(o, g)
 }
 
+// freeEarly frees an untracked container whose references the caller has
+// read but not yet dropped; uncount must follow once they are dropped, so
+// that generation 0's count moves as in CPython. Freeing a block before
+// what it references makes a chain's blocks go back to pymalloc in the
+// order the chain is torn down rather than its reverse, so that the
+// memory is handed out again in order.
+func (c *Collector) freeEarly(o Object) { c.freeBlock(o, asGC(o)) }
+
+// uncount is gcFree's accounting, after freeEarly.
+func (c *Collector) uncount() {
+	if c.gens[0].count > 0 {
+		c.gens[0].count--
+	}
+}
+
 // atomFree is PyObject_Free for an object without a GC head.
 func (c *Collector) atomFree(o Object) { c.freeBlock(o, uintptr(o)) }
 

@@ -76,11 +76,10 @@ func dictDealloc(c *Collector, o Object) {
 	if c.trashBegin(o) {
 		return
 	}
-	tp := dictTable(o)
-	t := *tp
-	*tp = 0
+	t := *dictTable(o)
+	c.freeEarly(o)
 	c.tableFree(t)
-	c.gcFree(o)
+	c.uncount()
 	c.trashEnd()
 }
 

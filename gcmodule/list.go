@@ -255,15 +255,23 @@ func listDealloc(c *Collector, o Object) {
 		return
 	}
 	b := listOf(o)
-	if b.allocated != 0 {
-		p := b.base()
-		for i := b.size - 1; i >= 0; i-- {
-			c.decref(*at[Object](p + uintptr(i)*ptrSize))
+	n, items, x1, inline := b.size, b.items, b.item1, b.inline()
+	// Nothing can reach o any more: free it before its items, so that a
+	// chain's blocks go back in the order it is torn down (see freeEarly).
+	c.freeEarly(o)
+	if inline {
+		if n > 1 {
+			c.decref(x1)
 		}
-		if !b.inline() {
-			memFree(b.items)
+		if n > 0 {
+			c.decref(Object(items))
 		}
+	} else if items != 0 {
+		for i := n - 1; i >= 0; i-- {
+			c.decref(*at[Object](items + uintptr(i)*ptrSize))
+		}
+		memFree(items)
 	}
-	c.gcFree(o)
+	c.uncount()
 	c.trashEnd()
 }

@@ -65,10 +65,28 @@ func tupleDealloc(c *Collector, o Object) {
 	if c.trashBegin(o) {
 		return
 	}
-	for i := tupleLen(o) - 1; i >= 0; i-- {
-		c.decref(*tupleItem(o, i))
+	if n := tupleLen(o); n <= 2 {
+		var x0, x1 Object
+		if n > 0 {
+			x0 = *tupleItem(o, 0)
+		}
+		if n > 1 {
+			x1 = *tupleItem(o, 1)
+		}
+		c.freeEarly(o)
+		if n > 1 {
+			c.decref(x1)
+		}
+		if n > 0 {
+			c.decref(x0)
+		}
+		c.uncount()
+	} else {
+		for i := n - 1; i >= 0; i-- {
+			c.decref(*tupleItem(o, i))
+		}
+		c.gcFree(o)
 	}
-	c.gcFree(o)
 	c.trashEnd()
 }
 
