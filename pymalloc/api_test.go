@@ -28,7 +28,7 @@ var families = []family{
 
 func ownedByHeap(p unsafe.Pointer) bool {
 	var ok bool
-	defaultHeap.with(func(h *obmalloc.Heap) { ok = h.Owns(p) })
+	ok = defaultHeap.owners.owner(uintptr(p)) >= 0
 	return ok
 }
 

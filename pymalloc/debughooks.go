@@ -173,7 +173,7 @@ func newDebugAllocator(st *debugState, d Domain, next Allocator) *debugAllocator
 // otherwise it answers 1, "maybe some".
 func liveBlocks(next Allocator) int {
 	switch a := next.(type) {
-	case *lockedHeap:
+	case *sharedHeap:
 		return a.allocatedBlocks()
 	case *rawalloc.Heap:
 		return a.Stats().LiveBlocks
@@ -770,22 +770,4 @@ func DebugHooksInstalled() bool {
 func objHook() *debugAllocator {
 	h, _ := belowTracer(obj()).(*debugAllocator)
 	return h
-}
-
-// Owns reports whether p lies in one of the default heap's arenas or is a
-// block the heap obtained from the RAW domain.
-func (l *lockedHeap) Owns(p unsafe.Pointer) bool {
-	var in bool
-	l.with(func(h *obmalloc.Heap) { in = h.Owns(p) })
-	if in {
-		return true
-	}
-	o, ok := heapRaw().(owner)
-	return ok && o.Owns(p)
-}
-
-func (l *lockedHeap) allocatedBlocks() int {
-	var n int
-	l.with(func(h *obmalloc.Heap) { n = h.AllocatedBlocks() })
-	return n
 }

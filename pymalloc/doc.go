@@ -43,12 +43,18 @@
 //
 // # Concurrency and its cost
 //
-// Every function here is safe for concurrent use. The default heap is
-// guarded by one mutex, taken once per call; the large-block allocator has
-// its own. The uncontended lock and unlock add a few nanoseconds to each
-// call (docs/benchmarks.md has the figures), and goroutines that allocate
-// at the same time wait for each other: a program that allocates from one
-// goroutine, or keeps one obmalloc.Heap per goroutine, avoids both.
+// Every function here is safe for concurrent use. The default heap starts
+// as one obmalloc heap under one mutex, taken once per call, so a program
+// that allocates from one goroutine gets exactly CPython's single heap and
+// its statistics. The first time an allocation finds that mutex held, the
+// heap shards itself for good: each processor (GOMAXPROCS of them) gets a
+// heap and mutex of its own, allocations take the current processor's, and
+// a free goes to the shard that owns the block, found in a lock-free table
+// of arenas. Stats, WriteDebugMallocStats, AllocatedBlocks and Check then
+// cover all shards. The large-block allocator is shared and has its own
+// lock. An uncontended lock and unlock add a few nanoseconds to each call
+// (docs/benchmarks.md has the figures); a program that keeps one
+// obmalloc.Heap per goroutine avoids them.
 //
 // # Debug hooks and misuse
 //

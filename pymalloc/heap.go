@@ -1,8 +1,11 @@
 package pymalloc
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"math/bits"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -10,69 +13,192 @@ import (
 	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
-// lockedHeap is the default heap behind MEM and OBJ: one obmalloc.Heap and
-// the mutex that makes it safe for concurrent use (CPython's GIL).
-type lockedHeap struct {
-	mu sync.Mutex
-	h  *obmalloc.Heap
+// sharedHeap is the default heap behind MEM and OBJ. It starts as one
+// obmalloc.Heap under one mutex, CPython's single heap under the GIL, so a
+// program that allocates from one goroutine sees exactly CPython's heap.
+// The first time an allocation finds that mutex held, the heap turns
+// sharded, for good: from then on each allocation takes the shard of the
+// processor (the runtime's P) its goroutine runs on, each shard an
+// obmalloc.Heap with its own mutex, created on first use. Goroutines on
+// different processors then rarely meet on a lock. A block goes back to
+// the shard that owns it, which Free finds in the arenaOwners table
+// without taking a lock; blocks of the large allocator, which all shards
+// share and which has its own lock, can be freed from any shard.
+//
+//	Malloc ──> shard of the current P (the next free one if busy)
+//	Free(p) ─> owners[p] ─> that shard's mutex ─> obmalloc.Heap.Free
+type sharedHeap struct {
+	sharded atomic.Bool
+	mask    uint32        // shards in use are shards[:mask+1]
+	_       [128 - 8]byte // read by every call: a line of its own
+	shards  [maxShards]shard
+	grow    sync.Mutex // writes owners
+	owners  arenaOwners
 }
 
-var defaultHeap = newDefaultHeap()
+// shard is one heap and its lock, padded to its own cache lines so two
+// cores working on two shards do not share a line. h is set, under mu,
+// by the first caller that locks the shard.
+type shard struct {
+	mu sync.Mutex
+	h  *obmalloc.Heap
+	_  [128 - 16]byte
+}
 
-func newDefaultHeap() *lockedHeap {
-	h, err := obmalloc.New(obmalloc.Config{Arenas: arenaHook{}, Large: rawDomain{}})
+// maxShards bounds the shards: GOMAXPROCS at start-up, rounded up to a
+// power of two, at most this.
+const maxShards = 64
+
+var defaultHeap = newSharedHeap(runtime.GOMAXPROCS(0))
+
+func newSharedHeap(procs int) *sharedHeap {
+	d := &sharedHeap{}
+	d.owners.init()
+	n := min(maxShards, 1<<bits.Len(uint(procs-1)))
+	d.mask = uint32(n - 1)
+	d.shards[0].h = d.newShardHeap(0)
+	return d
+}
+
+func (d *sharedHeap) newShardHeap(i uint32) *obmalloc.Heap {
+	h, err := obmalloc.New(obmalloc.Config{Arenas: shardArenas{d, int(i)}, Large: rawDomain{}})
 	if err != nil {
 		panic(fmt.Sprintf("pymalloc: creating the default heap: %v", err))
 	}
-	return &lockedHeap{h: h}
+	return h
 }
 
-func (l *lockedHeap) Malloc(n uintptr) unsafe.Pointer {
-	l.mu.Lock()
-	p := l.h.Malloc(n)
-	l.mu.Unlock()
+// lockSharded locks the shard an allocation takes once the heap is
+// sharded (or finds it so now): the current processor's, or the next one
+// not busy, or else waits for the processor's own.
+func (d *sharedHeap) lockSharded() *shard {
+	if !d.sharded.Load() {
+		d.sharded.Store(true)
+	}
+	home := uint32(procID()) & d.mask
+	for k := range d.mask + 1 {
+		i := (home + k) & d.mask
+		if s := &d.shards[i]; s.mu.TryLock() {
+			d.ensureHeap(s, i)
+			return s
+		}
+	}
+	s := &d.shards[home]
+	s.mu.Lock()
+	d.ensureHeap(s, home)
+	return s
+}
+
+// ensureHeap gives locked shard i its heap on first use.
+func (d *sharedHeap) ensureHeap(s *shard, i uint32) {
+	if s.h == nil {
+		s.h = d.newShardHeap(i)
+	}
+}
+
+// owner returns the shard that owns p once the heap is sharded. A pointer
+// in no shard's arenas (a large block, or one the heap never handed out)
+// goes to shard 0, whose Free passes it to the large allocator.
+func (d *sharedHeap) owner(p unsafe.Pointer) *shard {
+	return &d.shards[max(d.owners.owner(uintptr(p)), 0)]
+}
+
+// Malloc and Calloc take shard 0 while the heap is not sharded and they
+// find it free; Free and Realloc go to shard 0 until the heap is sharded
+// (until then every pool block is shard 0's), and to the owner after.
+// These paths are written out so that the common case makes no call
+// besides the heap's.
+
+func (d *sharedHeap) Malloc(n uintptr) unsafe.Pointer {
+	s := &d.shards[0]
+	if d.sharded.Load() || !s.mu.TryLock() {
+		s = d.lockSharded()
+	}
+	p := s.h.Malloc(n)
+	s.mu.Unlock()
 	return p
 }
 
-func (l *lockedHeap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
-	l.mu.Lock()
-	p := l.h.Calloc(nelem, elsize)
-	l.mu.Unlock()
+func (d *sharedHeap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
+	s := &d.shards[0]
+	if d.sharded.Load() || !s.mu.TryLock() {
+		s = d.lockSharded()
+	}
+	p := s.h.Calloc(nelem, elsize)
+	s.mu.Unlock()
 	return p
 }
 
-func (l *lockedHeap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
-	l.mu.Lock()
-	defer l.mu.Unlock() // Realloc may panic on a foreign pointer
-	return l.h.Realloc(p, n)
+func (d *sharedHeap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
+	s := &d.shards[0]
+	if d.sharded.Load() {
+		s = d.owner(p)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock() // Realloc may panic on a foreign pointer
+	return s.h.Realloc(p, n)
 }
 
-func (l *lockedHeap) Free(p unsafe.Pointer) {
-	l.mu.Lock()
-	defer l.mu.Unlock() // Free panics on a foreign pointer
-	l.h.Free(p)
+func (d *sharedHeap) Free(p unsafe.Pointer) {
+	s := &d.shards[0]
+	if d.sharded.Load() {
+		s = d.owner(p)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock() // Free panics on a foreign pointer
+	s.h.Free(p)
 }
 
-// with runs f on the default heap under its lock.
-func (l *lockedHeap) with(f func(h *obmalloc.Heap)) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f(l.h)
+// each runs f on every shard's heap in turn, each under its lock.
+func (d *sharedHeap) each(f func(i int, h *obmalloc.Heap)) {
+	for i := range d.mask + 1 {
+		s := &d.shards[i]
+		s.mu.Lock()
+		func() {
+			defer s.mu.Unlock()
+			if s.h != nil {
+				f(int(i), s.h)
+			}
+		}()
+	}
 }
 
-// arenaHook maps the default heap's arenas through whatever
-// SetArenaAllocator installed.
-type arenaHook struct{}
+// shardArenas maps a shard's arenas through whatever SetArenaAllocator
+// installed and records them in the owners table.
+type shardArenas struct {
+	d     *sharedHeap
+	shard int
+}
+
+func (a shardArenas) Alloc(size uintptr) unsafe.Pointer {
+	p := arenaAllocator.Load().a.Alloc(size)
+	if p == nil {
+		return nil
+	}
+	a.d.grow.Lock()
+	ok := a.d.owners.set(uintptr(p), a.shard)
+	a.d.grow.Unlock()
+	if !ok {
+		// Above the owners table's reach: refuse the arena, as if the
+		// allocator had failed.
+		arenaAllocator.Load().a.Free(p, size)
+		return nil
+	}
+	return p
+}
+
+func (a shardArenas) Free(p unsafe.Pointer, size uintptr) {
+	a.d.grow.Lock()
+	a.d.owners.set(uintptr(p), -1)
+	a.d.grow.Unlock()
+	arenaAllocator.Load().a.Free(p, size)
+}
 
 var arenaAllocator atomic.Pointer[arenaHolder]
 
 type arenaHolder struct{ a ArenaAllocator }
 
 func init() { arenaAllocator.Store(&arenaHolder{obmalloc.MmapArenas{}}) }
-
-func (arenaHook) Alloc(size uintptr) unsafe.Pointer { return arenaAllocator.Load().a.Alloc(size) }
-
-func (arenaHook) Free(p unsafe.Pointer, size uintptr) { arenaAllocator.Load().a.Free(p, size) }
 
 // GetArenaAllocator returns the allocator that maps the default heap's
 // arenas (PyObject_GetArenaAllocator); by default, mmap.
@@ -89,11 +215,43 @@ func SetArenaAllocator(a ArenaAllocator) {
 	arenaAllocator.Store(&arenaHolder{a})
 }
 
-// Stats returns the default heap's statistics.
-func Stats() obmalloc.Stats {
+// Stats returns the default heap's statistics. Once the heap is sharded,
+// they are the sums over its shards: each class row, block and byte count
+// and arena count adds up, and ArenasHighwater is the sum of the shards'
+// highwater marks, which may exceed the most arenas ever mapped at once.
+func Stats() obmalloc.Stats { return defaultHeap.stats() }
+
+func (d *sharedHeap) stats() obmalloc.Stats {
 	var s obmalloc.Stats
-	defaultHeap.with(func(h *obmalloc.Heap) { s = h.Stats() })
+	d.each(func(_ int, h *obmalloc.Heap) { addStats(&s, h.Stats()) })
 	return s
+}
+
+// addStats adds shard statistics t to s.
+func addStats(s *obmalloc.Stats, t obmalloc.Stats) {
+	if s.Classes == nil {
+		*s = t
+		return
+	}
+	for i, c := range t.Classes {
+		s.Classes[i].Pools += c.Pools
+		s.Classes[i].BlocksInUse += c.BlocksInUse
+		s.Classes[i].AvailBlocks += c.AvailBlocks
+	}
+	s.ArenasAllocatedTotal += t.ArenasAllocatedTotal
+	s.ArenasReclaimed += t.ArenasReclaimed
+	s.ArenasHighwater += t.ArenasHighwater
+	s.ArenasCurrent += t.ArenasCurrent
+	s.BytesInAllocatedBlocks += t.BytesInAllocatedBlocks
+	s.BytesInAvailableBlocks += t.BytesInAvailableBlocks
+	s.UnusedPools += t.UnusedPools
+	s.BytesLostToPoolHeaders += t.BytesLostToPoolHeaders
+	s.BytesLostToQuantization += t.BytesLostToQuantization
+	s.BytesLostToArenaAlignment += t.BytesLostToArenaAlignment
+	s.ArenaMapMidNodes += t.ArenaMapMidNodes
+	s.ArenaMapBotNodes += t.ArenaMapBotNodes
+	s.ArenaMapRootBytes += t.ArenaMapRootBytes
+	s.RawAllocatedBlocks += t.RawAllocatedBlocks
 }
 
 // AllocatedBlocks is sys.getallocatedblocks(): the blocks the default heap
@@ -102,9 +260,7 @@ func Stats() obmalloc.Stats {
 // so a leak check reads the same with and without the hooks.
 func AllocatedBlocks() int {
 	q := debug.quarantinedIn(defaultHeap)
-	var n int
-	defaultHeap.with(func(h *obmalloc.Heap) { n = h.AllocatedBlocks() })
-	return n - q
+	return defaultHeap.allocatedBlocks() - q
 }
 
 // WriteDebugMallocStats writes the default heap's statistics in the
@@ -114,9 +270,50 @@ func WriteDebugMallocStats(w io.Writer) error {
 	return s.WriteDebugMallocStats(w)
 }
 
-// Check runs the default heap's invariant checker (obmalloc.Heap.Check).
-func Check() error {
-	var err error
-	defaultHeap.with(func(h *obmalloc.Heap) { err = h.Check() })
-	return err
+// Check runs the invariant checker (obmalloc.Heap.Check) on the default
+// heap, shard by shard, and checks that the owners table agrees with
+// every shard's arenas.
+func Check() error { return defaultHeap.check() }
+
+func (d *sharedHeap) check() error {
+	var errs []error
+	d.each(func(i int, h *obmalloc.Heap) {
+		err := h.Check()
+		if err == nil {
+			err = d.checkOwners(i, h)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("shard %d: %w", i, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// checkOwners checks that the owners table gives shard i every byte of
+// h's arenas, the first and the last included.
+func (d *sharedHeap) checkOwners(i int, h *obmalloc.Heap) error {
+	for _, a := range h.Arenas() {
+		for _, p := range []uintptr{a.Address, a.Address + obmalloc.DefaultArenaSize - 1} {
+			if got := d.owners.owner(p); got != i {
+				return fmt.Errorf("owners table: %#x of arena %#x belongs to shard %d, want %d", p, a.Address, got, i)
+			}
+		}
+	}
+	return nil
+}
+
+// Owns reports whether p lies in one of the default heap's arenas or is a
+// block the heap obtained from the RAW domain.
+func (d *sharedHeap) Owns(p unsafe.Pointer) bool {
+	if d.owners.owner(uintptr(p)) >= 0 {
+		return true
+	}
+	o, ok := heapRaw().(owner)
+	return ok && o.Owns(p)
+}
+
+func (d *sharedHeap) allocatedBlocks() int {
+	n := 0
+	d.each(func(_ int, h *obmalloc.Heap) { n += h.AllocatedBlocks() })
+	return n
 }

@@ -1,0 +1,137 @@
+package pymalloc
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/obmalloc"
+)
+
+func TestArenaOwners(t *testing.T) {
+	const mib = 1 << 20
+	var o arenaOwners
+	o.init()
+	base := uintptr(0x7f00_0000_0000)
+	require.True(t, o.set(base, 2))                // aligned: one whole slot
+	require.True(t, o.set(base+mib+0x4000, 5))     // unaligned: the tail of slot 1, the head of slot 2
+	require.True(t, o.set(base+2*mib+0x9000, 7))   // starts in slot 2 after a gap
+	require.False(t, o.set(ownerLimit-mib/2, 1))   // beyond the table
+	require.False(t, o.set(^uintptr(0)&^0xfff, 1)) // far beyond
+	for _, tc := range []struct {
+		p    uintptr
+		want int
+	}{
+		{base - 1, -1},
+		{base, 2},
+		{base + mib - 1, 2},
+		{base + mib, -1},
+		{base + mib + 0x3fff, -1},
+		{base + mib + 0x4000, 5},
+		{base + 2*mib - 1, 5},
+		{base + 2*mib, 5},
+		{base + 2*mib + 0x3fff, 5},
+		{base + 2*mib + 0x4000, -1},
+		{base + 2*mib + 0x8fff, -1},
+		{base + 2*mib + 0x9000, 7},
+		{base + 3*mib + 0x8fff, 7},
+		{base + 3*mib + 0x9000, -1},
+		{0, -1},
+		{ownerLimit, -1},
+		{^uintptr(0), -1},
+	} {
+		assert.Equal(t, tc.want, o.owner(tc.p), "owner(%#x)", tc.p)
+	}
+	// Forgetting an arena leaves its neighbours alone.
+	require.True(t, o.set(base+mib+0x4000, -1))
+	assert.Equal(t, -1, o.owner(base+mib+0x4000))
+	assert.Equal(t, -1, o.owner(base+2*mib))
+	assert.Equal(t, 2, o.owner(base+mib-1))
+	assert.Equal(t, 7, o.owner(base+2*mib+0x9000))
+}
+
+// A heap used from one goroutine is never sharded: it is one obmalloc
+// heap, as CPython's is, whatever the processors.
+func TestSharedHeapStaysWholeForOneGoroutine(t *testing.T) {
+	d := newSharedHeap(8)
+	var ps []unsafe.Pointer
+	for i := range 5000 {
+		ps = append(ps, d.Malloc(uintptr(1+i%700)))
+	}
+	for _, p := range ps[:2500] {
+		d.Free(p)
+	}
+	assert.False(t, d.sharded.Load())
+	n := 0
+	d.each(func(int, *obmalloc.Heap) { n++ })
+	assert.Equal(t, 1, n, "heaps")
+	assert.Equal(t, 2500, d.allocatedBlocks())
+	require.NoError(t, d.check())
+	for _, p := range ps[2500:] {
+		d.Free(p)
+	}
+	assert.Zero(t, d.allocatedBlocks())
+}
+
+// Goroutines allocating at once shard the heap; blocks freed by other
+// goroutines go back to the shards that own them, and the statistics add
+// up over the shards.
+func TestSharedHeapShardsUnderContention(t *testing.T) {
+	d := newSharedHeap(4)
+	d.sharded.Store(true) // as a contended allocation would
+	const workers, each = 8, 3000
+	blocks := make([][]unsafe.Pointer, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				n := uintptr(1 + (w*each+i)%600)
+				p := d.Malloc(n)
+				if p == nil {
+					panic(fmt.Sprintf("Malloc(%d) = nil", n))
+				}
+				b := unsafe.Slice((*byte)(p), n)
+				b[0], b[n-1] = byte(w), byte(w)
+				blocks[w] = append(blocks[w], p)
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, d.check())
+	s := d.stats()
+	assert.Equal(t, workers*each, s.AllocatedBlocks())
+	assert.Equal(t, workers*each, d.allocatedBlocks())
+	for _, p := range blocks[0] {
+		assert.True(t, d.Owns(p), "Owns(%p)", p)
+	}
+	// Each goroutine frees another's blocks.
+	for w := range workers {
+		wg.Go(func() {
+			for _, p := range blocks[(w+1)%workers] {
+				d.Free(p)
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, d.check())
+	assert.Zero(t, d.allocatedBlocks())
+	assert.Zero(t, d.stats().BytesInAllocatedBlocks)
+}
+
+func TestSharedHeapRoutesForeignPointers(t *testing.T) {
+	d := newSharedHeap(4)
+	d.sharded.Store(true)
+	var x [64]byte
+	assert.Panics(t, func() { d.Free(unsafe.Pointer(&x[16])) })
+	assert.Panics(t, func() { d.Realloc(unsafe.Pointer(&x[16]), 10) })
+	require.NoError(t, d.check(), "the heap is usable after the panics")
+	p := d.Malloc(100)
+	q := d.Realloc(p, 2000) // to the large allocator
+	require.NotNil(t, q)
+	d.Free(q)
+	assert.Zero(t, d.allocatedBlocks())
+}
