@@ -25,21 +25,23 @@ import (
 // updateRefs is update_refs.
 func updateRefs(containers uintptr) {
 	for g := gcNext(containers); g != containers; g = gcNext(g) {
-		rc := hdr(fromGC(g)).refcnt
-		if rc <= 0 {
-			fatalObject(fromGC(g), "update_refs", "tracked object with reference count %d: it was deallocated, or its count is broken", rc)
-		}
-		gcResetRefs(g, rc)
+		o := fromGC(g)
+		resetRefs(o, g, hdr(o))
 	}
 }
 
 // deduceUnreachable is deduce_unreachable. It returns what
-// move_unreachable counted of the objects left in base.
-func (c *Collector) deduceUnreachable(base, unreachable uintptr) youngCounts {
-	updateRefs(base)
-	c.subtractRefs(base)
+// move_unreachable counted of the objects left in base, and how many
+// base held. whole says that base holds every tracked object (a full
+// collection, nothing frozen), which lets update_refs and subtract_refs
+// share one walk.
+func (c *Collector) deduceUnreachable(base, unreachable uintptr, whole bool) (youngCounts, int) {
+	if !whole {
+		updateRefs(base)
+	}
+	total := c.refsWalk(base, whole)
 	gcListInit(unreachable)
-	return c.moveUnreachable(base, unreachable)
+	return c.moveUnreachable(base, unreachable), total
 }
 
 // untrackTuples is untrack_tuples; it returns how many it untracked.
@@ -220,7 +222,7 @@ func (c *Collector) finalizeGarbage(collectable uintptr) (called int) {
 // reachable now was resurrected and goes to old.
 func (c *Collector) handleResurrectedObjects(unreachable, stillUnreachable, old uintptr) {
 	gcListClearCollecting(unreachable)
-	c.deduceUnreachable(unreachable, stillUnreachable)
+	c.deduceUnreachable(unreachable, stillUnreachable, false)
 	clearUnreachableMask(stillUnreachable)
 	gcListMerge(unreachable, old)
 }
@@ -302,7 +304,7 @@ func (c *Collector) collectMain(gen int) (collected, uncollectable int) {
 	}
 
 	unreachable := c.unreachable
-	yc := c.deduceUnreachable(young, unreachable)
+	yc, _ := c.deduceUnreachable(young, unreachable, gen == numGenerations-1 && gcListIsEmpty(c.permanent))
 
 	// The passes below are CPython's; a pass is skipped only when what
 	// move_unreachable and move_legacy_finalizers counted shows it would

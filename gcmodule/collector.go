@@ -75,11 +75,12 @@ type Collector struct {
 	interned map[string]Object // attribute names
 
 	// Visitors, bound once so that traversing makes no allocation.
-	visitDecrefFn    func(Object)
-	visitReachableFn func(Object)
-	visitMoveFn      func(Object)
-	visitAppendFn    func(Object)
-	visitReferrerFn  func(Object)
+	visitDecrefFn      func(Object)
+	visitDecrefFirstFn func(Object)
+	visitReachableFn   func(Object)
+	visitMoveFn        func(Object)
+	visitAppendFn      func(Object)
+	visitReferrerFn    func(Object)
 
 	young    uintptr  // visit_reachable's list
 	moveTo   uintptr  // visit_move's list
@@ -132,6 +133,7 @@ func NewCollector() *Collector {
 	c.finalUnreachable = head(headFinal)
 
 	c.visitDecrefFn = c.visitDecref
+	c.visitDecrefFirstFn = c.visitDecrefFirst
 	c.visitReachableFn = c.visitReachable
 	c.visitMoveFn = c.visitMove
 	c.visitAppendFn = c.visitAppend

@@ -107,11 +107,6 @@ func gcSetRefs(g uintptr, refs int64) {
 	setWord(g+8, word(g+8)&^prevMask|uintptr(refs)<<prevShift)
 }
 
-// gcResetRefs sets gc_refs and COLLECTING, keeping only FINALIZED.
-func gcResetRefs(g uintptr, refs int64) {
-	setWord(g+8, word(g+8)&prevFinalized|prevCollecting|uintptr(refs)<<prevShift)
-}
-
 func gcIsCollecting(g uintptr) bool { return word(g+8)&prevCollecting != 0 }
 
 func gcClearCollecting(g uintptr) { setWord(g+8, word(g+8)&^prevCollecting) }
