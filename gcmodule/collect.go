@@ -85,14 +85,13 @@ type garbageCounts struct {
 	finalizers bool // some have tp_finalize
 }
 
-// moveLegacyFinalizers is move_legacy_finalizers; it also drops
-// NEXT_MASK_UNREACHABLE, after which unreachable is an ordinary list.
+// moveLegacyFinalizers is move_legacy_finalizers. (CPython's pass also
+// drops NEXT_MASK_UNREACHABLE; flagUnreachable needs no clearing.)
 func moveLegacyFinalizers(unreachable, finalizers uintptr) garbageCounts {
 	tab := *typeTab.Load()
 	var n garbageCounts
 	for g := gcNext(unreachable); g != unreachable; {
-		next := word(g) &^ nextUnreachable
-		setWord(g, next)
+		next := gcNext(g)
 		t := tab[hdr(fromGC(g)).typ]
 		if t.del != nil {
 			gcClearCollecting(g)
@@ -105,15 +104,6 @@ func moveLegacyFinalizers(unreachable, finalizers uintptr) garbageCounts {
 		g = next
 	}
 	return n
-}
-
-// clearUnreachableMask is clear_unreachable_mask.
-func clearUnreachableMask(unreachable uintptr) {
-	for g := gcNext(unreachable); g != unreachable; {
-		next := word(g) &^ nextUnreachable
-		setWord(g, next)
-		g = next
-	}
 }
 
 // visitMove is visit_move; c.moveTo is its list, c.moved counts.
@@ -223,7 +213,6 @@ func (c *Collector) finalizeGarbage(collectable uintptr) (called int) {
 func (c *Collector) handleResurrectedObjects(unreachable, stillUnreachable, old uintptr) {
 	gcListClearCollecting(unreachable)
 	c.deduceUnreachable(unreachable, stillUnreachable, false)
-	clearUnreachableMask(stillUnreachable)
 	gcListMerge(unreachable, old)
 }
 
@@ -304,7 +293,7 @@ func (c *Collector) collectMain(gen int) (collected, uncollectable int) {
 	}
 
 	unreachable := c.unreachable
-	yc, _ := c.deduceUnreachable(young, unreachable, gen == numGenerations-1 && gcListIsEmpty(c.permanent))
+	yc, total := c.deduceUnreachable(young, unreachable, gen == numGenerations-1 && gcListIsEmpty(c.permanent))
 
 	// The passes below are CPython's; a pass is skipped only when what
 	// move_unreachable and move_legacy_finalizers counted shows it would
@@ -334,8 +323,19 @@ func (c *Collector) collectMain(gen int) (collected, uncollectable int) {
 	// collected safely.
 	finalizers := c.finalizers
 	gcListInit(finalizers)
-	gcn := moveLegacyFinalizers(unreachable, finalizers)
-	gcn.objects -= c.moveLegacyFinalizerReachable(finalizers)
+	var gcn garbageCounts
+	if yc.slots&hasDel != 0 {
+		gcn = moveLegacyFinalizers(unreachable, finalizers)
+		gcn.objects -= c.moveLegacyFinalizerReachable(finalizers)
+	} else {
+		// No legacy finalizer in sight: the pass would move nothing, and
+		// what it would count is known.
+		gcn = garbageCounts{
+			objects:    total - yc.objects,
+			weakrefs:   yc.slots&hasWeakrefs != 0,
+			finalizers: yc.slots&hasFinalize != 0,
+		}
+	}
 
 	if c.debug&DebugCollectable != 0 {
 		for g := gcNext(unreachable); g != unreachable; g = gcNext(g) {

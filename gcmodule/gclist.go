@@ -5,8 +5,9 @@ package gcmodule
 // address minus 16; a list head is a bare PyGC_Head in the collector's
 // off-heap block of list heads.
 //
-//	_gc_next (g+0): next head; 0 = untracked; bit 0 borrowed as
-//	                NEXT_MASK_UNREACHABLE by move_unreachable.
+//	_gc_next (g+0): next head; 0 = untracked. (CPython borrows bit 0
+//	                as NEXT_MASK_UNREACHABLE; here it is flagUnreachable
+//	                in the object header.)
 //	_gc_prev (g+8): previous head in bits 2.., FINALIZED in bit 0,
 //	                COLLECTING in bit 1; during a collection the upper
 //	                bits hold gc_refs instead (the list is then singly
@@ -17,8 +18,6 @@ const (
 	prevCollecting uintptr = 1 << 1 // _PyGC_PREV_MASK_COLLECTING
 	prevShift              = 2      // _PyGC_PREV_SHIFT
 	prevMask               = ^(prevFinalized | prevCollecting)
-
-	nextUnreachable uintptr = 1 // NEXT_MASK_UNREACHABLE
 )
 
 // gcNext is GC_NEXT.

@@ -45,6 +45,10 @@ type objHeader struct {
 
 const (
 	flagGC uint16 = 1 << iota // the object carries a GC head (_PyObject_IS_GC)
+	// flagUnreachable is NEXT_MASK_UNREACHABLE, kept in the header instead
+	// of _gc_next so that the unreachable list is an ordinary list at once.
+	// It means something only while COLLECTING is set: resetRefs clears it.
+	flagUnreachable
 )
 
 func hdr(o Object) *objHeader { return at[objHeader](uintptr(o)) }

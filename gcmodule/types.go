@@ -40,6 +40,7 @@ func builtinTypes() []*typeDesc {
 	}
 	for i, t := range tab {
 		t.index = Type(i)
+		t.computeBits()
 	}
 	return tab
 }
@@ -139,6 +140,30 @@ type typeDesc struct {
 	call      func(c *Collector, self, arg Object)
 	dealloc   func(c *Collector, o Object) // the whole tp_dealloc
 	userClear bool                         // clear is user code: report its panics
+	bits      typeBits                     // set by register
+}
+
+// typeBits says which of the collector's optional passes an object of
+// the type may need.
+type typeBits uint8
+
+const (
+	hasDel      typeBits = 1 << iota // legacy finalizer: move_legacy_finalizers
+	hasWeakrefs                      // a weakref, or weakly referenceable: handle_weakrefs
+	hasFinalize                      // tp_finalize: finalize_garbage
+)
+
+func (t *typeDesc) computeBits() {
+	t.bits = 0
+	if t.del != nil {
+		t.bits |= hasDel
+	}
+	if t.kind == kindWeakref || t.weaklist != 0 {
+		t.bits |= hasWeakrefs
+	}
+	if t.finalize != nil {
+		t.bits |= hasFinalize
+	}
 }
 
 var (
@@ -159,6 +184,7 @@ func register(t *typeDesc) Type {
 		panic(fmt.Sprintf("gcmodule: registering type %q: too many types (%d)", t.name, len(old)))
 	}
 	t.index = Type(len(old))
+	t.computeBits()
 	tab := make([]*typeDesc, len(old), len(old)+1)
 	copy(tab, old)
 	tab = append(tab, t)

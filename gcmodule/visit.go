@@ -38,6 +38,9 @@ func decrefVisit(o Object, first bool) {
 // resetRefs is update_refs for one object: gc_refs := refcount, with
 // COLLECTING set. It returns the new _gc_prev word.
 func resetRefs(o Object, g uintptr, h *objHeader) uintptr {
+	if h.flags&flagUnreachable != 0 {
+		h.flags &^= flagUnreachable
+	}
 	rc := h.refcnt
 	if rc <= 0 {
 		fatalObject(o, "update_refs", "tracked object with reference count %d: it was deallocated, or its count is broken", rc)
@@ -122,7 +125,12 @@ func tableDecref(t uintptr, first bool) {
 
 // reachableVisit is visit_reachable; young is move_unreachable's list.
 func reachableVisit(young uintptr, o Object) {
-	if o == Nil || hdr(o).flags&flagGC == 0 {
+	if o == Nil {
+		return
+	}
+	h := hdr(o)
+	f := h.flags
+	if f&flagGC == 0 {
 		return
 	}
 	g := asGC(o)
@@ -132,7 +140,8 @@ func reachableVisit(young uintptr, o Object) {
 	if p&prevCollecting == 0 {
 		return
 	}
-	if word(g)&nextUnreachable != 0 {
+	if f&flagUnreachable != 0 {
+		h.flags = f &^ flagUnreachable
 		revive(young, g, p)
 	} else if p>>prevShift == 0 {
 		// In young, not scanned yet: it is reachable.
@@ -141,14 +150,12 @@ func reachableVisit(young uintptr, o Object) {
 }
 
 // revive moves an object that move_unreachable had tentatively put in
-// unreachable back to the end of young, to be scanned again. It unlinks
-// it by hand: the list functions do not understand
-// NEXT_MASK_UNREACHABLE, which the neighbours' next words carry.
+// unreachable back to the end of young, to be scanned again.
 func revive(young, g, p uintptr) {
 	next := word(g)
 	prev := p & prevMask
-	setWord(prev, next) // keeps NEXT_MASK_UNREACHABLE
-	setPrev(next&^nextUnreachable, prev)
+	setWord(prev, next)
+	setPrev(next, prev)
 	gcListAppend(g, young)
 	gcSetRefs(g, 1)
 }
@@ -163,6 +170,10 @@ type youngCounts struct {
 	objects int // gc_list_size(young)
 	tuples  int // candidates for untrack_tuples
 	dicts   int // candidates for untrack_dicts
+	// What the types of the objects moved to unreachable can have (some
+	// may have been revived since): the passes after it that depend on
+	// these are skipped when no such object was seen.
+	slots typeBits
 }
 
 // pinsTracking reports whether holding x keeps a tuple or dict tracked
@@ -174,8 +185,7 @@ func pinsTracking(x Object) bool {
 // moveUnreachable is move_unreachable: a breadth-first walk of young in
 // place. An object with gc_refs > 0 is reachable and is traversed; one
 // with gc_refs == 0 moves, for now, to unreachable, flagged with
-// NEXT_MASK_UNREACHABLE, and comes back if something scanned later
-// reaches it. While it runs, young is singly linked; prev pointers are
+// flagUnreachable, and comes back if something scanned later reaches it. While it runs, young is singly linked; prev pointers are
 // restored as the walk passes. Every object left in young passes the
 // reachable branch exactly once, which is where it is counted.
 func (c *Collector) moveUnreachable(young, unreachable uintptr) youngCounts {
@@ -185,7 +195,7 @@ func (c *Collector) moveUnreachable(young, unreachable uintptr) youngCounts {
 	prev := young
 	g := gcNext(young)
 	for g != young {
-		if word(g+8)>>prevShift != 0 {
+		if pw := word(g + 8); pw>>prevShift != 0 {
 			o := fromGC(g)
 			n.objects++
 			// visit_reachable may change g's next when g is young's last
@@ -219,23 +229,24 @@ func (c *Collector) moveUnreachable(young, unreachable uintptr) youngCounts {
 					d.traverse(o, c.visitReachableFn)
 				}
 			}
-			setPrev(g, prev)
-			gcClearCollecting(g)
+			setWord(g+8, prev|word(g+8)&prevFinalized) // COLLECTING off
 			prev = g
 		} else {
+			h := hdr(fromGC(g))
+			h.flags |= flagUnreachable
+			if h.typ > DictType {
+				n.slots |= tab[h.typ].bits
+			}
 			setWord(prev, gcNext(g))
 			last := word(unreachable + 8)
-			// Every node of unreachable carries the flag; so, for now,
-			// does the list head's own next word.
-			setWord(last, nextUnreachable|g)
-			setPrev(g, last)
-			setWord(g, nextUnreachable|unreachable)
+			setWord(last, g)
+			setWord(g+8, last|pw&^prevMask)
+			setWord(g, unreachable)
 			setWord(unreachable+8, g)
 		}
 		g = word(prev)
 	}
 	setWord(young+8, prev)
-	setWord(unreachable, word(unreachable)&^nextUnreachable)
 	return n
 }
 
