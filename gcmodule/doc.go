@@ -23,7 +23,10 @@
 //	└──────────┴──────────┴────────┴─────────────┴──────────────────┘
 //	 h-16       h-8        h = Object            h+16
 //	  0 = untracked   bit 0 FINALIZED, bit 1 COLLECTING; gc_refs<<2
-//	  bit 0 UNREACHABLE   during a collection
+//	                  (NEXT_MASK_UNREACHABLE is a header flag here)
+//
+// A list made with one or two items keeps them inline, in the items word
+// and the word after it, so that it is one block.
 //
 // Atoms (int, str) have no GC head and are never tracked. Built-in types:
 // list, tuple, dict, weakref, int, str, and classes (NewClass) whose
