@@ -136,13 +136,13 @@ func (h *Heap) allocateFromNewPool(idx uint32) uintptr {
 	}
 	h.linkPoolFront(pool, idx)
 	pool.count = 1
-	if pool.szidx == idx {
-		// The pool last served this class: its header and free list are
-		// still valid.
-		bp := pool.freeblock
-		pool.freeblock = word(bp)
-		return bp
-	}
+	// CPython reuses the free list of a pool that last served this class
+	// (szidx == size); this port carves every pool taken from freepools
+	// afresh, so blocks come back in address order, as from a virgin pool.
+	// Under KeepArenas a program that frees much and builds again gets all
+	// its memory from such pools, and a stale free list (last freed first)
+	// would scatter the new build over memory: docs/fidelity.md has the
+	// figures. The counts in every stats row are the same either way.
 	return h.initPool(pool, idx)
 }
 

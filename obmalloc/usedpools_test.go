@@ -12,6 +12,9 @@ import (
 // cpythonPools predicts which block CPython 3.11's pymalloc hands out,
 // keeping usedpools the way obmalloc.c does: a pool leaves its ring the
 // moment it fills and comes back at the front when a block of it is freed.
+// One deliberate difference is modelled: a pool taken back from freepools
+// is carved afresh, where CPython reuses its free list when it last served
+// the same class (allocateFromNewPool says why).
 // It is the independent check that Malloc's inlined fast path and the ring
 // updates pick the same pool and block as CPython.
 type cpythonPools struct {
@@ -63,21 +66,10 @@ func (m *cpythonPools) malloc(idx int) (uintptr, bool) {
 // was empty) and says what the block should have been.
 func (m *cpythonPools) newPool(idx int, got uintptr) uintptr {
 	base := got &^ m.l.poolMask
-	mp := m.pools[base]
-	var bp uintptr
-	if mp != nil && mp.count == 0 && mp.class == idx {
-		// The pool last served this class: its free list is reused.
-		bp, mp.free = mp.free[len(mp.free)-1], mp.free[:len(mp.free)-1]
-	} else {
-		size := m.l.blockSize(idx)
-		mp = &modelPool{class: idx, next: m.l.poolOverhead + 2*size}
-		mp.free = []uintptr{base + m.l.poolOverhead + size}
-		m.pools[base] = mp
-		bp = base + m.l.poolOverhead
-	}
-	mp.count = 1
+	size := m.l.blockSize(idx)
+	m.pools[base] = &modelPool{class: idx, next: m.l.poolOverhead + 2*size, count: 1, free: []uintptr{base + m.l.poolOverhead + size}}
 	m.rings[idx] = slices.Insert(m.rings[idx], 0, base)
-	return bp
+	return base + m.l.poolOverhead
 }
 
 func (m *cpythonPools) free(p uintptr) {
