@@ -2,6 +2,8 @@ package gcmodule
 
 import (
 	"fmt"
+
+	"github.com/gopymalloc/gopymalloc/pymalloc"
 )
 
 // Object is a handle to an object: the address of its header in pymalloc
@@ -116,7 +118,10 @@ func (c *Collector) badHandle(call string, o Object) {
 		panic(usage(call, o, "not an object: handles are 8-byte aligned"))
 	case a < c.lo || a >= c.hi:
 		panic(usage(call, o, "not an object: this collector never allocated an object at that address"))
-	case hdr(o).tag == c.deadTag(o):
+	case hdr(o).tag == c.deadTag(o),
+		// Under the debug hooks a freed block is filled with DeadByte,
+		// over the dead tag.
+		hdr(o).tag == pymalloc.DeadByte*0x01010101 && pymalloc.DebugHooksInstalled():
 		panic(usage(call, o, "object is dead: it was deallocated"))
 	}
 	panic(usage(call, o, "not a live object of this collector (freed and reused, another collector's, or not an object)"))

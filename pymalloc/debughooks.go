@@ -31,14 +31,23 @@ import (
 // block that leaves the quarantine must still be all 0xDD, or it was
 // written after it was freed.
 
+// The byte patterns of the debug hooks: CPython's PYMEM_CLEANBYTE,
+// PYMEM_DEADBYTE and PYMEM_FORBIDDENBYTE. A tool that finds one of them
+// where it expected data knows what it is looking at.
+const (
+	CleanByte     = 0xCD // fills the data of a block handed out
+	DeadByte      = 0xDD // fills a freed block, kept in quarantine
+	ForbiddenByte = 0xFD // the pads before and after every block
+)
+
 // The debug block layout (PYMEM_DEBUG_EXTRA_BYTES and the byte patterns).
 const (
-	debugSST      = 8             // sizeof(size_t)
-	debugHead     = 2 * debugSST  // size field, id byte, leading pad
-	debugOverhead = 3 * debugSST  // plus the trailing pad
-	cleanByte     = 0xCD          // PYMEM_CLEANBYTE: fresh data
-	deadByte      = 0xDD          // PYMEM_DEADBYTE: freed memory
-	forbiddenByte = 0xFD          // PYMEM_FORBIDDENBYTE: the pads
+	debugSST      = 8            // sizeof(size_t)
+	debugHead     = 2 * debugSST // size field, id byte, leading pad
+	debugOverhead = 3 * debugSST // plus the trailing pad
+	cleanByte     = CleanByte
+	deadByte      = DeadByte
+	forbiddenByte = ForbiddenByte
 	maxSsize      = 1<<63 - 1     // PY_SSIZE_T_MAX
 	erasedSize    = 64            // Realloc marks this much of each end dead
 	freeDepth     = 8             // frames kept of the call that freed a block

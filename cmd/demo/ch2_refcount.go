@@ -59,6 +59,7 @@ func tellRefcount(t *teller, _ storyConfig, f *storyFigures) error {
 		classic example:`)
 	t.printf("    def getDays():\n        days = [%q, %q, %q]\n        return days\n\n", dayNames[0], dayNames[1], dayNames[2])
 
+	pymalloc.FlushQuarantine() // see below
 	before := pymalloc.Stats()
 	f.BlocksBeforeCall = pymalloc.AllocatedBlocks()
 	var inside obmalloc.Stats
@@ -83,6 +84,9 @@ func tellRefcount(t *teller, _ storyConfig, f *storyFigures) error {
 	// getDays() with the result ignored: the caller's reference is dropped
 	// at once.
 	c.Decref(days)
+	// Under GOPYMALLOC=debug the freed blocks wait in the hooks' quarantine
+	// before going back to their pools.
+	pymalloc.FlushQuarantine()
 	f.BlocksAfterCall = pymalloc.AllocatedBlocks()
 	f.ClassRowsRestored = sameRows(before, pymalloc.Stats())
 	t.para(`When getDays() returns and nobody keeps the result, the list's count falls
