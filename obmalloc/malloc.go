@@ -94,7 +94,7 @@ func (h *Heap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 // header.
 func (h *Heap) Free(p unsafe.Pointer) {
 	a := uintptr(p)
-	if !h.arenaMap.isUsed(a) {
+	if m := &h.arenaMap; !m.covers(m.bot(a), a) { // isUsed, written out
 		h.freeLarge(p)
 		return
 	}
@@ -174,7 +174,7 @@ func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 		return h.Malloc(n)
 	}
 	a := uintptr(p)
-	if !h.arenaMap.isUsed(a) {
+	if m := &h.arenaMap; !m.covers(m.bot(a), a) { // isUsed, written out
 		// The large allocator alone knows how many bytes p holds.
 		h.checkOpen("Realloc", a)
 		defer explainLargeFault()

@@ -53,6 +53,15 @@ type arenaMap struct {
 	botCount                           int // arena_map_bot_count
 	// nodes lists every node mapped, so Close can unmap them.
 	nodes []mapping
+
+	// hotKey and hotBot cache the bottom node of the last arena marked:
+	// hotKey is the address bits above the bottom level (p >> midShift)
+	// that the node covers, hotBot its address. A heap's arenas usually
+	// all lie under one bottom node (2^34 bytes with 1 MiB arenas), so
+	// isUsed mostly skips the root and mid loads. Nodes are never freed
+	// before Close, so the cache cannot go stale.
+	hotKey uintptr
+	hotBot uintptr
 }
 
 // mapping is a node obtained from mmap.Map: where, how big, and the
@@ -91,6 +100,8 @@ func (m *arenaMap) init(arenaBits uint) {
 	m.midBytes = (1 << interior) * ptrSize
 	m.botBytes = (1 << bot) * leafSize
 	m.zero = zeroNode()
+	m.hotKey = ^uintptr(0) // no address has all its high bits at 1 after the shift
+	m.hotBot = m.zero
 }
 
 // zeroNodeBytes covers the largest node any valid Config needs: arenas of
@@ -137,6 +148,9 @@ func (m *arenaMap) leaf(p uintptr, create bool) uintptr {
 		setWord(slot, bot-m.zero)
 		m.botCount++
 	}
+	if create {
+		m.hotKey, m.hotBot = p>>m.midShift, bot
+	}
 	return bot + (p>>m.arenaBits&m.botMask)*leafSize
 }
 
@@ -180,13 +194,25 @@ func ternary(c bool, a, b int32) int32 {
 }
 
 // isUsed is address_in_range: whether p lies in one of the heap's arenas.
-// Three dependent loads and no branch until the leaf. Written to fit the
-// inliner's budget, because Free and Realloc ask it for every block: the
-// shifts and masks yield byte offsets into the nodes directly (every entry
-// and leaf is 8 bytes).
-func (m *arenaMap) isUsed(p uintptr) bool {
+// Free and Realloc, which ask it for every block, write it out as
+// covers(bot(p), p) so that both halves inline there (the whole is over
+// the inliner's budget).
+func (m *arenaMap) isUsed(p uintptr) bool { return m.covers(m.bot(p), p) }
+
+// bot returns the bottom node that indexes p, or the zero node: under the
+// cached node (hotKey) without a load, elsewhere by two dependent loads
+// down the tree and no branch.
+func (m *arenaMap) bot(p uintptr) uintptr {
+	if p>>m.midShift == m.hotKey {
+		return m.hotBot
+	}
 	mid := m.zero + *(*uintptr)(unsafe.Add(nil, m.root+p>>m.topOff&m.topOffMask))
-	bot := m.zero + *(*uintptr)(unsafe.Add(nil, mid+p>>m.midOff&m.midOffMask))
+	return m.zero + *(*uintptr)(unsafe.Add(nil, mid+p>>m.midOff&m.midOffMask))
+}
+
+// covers reads p's leaf in bottom node bot. The shift and mask yield the
+// leaf's byte offset directly (every leaf is 8 bytes).
+func (m *arenaMap) covers(bot, p uintptr) bool {
 	leaf := *(*arenaCoverage)(unsafe.Add(nil, bot+p>>m.botOff&m.botOffMask))
 	off := int32(p & m.arenaMask)
 	return off < leaf.tailLo || off >= leaf.tailHi && leaf.tailHi != 0
