@@ -155,7 +155,7 @@ func (h *Heap) checkPool(pool *poolHeader) error {
 	if n != carved-pool.count {
 		return fmt.Errorf("pool %#x: %d carved, %d in use, but %d on the free list", p, carved, pool.count, n)
 	}
-	if full := pool.count == capacity; full != (pool.freeblock == 0) {
+	if full := pool.count == capacity; full != (pool.freeblock == 0 && pool.nextoffset > pool.maxnextoffset) {
 		return fmt.Errorf("pool %#x: count %d of %d but freeblock %#x", p, pool.count, capacity, pool.freeblock)
 	}
 	return nil

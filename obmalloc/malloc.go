@@ -14,9 +14,17 @@ import (
 // to the large-block allocator.
 //
 // The common case, a class whose ring has a pool, is written out here
-// with no call: pop the first pool's free list and, when that empties it,
-// carve the pool's next virgin block or, with none left, take the now
-// full pool out of its ring (pymalloc_alloc and pymalloc_pool_extend).
+// with no call (pymalloc_alloc): pop the first pool's free list or, when
+// it is empty, carve the pool's next virgin block, and take the pool out
+// of its ring once it has neither.
+//
+// CPython carves one block ahead (pymalloc_pool_extend links the next
+// virgin block in as a one-element free list, writing to it); here a
+// virgin block is handed out straight from nextoffset. The blocks come in
+// the same order, and a fresh block is not read or written before the
+// caller has it, which saves a cache miss per block when pools are
+// carved over memory the cache no longer holds. So freeblock == 0 means
+// "no freed block", and a pool is full when it also has no virgin block.
 func (h *Heap) Malloc(n uintptr) unsafe.Pointer {
 	if n-1 < h.l.threshold { // 1 <= n <= threshold; n == 0 wraps around
 		idx := (n - 1) >> (h.l.alignShift & 63)
@@ -27,17 +35,15 @@ func (h *Heap) Malloc(n uintptr) unsafe.Pointer {
 		if pool.addr() != slot-2*ptrSize {
 			pool.count++
 			bp := pool.freeblock
-			next := word(bp)
-			if next == 0 {
-				if pool.nextoffset <= pool.maxnextoffset {
-					next = pool.addr() + uintptr(pool.nextoffset)
-					pool.nextoffset += uint32((idx + 1) << (h.l.alignShift & 63))
-					setWord(next, 0)
-				} else {
-					unlinkPool(pool)
-				}
+			if bp != 0 {
+				pool.freeblock = word(bp)
+			} else {
+				bp = pool.addr() + uintptr(pool.nextoffset)
+				pool.nextoffset += uint32((idx + 1) << (h.l.alignShift & 63))
 			}
-			pool.freeblock = next
+			if pool.freeblock == 0 && pool.nextoffset > pool.maxnextoffset {
+				unlinkPool(pool) // full
+			}
 			return ptr(bp)
 		}
 		if bp := h.allocateFromNewPool(uint32(idx)); bp != 0 {
@@ -106,7 +112,7 @@ func (h *Heap) Free(p unsafe.Pointer) {
 	setWord(a, lastfree)
 	pool.freeblock = a
 	pool.count--
-	if lastfree == 0 {
+	if lastfree == 0 && pool.nextoffset > pool.maxnextoffset {
 		// The pool was full: it goes to the front of its ring, so the
 		// block just freed is the next one handed out.
 		h.linkPoolFront(pool, pool.szidx)

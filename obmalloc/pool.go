@@ -9,7 +9,9 @@ import "unsafe"
 // A pool holds blocks of one size class. Blocks are carved lazily:
 // nextoffset is the first block never handed out, maxnextoffset the last
 // offset at which a whole block still fits, and freeblock the head of a
-// LIFO list of blocks that are free, linked through their first word.
+// LIFO list of blocks that were freed, linked through their first word
+// (0 when there are none; unlike CPython's, the list never holds a block
+// carved ahead, see Malloc).
 type poolHeader struct {
 	count         uint32  // ref.count: blocks handed out and not yet freed
 	_             uint32  // pads ref to pointer width, as CPython's union does
@@ -32,17 +34,13 @@ func poolAt(addr uintptr) *poolHeader { return (*poolHeader)(ptr(addr)) }
 // addr is the pool's own address.
 func (p *poolHeader) addr() uintptr { return uintptr(unsafe.Pointer(p)) }
 
-// initPool prepares a pool for class idx and hands out its first block:
-// the second block becomes a one-element free list and everything after it
-// stays untouched until needed.
+// initPool prepares a pool for class idx and hands out its first block;
+// the blocks after it stay untouched until Malloc carves them.
 func (h *Heap) initPool(pool *poolHeader, idx uint32) uintptr {
 	size := h.l.blockSize(int(idx))
-	base := pool.addr()
 	pool.szidx = idx
-	pool.nextoffset = uint32(h.l.poolOverhead + 2*size)
+	pool.nextoffset = uint32(h.l.poolOverhead + size)
 	pool.maxnextoffset = uint32(h.l.poolSize - size)
-	bp := base + h.l.poolOverhead
-	pool.freeblock = bp + size
-	setWord(pool.freeblock, 0)
-	return bp
+	pool.freeblock = 0
+	return pool.addr() + h.l.poolOverhead
 }
