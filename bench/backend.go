@@ -108,7 +108,7 @@ type offHeapAllocator interface {
 	Instance
 	Calloc(nelem, elsize uintptr) unsafe.Pointer
 	Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer
-	replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table ptrTable, doTouch bool) (fails int)
+	replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table ptrSlots, doTouch bool) (fails int)
 }
 
 type goHeapAllocator interface {
@@ -116,7 +116,7 @@ type goHeapAllocator interface {
 	Calloc(nelem, elsize uintptr) []byte
 	Realloc(b []byte, n uintptr) []byte
 	Free(b []byte)
-	replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table sliceTable, doTouch bool) (fails int)
+	replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table sliceSlots, doTouch bool) (fails int)
 }
 
 // offHeapEntry builds the entry of an off-heap allocator made by open.
@@ -134,7 +134,7 @@ func offHeapEntry[A offHeapAllocator](name, about string, open func() (A, error)
 			}
 			defer func() { err = errors.Join(err, table.release(), a.Close()) }()
 			return measure(name, t, touch, func(ops []pytrace.Op) int {
-				return a.replayOps(ops, t.Callocs, table, touch)
+				return a.replayOps(ops, t.Callocs, table.base(), touch)
 			})
 		},
 		churn: func(b *testing.B) { workload.Churn(b, mustOpen(b, open)) },
@@ -153,7 +153,7 @@ func goHeapEntry[A goHeapAllocator, P Instance](name, about string, open func() 
 			a := open()
 			table := newSliceTable(t.MaxID)
 			return measure(name, t, touch, func(ops []pytrace.Op) int {
-				return a.replayOps(ops, t.Callocs, table, touch)
+				return a.replayOps(ops, t.Callocs, table.base(), touch)
 			})
 		},
 		churn: func(b *testing.B) { workload.Churn(b, pointers(open())) },

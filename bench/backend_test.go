@@ -45,7 +45,7 @@ func TestGoHeapLoopDropsDeadBlocks(t *testing.T) {
 	tr := loadText(t, "random", randomTraceText(2, 5000))
 	for _, a := range []goHeapAllocator{goHeap{}, newSyncPool()} {
 		table := newSliceTable(tr.MaxID)
-		require.Zero(t, a.replayOps(tr.Ops, tr.Callocs, table, true))
+		require.Zero(t, a.replayOps(tr.Ops, tr.Callocs, table.base(), true))
 		held := 0
 		for _, s := range table.slots {
 			if s != nil {

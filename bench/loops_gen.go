@@ -9,7 +9,7 @@ import (
 )
 
 // replayOps is the timed loop for heapBackend (replay.go explains it).
-func (a heapBackend) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table ptrTable, doTouch bool) (fails int) {
+func (a heapBackend) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table ptrSlots, doTouch bool) (fails int) {
 	for _, o := range ops {
 		size := uintptr(o.Size())
 		var p unsafe.Pointer
@@ -38,7 +38,7 @@ func (a heapBackend) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, t
 }
 
 // replayOps is the timed loop for apiBackend (replay.go explains it).
-func (a apiBackend) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table ptrTable, doTouch bool) (fails int) {
+func (a apiBackend) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table ptrSlots, doTouch bool) (fails int) {
 	for _, o := range ops {
 		size := uintptr(o.Size())
 		var p unsafe.Pointer
@@ -67,7 +67,7 @@ func (a apiBackend) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, ta
 }
 
 // replayOps is the timed loop for moderncAlloc (replay.go explains it).
-func (a moderncAlloc) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table ptrTable, doTouch bool) (fails int) {
+func (a moderncAlloc) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table ptrSlots, doTouch bool) (fails int) {
 	for _, o := range ops {
 		size := uintptr(o.Size())
 		var p unsafe.Pointer
@@ -96,7 +96,7 @@ func (a moderncAlloc) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, 
 }
 
 // replayOps is the timed loop for goHeap (replay.go explains it).
-func (a goHeap) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table sliceTable, doTouch bool) (fails int) {
+func (a goHeap) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table sliceSlots, doTouch bool) (fails int) {
 	for _, o := range ops {
 		size := uintptr(o.Size())
 		var b []byte
@@ -129,7 +129,7 @@ func (a goHeap) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table 
 }
 
 // replayOps is the timed loop for syncPool (replay.go explains it).
-func (a syncPool) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table sliceTable, doTouch bool) (fails int) {
+func (a syncPool) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table sliceSlots, doTouch bool) (fails int) {
 	for _, o := range ops {
 		size := uintptr(o.Size())
 		var b []byte
@@ -162,7 +162,7 @@ func (a syncPool) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, tabl
 }
 
 // replayOps is the timed loop for *freeList (replay.go explains it).
-func (a *freeList) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table ptrTable, doTouch bool) (fails int) {
+func (a *freeList) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table ptrSlots, doTouch bool) (fails int) {
 	for _, o := range ops {
 		size := uintptr(o.Size())
 		var p unsafe.Pointer

@@ -47,7 +47,7 @@ import (
 )
 {{range .}}{{if .GoHeap}}
 // replayOps is the timed loop for {{.Recv}} (replay.go explains it).
-func (a {{.Recv}}) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table sliceTable, doTouch bool) (fails int) {
+func (a {{.Recv}}) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table sliceSlots, doTouch bool) (fails int) {
 	for _, o := range ops {
 		size := uintptr(o.Size())
 		var b []byte
@@ -80,7 +80,7 @@ func (a {{.Recv}}) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, tab
 }
 {{else}}
 // replayOps is the timed loop for {{.Recv}} (replay.go explains it).
-func (a {{.Recv}}) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table ptrTable, doTouch bool) (fails int) {
+func (a {{.Recv}}) replayOps(ops []pytrace.Op, callocs []pytrace.CallocArgs, table ptrSlots, doTouch bool) (fails int) {
 	for _, o := range ops {
 		size := uintptr(o.Size())
 		var p unsafe.Pointer
