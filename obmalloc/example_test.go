@@ -417,3 +417,24 @@ func ExampleStats_WriteDebugMallocStats() {
 	fmt.Println(got.String() == string(want))
 	// Output: true
 }
+
+// Misuse panics with a Fault, which a program can recover and inspect.
+func ExampleFault() {
+	h, _ := obmalloc.New(obmalloc.Config{})
+	defer h.Close()
+	p := h.Malloc(24)
+	h.Free(p)
+	func() {
+		defer func() {
+			f := recover().(obmalloc.Fault)
+			fmt.Println(f.Call, f.Addr == uintptr(p))
+			fmt.Println(strings.Contains(f.Problem, "double free"))
+		}()
+		h.Free(p) // a second free of the pool's only block
+	}()
+	fmt.Println(h.Check() == nil)
+	// Output:
+	// Free true
+	// true
+	// true
+}

@@ -118,6 +118,6 @@ func (h *Heap) Close() error {
 
 func (h *Heap) checkOpen(call string, p uintptr) {
 	if h.closed {
-		panic(fmt.Sprintf("obmalloc: %s(%#x) on a closed Heap", call, p))
+		panic(Fault{Call: call, Addr: p, Problem: "the Heap is closed"})
 	}
 }

@@ -197,13 +197,10 @@ func assertPanicsContaining(t *testing.T, a, b string, f func()) {
 		t.Helper()
 		r := recover()
 		require.NotNil(t, r, "expected a panic mentioning %q", a)
-		msg := ""
-		switch v := r.(type) {
-		case error:
-			msg = v.Error()
-		case string:
-			msg = v
-		}
+		f, ok := r.(Fault)
+		require.True(t, ok, "the panic value %#v is not an obmalloc.Fault", r)
+		msg := f.Error()
+		assert.True(t, strings.HasPrefix(msg, "obmalloc: "), msg)
 		assert.Contains(t, msg, a)
 		assert.True(t, strings.Contains(msg, b), "panic %q should mention %q", msg, b)
 	}()

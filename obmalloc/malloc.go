@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math/bits"
 	"unsafe"
-
-	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
 )
 
 // Malloc is PyObject_Malloc: n bytes, 16-byte aligned (Alignment), or nil
@@ -133,21 +131,6 @@ func (h *Heap) freeLarge(p unsafe.Pointer) {
 	h.rawAllocatedBlocks--
 }
 
-// explainLargeFault runs deferred around calls that hand a pointer to the
-// large allocator: if that allocator refuses it, the panic also says that
-// no arena holds it, so the message tells the whole story.
-func explainLargeFault() {
-	r := recover()
-	if r == nil {
-		return
-	}
-	if f, ok := r.(rawalloc.Fault); ok {
-		f.Problem = "in no arena of the heap, and " + f.Problem
-		panic(f)
-	}
-	panic(r)
-}
-
 // poolOf returns the pool of block address a (known to be in an arena)
 // after Free's two checks.
 func (h *Heap) poolOf(call string, a uintptr) *poolHeader {
@@ -163,7 +146,7 @@ func (h *Heap) badBlock(call string, a uintptr, pool *poolHeader) {
 	if a&h.l.poolMask < h.l.poolOverhead {
 		why = "the address is inside the pool's header, not a block"
 	}
-	panic(fmt.Sprintf("obmalloc: %s(%#x): %s (pool %#x)", call, a, why, pool.addr()))
+	panic(Fault{Call: call, Addr: a, Problem: fmt.Sprintf("%s (pool %#x)", why, pool.addr())})
 }
 
 // Realloc is PyObject_Realloc. A pool block stays where it is when the new

@@ -28,7 +28,7 @@ func TestArenaMapAcrossBottomNodes(t *testing.T) {
 	})
 
 	const mib = 1 << 20
-	a := uintptr(0x7f10_0000_0000)         // aligned
+	a := uintptr(0x7f10_0000_0000)          // aligned
 	b := uintptr(0x7f20_0000_0000) + 0x4000 // 64 GiB further, misaligned
 	for _, tc := range []struct {
 		name  string
