@@ -77,7 +77,22 @@ func TestMemAndObjShareTheHeap(t *testing.T) {
 func TestFreeForeignPointerPanics(t *testing.T) {
 	var x [32]byte
 	for _, f := range families {
-		assert.Panics(t, func() { f.free(unsafe.Pointer(&x[16])) }, f.name)
+		func() {
+			defer func() {
+				r := recover()
+				require.NotNil(t, r, f.name)
+				var addr uintptr
+				if f.name == "PyMem_Raw" {
+					require.IsType(t, RawFault{}, r, f.name)
+					addr = r.(RawFault).Addr
+				} else {
+					require.IsType(t, obmalloc.Fault{}, r, f.name)
+					addr = r.(obmalloc.Fault).Addr
+				}
+				assert.Equal(t, uintptr(unsafe.Pointer(&x[16])), addr, f.name)
+			}()
+			f.free(unsafe.Pointer(&x[16]))
+		}()
 	}
 	// The heap's lock was released by the panics.
 	p := Malloc(10)

@@ -74,7 +74,10 @@
 // Without the hooks, the checks that cost nothing measurable stay on: a
 // pointer that no arena holds goes to the large-block allocator, which
 // panics on anything it did not hand out, and the heap panics on a
-// pointer into a pool header or a pool with no block in use.
+// pointer into a pool header or a pool with no block in use. Free and
+// Realloc (OBJ and MEM) panic with an obmalloc.Fault, RawFree and
+// RawRealloc with a RawFault; both name the call, the address and what
+// was wrong.
 // docs/reliability.md compares every misuse with what CPython 3.11 does.
 //
 // # Tracing

@@ -91,6 +91,12 @@ func raw() Allocator { return domains[DomainRaw].Load().a }
 func mem() Allocator { return domains[DomainMem].Load().a }
 func obj() Allocator { return domains[DomainObj].Load().a }
 
+// RawFault is the panic value of RawFree and RawRealloc given a pointer
+// the large-block allocator did not hand out or already took back; the
+// allocator stays usable. Its fields are Call, Addr and Problem, as
+// obmalloc.Fault's.
+type RawFault = rawalloc.Fault
+
 // rawHeap is the RAW domain's default allocator, the process-wide
 // large-block allocator: gopymalloc's stand-in for the C library's malloc,
 // safe for concurrent use.
