@@ -76,6 +76,11 @@ func FuzzHeap(f *testing.F) {
 			fill(p, n, seed)
 			live = append(live, block{uintptr(p), n, seed})
 			liveBytes += n
+			if uintptr(p) == lastFreed {
+				// Reused: a later fault at this address may be of any
+				// kind (a Realloc can even move the mapping away).
+				lastFreed = 0
+			}
 		}
 
 		for ops := 0; len(data) >= 3 && ops < fuzzMaxOps; ops++ {
@@ -150,9 +155,12 @@ func FuzzHeap(f *testing.F) {
 				if overlaps(uintptr(q), h.UsableSize(q)) {
 					t.Fatalf("reallocated block %p overlaps a live block", q)
 				}
+				liveBytes += n
+				if uintptr(q) == lastFreed {
+					lastFreed = 0 // reused, as in add
+				}
 				fill(q, n, b.seed+1)
 				live = append(live, block{uintptr(q), n, b.seed + 1})
-				liveBytes += n
 			}
 		}
 
