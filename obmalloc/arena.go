@@ -2,6 +2,7 @@ package obmalloc
 
 import (
 	"math"
+	"math/bits"
 	"unsafe"
 )
 
@@ -19,11 +20,11 @@ const initialArenaObjects = 16
 // happens when unusedArenaObjects is empty, and then usableArenas and every
 // nfp2lasta entry are nil too (Check verifies this invariant).
 type arenaObject struct {
-	address     uintptr // base of the mapping; 0: slot unused
-	poolAddress uintptr // next pool to carve (pool-aligned high-water mark)
-	nfreepools  int     // pools on freepools plus pools never carved
-	ntotalpools int     // pools in the arena: maxPools, or one less when the base is not pool-aligned
-	freepools   uintptr // singly linked list of empty pools, through nextpool
+	address     uintptr  // base of the mapping; 0: slot unused
+	poolAddress uintptr  // next pool to carve (pool-aligned high-water mark)
+	nfreepools  int      // pools on freepools plus pools never carved
+	ntotalpools int      // pools in the arena: maxPools, or one less when the base is not pool-aligned
+	freepools   []uint64 // the arena's empty pools, a bit per pool (see freePool)
 	nextarena   *arenaObject
 	prevarena   *arenaObject
 }
@@ -52,7 +53,7 @@ func (h *Heap) newArena() *arenaObject {
 	h.narenasCurrentlyAllocated++
 	h.ntimesArenaAllocated++
 	h.narenasHighwater = max(h.narenasHighwater, h.narenasCurrentlyAllocated)
-	ao.freepools = 0
+	clear(ao.freepools)
 	ao.nfreepools = h.l.maxPools
 	ao.poolAddress = base
 	if excess := base & (h.l.poolSize - 1); excess != 0 {
@@ -79,6 +80,13 @@ func (h *Heap) growArenas() bool {
 	grown := make([]arenaObject, n)
 	copy(grown, h.arenas)
 	h.arenas = grown
+	// The new slots' freepools bitmaps, cut from one allocation.
+	words := (h.l.maxPools + 63) / 64
+	bitmaps := make([]uint64, (n-old)*words)
+	for i := old; i < n; i++ {
+		k := (i - old) * words
+		h.arenas[i].freepools = bitmaps[k : k+words : k+words]
+	}
 	for i := old; i < n-1; i++ {
 		h.arenas[i].nextarena = &h.arenas[i+1]
 	}
@@ -117,9 +125,8 @@ func (h *Heap) allocateFromNewPool(idx uint32) uintptr {
 		h.nfp2lasta[nf-1] = ao
 	}
 	var pool *poolHeader
-	if ao.freepools != 0 {
-		pool = poolAt(ao.freepools)
-		ao.freepools = pool.nextpool
+	if p := h.takeFreePool(ao); p != 0 {
+		pool = poolAt(p)
 	} else {
 		pool = poolAt(ao.poolAddress)
 		pool.arenaindex = h.arenaIndex(ao)
@@ -146,14 +153,40 @@ func (h *Heap) allocateFromNewPool(idx uint32) uintptr {
 	return h.initPool(pool, idx)
 }
 
+// freepools: CPython keeps an arena's empty pools on a list, last emptied
+// first. Here they are a bitmap, bit i for the arena's pool i, and the
+// lowest one is taken first, so after a large teardown a program builds
+// again through its arenas in address order, as through fresh ones (the
+// stats do not change: which arena serves is the same, and so is every
+// count). docs/fidelity.md has the figures.
+
+// takeFreePool takes ao's empty pool of lowest address off freepools and
+// returns its address, or 0 when the arena has none.
+func (h *Heap) takeFreePool(ao *arenaObject) uintptr {
+	for w, word := range ao.freepools {
+		if word != 0 {
+			i := bits.TrailingZeros64(word)
+			ao.freepools[w] = word &^ (1 << i)
+			return h.firstPool(ao) + uintptr(w*64+i)*h.l.poolSize
+		}
+	}
+	return 0
+}
+
+// freePoolIndex is pool's bit in its arena's freepools.
+func (h *Heap) freePoolIndex(ao *arenaObject, pool uintptr) (word int, bit uint64) {
+	i := int((pool - h.firstPool(ao)) / h.l.poolSize)
+	return i / 64, 1 << (i % 64)
+}
+
 // insertToFreepool runs when a free empties a used pool: the pool leaves
-// its class ring for the front of its arena's freepools, and the arena's
-// place in usableArenas is restored (cases of insert_to_freepool).
+// its class ring for its arena's freepools, and the arena's place in
+// usableArenas is restored (cases of insert_to_freepool).
 func (h *Heap) insertToFreepool(pool *poolHeader) {
 	unlinkPool(pool)
 	ao := &h.arenas[pool.arenaindex]
-	pool.nextpool = ao.freepools
-	ao.freepools = pool.addr()
+	w, bit := h.freePoolIndex(ao, pool.addr())
+	ao.freepools[w] |= bit
 	nf := ao.nfreepools
 	// lastnf is the rightmost arena with nf free pools; if it is ao, the
 	// finger passes to its left neighbour when that one has nf too.

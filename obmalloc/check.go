@@ -2,6 +2,7 @@ package obmalloc
 
 import (
 	"fmt"
+	"math/bits"
 )
 
 // Check verifies the heap's invariants and returns an error describing the
@@ -99,15 +100,16 @@ func (h *Heap) checkArena(i int, ao *arenaObject) error {
 		}
 	}
 	listed := 0
-	for p := ao.freepools; p != 0; p = poolAt(p).nextpool {
-		if p < first || p >= ao.poolAddress || (p-first)%h.l.poolSize != 0 {
-			return fmt.Errorf("arena %d: freepools holds %#x, which is not a carved pool of the arena", i, p)
-		}
-		if c := poolAt(p).count; c != 0 {
-			return fmt.Errorf("arena %d: pool %#x on freepools has %d blocks in use", i, p, c)
-		}
-		if listed++; listed > empty {
-			return fmt.Errorf("arena %d: freepools is longer than the %d empty pools (cycle or duplicate)", i, empty)
+	for w, word := range ao.freepools {
+		for ; word != 0; word &= word - 1 {
+			p := first + uintptr(w*64+bits.TrailingZeros64(word))*h.l.poolSize
+			if p >= ao.poolAddress {
+				return fmt.Errorf("arena %d: freepools holds %#x, which is not a carved pool of the arena", i, p)
+			}
+			if c := poolAt(p).count; c != 0 {
+				return fmt.Errorf("arena %d: pool %#x on freepools has %d blocks in use", i, p, c)
+			}
+			listed++
 		}
 	}
 	if listed != empty {

@@ -16,7 +16,7 @@ type poolHeader struct {
 	count         uint32  // ref.count: blocks handed out and not yet freed
 	_             uint32  // pads ref to pointer width, as CPython's union does
 	freeblock     uintptr // first free block, 0 when the list is empty
-	nextpool      uintptr // next pool in the usedpools ring or in freepools
+	nextpool      uintptr // next pool in the usedpools ring
 	prevpool      uintptr // previous pool in the usedpools ring
 	arenaindex    uint32  // index of the owning arena in Heap.arenas
 	szidx         uint32  // size class, or dummySizeIdx when freshly carved
