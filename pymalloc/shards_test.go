@@ -135,3 +135,52 @@ func TestSharedHeapRoutesForeignPointers(t *testing.T) {
 	d.Free(q)
 	assert.Zero(t, d.allocatedBlocks())
 }
+
+// Blocks allocated by some goroutines and freed by others, while another
+// reads the statistics: the package-level API under -race, across shards.
+func TestCrossGoroutineFrees(t *testing.T) {
+	before := AllocatedBlocks()
+	blocks := make(chan unsafe.Pointer, 256)
+	stop := make(chan struct{})
+	var producers, consumers, monitor sync.WaitGroup
+	for g := range 4 {
+		producers.Go(func() {
+			for i := range 5000 {
+				n := uintptr(1 + (g*131+i*17)%700)
+				p := Malloc(n)
+				if p == nil {
+					panic("Malloc returned nil")
+				}
+				*(*byte)(p) = byte(i)
+				blocks <- p
+			}
+		})
+	}
+	for range 3 {
+		consumers.Go(func() {
+			for p := range blocks {
+				Free(p)
+			}
+		})
+	}
+	monitor.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s := Stats()
+			if s.AllocatedBlocks() < 0 || AllocatedBlocks() < 0 {
+				panic("negative block count")
+			}
+		}
+	})
+	producers.Wait()
+	close(blocks)
+	consumers.Wait()
+	close(stop)
+	monitor.Wait()
+	require.NoError(t, Check())
+	assert.Equal(t, before, AllocatedBlocks())
+}
