@@ -176,3 +176,16 @@ func ExampleIsTracing() {
 	// 0
 	// false
 }
+
+// Without the debug hooks, RawFree of a pointer the RAW domain never
+// handed out panics with a RawFault naming the call and the address.
+func ExampleRawFault() {
+	var notFromPymalloc [64]byte
+	defer func() {
+		f := recover().(pymalloc.RawFault)
+		fmt.Println(f.Call, f.Addr == uintptr(unsafe.Pointer(&notFromPymalloc[16])))
+	}()
+	pymalloc.RawFree(unsafe.Pointer(&notFromPymalloc[16]))
+	// Output:
+	// Free true
+}
