@@ -183,7 +183,11 @@ func newDebugAllocator(st *debugState, d Domain, next Allocator) *debugAllocator
 func liveBlocks(next Allocator) int {
 	switch a := next.(type) {
 	case *sharedHeap:
-		return a.allocatedBlocks()
+		// Its count of large blocks can be skewed low for good (a
+		// RawMalloc block freed through Free, as CPython's
+		// raw_allocated_blocks), so ask the pools and the large
+		// allocator below it instead.
+		return a.poolBlocks() + max(liveBlocks(heapRaw()), 0)
 	case *rawalloc.Heap:
 		return a.Stats().LiveBlocks
 	case *obmalloc.Heap:
@@ -271,7 +275,7 @@ func (d *debugAllocator) Free(p unsafe.Pointer) {
 	if b == nil || b.state != stateLive || b.inner {
 		f, known := st.diagnose(call, a)
 		st.mu.Unlock()
-		if !known && d.passDown(a) {
+		if !known && d.passDown(p) {
 			d.next.Free(p) // a block from before the hooks
 			return
 		}
@@ -321,7 +325,7 @@ func (d *debugAllocator) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	if b == nil || b.state != stateLive || b.inner {
 		f, known := st.diagnose(call, a)
 		st.mu.Unlock()
-		if !known && d.passDown(a) {
+		if !known && d.passDown(p) {
 			return d.next.Realloc(p, n) // a block from before the hooks stays unchecked
 		}
 		if !known {
@@ -410,18 +414,19 @@ func (d *debugAllocator) Owns(p unsafe.Pointer) bool {
 	if b != nil {
 		return b.state == stateLive
 	}
-	return d.passDown(uintptr(p))
+	return d.passDown(p)
 }
 
 // passDown says whether a pointer unknown to the registry is a block the
 // allocator below handed out before the hooks were installed. It is
 // called without the registry's lock: the allocator below may take its
-// own lock and call the RAW hook.
-func (d *debugAllocator) passDown(a uintptr) bool {
+// own lock and call the RAW hook. It takes the caller's pointer as it
+// came: rebuilt from an integer, a Go pointer would trip checkptr.
+func (d *debugAllocator) passDown(p unsafe.Pointer) bool {
 	if !d.lenient {
 		return false
 	}
-	return d.next.(owner).Owns(ptrAt(a))
+	return d.next.(owner).Owns(p)
 }
 
 // add records a block; the lock is held.

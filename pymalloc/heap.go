@@ -312,6 +312,13 @@ func (d *sharedHeap) Owns(p unsafe.Pointer) bool {
 	return ok && o.Owns(p)
 }
 
+// poolBlocks counts the blocks in use in the shards' pools.
+func (d *sharedHeap) poolBlocks() int {
+	n := 0
+	d.each(func(_ int, h *obmalloc.Heap) { n += h.AllocatedBlocks() - h.Stats().RawAllocatedBlocks })
+	return n
+}
+
 func (d *sharedHeap) allocatedBlocks() int {
 	n := 0
 	d.each(func(_ int, h *obmalloc.Heap) { n += h.AllocatedBlocks() })
