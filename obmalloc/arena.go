@@ -24,7 +24,7 @@ type arenaObject struct {
 	poolAddress uintptr  // next pool to carve (pool-aligned high-water mark)
 	nfreepools  int      // pools on freepools plus pools never carved
 	ntotalpools int      // pools in the arena: maxPools, or one less when the base is not pool-aligned
-	freepools   []uint64 // the arena's empty pools, a bit per pool (see freePool)
+	freepools   []uint64 // the arena's empty pools, a bit per pool (see takeFreePool)
 	nextarena   *arenaObject
 	prevarena   *arenaObject
 }
