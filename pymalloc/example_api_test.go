@@ -189,3 +189,14 @@ func ExampleRawFault() {
 	// Output:
 	// Free true
 }
+
+// Where a block lives: its size class, its pool and its arena, as in the
+// table of sys._debugmallocstats().
+func ExampleBlock() {
+	p := pymalloc.Malloc(24)
+	defer pymalloc.Free(p)
+	info, ok := pymalloc.Block(p)
+	fmt.Println(ok, info.Class, info.Size, info.Pool == uintptr(p)&^(16<<10-1))
+	// Output:
+	// true 1 32 true
+}

@@ -254,6 +254,24 @@ func addStats(s *obmalloc.Stats, t obmalloc.Stats) {
 	s.RawAllocatedBlocks += t.RawAllocatedBlocks
 }
 
+// Block reports where p lives in the default heap, the heap of the OBJ and
+// MEM domains: its size class, pool and arena (obmalloc.Heap.Block). It
+// reports ok == false for anything that is not the start of a pool block
+// of that heap: a large block, a foreign pointer, or a block the debug
+// hooks handed out (their data starts inside the heap's block). Once the
+// heap is sharded, Arena is a slot of the owning shard's arenas vector.
+func Block(p unsafe.Pointer) (info obmalloc.BlockInfo, ok bool) {
+	d := defaultHeap
+	i := d.owners.owner(uintptr(p))
+	if i < 0 {
+		return obmalloc.BlockInfo{}, false
+	}
+	s := &d.shards[i]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.h.Block(p)
+}
+
 // AllocatedBlocks is sys.getallocatedblocks(): the blocks the default heap
 // has handed out and not taken back, pool and large ones. Blocks the
 // program freed that wait in the debug hooks' quarantine are not counted,

@@ -197,3 +197,27 @@ func TestCrossGoroutineFrees(t *testing.T) {
 	require.NoError(t, Check())
 	assert.Equal(t, before, heapBlocks())
 }
+
+func TestBlock(t *testing.T) {
+	p := Malloc(24)
+	defer Free(p)
+	if DebugHooksInstalled() {
+		_, ok := Block(p)
+		assert.False(t, ok, "a hooked block does not start a heap block")
+		return
+	}
+	info, ok := Block(p)
+	require.True(t, ok)
+	assert.Equal(t, 1, info.Class)
+	assert.Equal(t, uintptr(32), info.Size)
+	assert.Equal(t, uintptr(p)&^(obmalloc.DefaultPoolSize-1), info.Pool)
+	q := Malloc(1000)
+	defer Free(q)
+	var x [8]byte
+	for name, bad := range map[string]unsafe.Pointer{
+		"large block": q, "Go variable": unsafe.Pointer(&x), "interior": unsafe.Add(p, 8), "nil": nil,
+	} {
+		_, ok := Block(bad)
+		assert.False(t, ok, name)
+	}
+}
