@@ -5,7 +5,11 @@ package gcmodule
 // maps hash slots to a dense array of entries kept in insertion order, so
 // traversal and iteration follow insertion order as in CPython.
 //
-//	tableHead | indices [size]int32 | entries [usable]{hash, key, value}
+//	tableHead | entries [usable]{hash, key, value} | indices [size]int32
+//
+// CPython puts the indices first; here the entries come right after the
+// head, so a traversal, which reads the head and the entries only, touches
+// fewer cache lines (a dict's first entries share the head's line).
 
 type tableHead struct {
 	log2size int // the index array has 1<<log2size slots
@@ -33,11 +37,15 @@ func tabHead(t uintptr) *tableHead { return at[tableHead](t) }
 
 func (h *tableHead) size() int { return 1 << h.log2size }
 
-func indexAt(t uintptr, i int) *int32 { return at[int32](t + tableHeadSize + uintptr(i)*4) }
-
-func entriesStart(t uintptr, log2size int) uintptr {
-	return t + tableHeadSize + (uintptr(4)<<log2size+7)&^7
+func indexAt(t uintptr, i int) *int32 {
+	return at[int32](indicesStart(t, tabHead(t).log2size) + uintptr(i)*4)
 }
+
+func indicesStart(t uintptr, log2size int) uintptr {
+	return t + tableHeadSize + uintptr(usableFraction(1<<log2size))*entrySize
+}
+
+func entriesStart(t uintptr, log2size int) uintptr { return t + tableHeadSize }
 
 func entryAt(t uintptr, i int) *tableEntry {
 	return at[tableEntry](entriesStart(t, tabHead(t).log2size) + uintptr(i)*entrySize)
@@ -49,7 +57,7 @@ func usableFraction(size int) int { return (size << 1) / 3 }
 func newTable(log2size int) uintptr {
 	size := 1 << log2size
 	usable := usableFraction(size)
-	n := entriesStart(0, log2size) + uintptr(usable)*entrySize
+	n := indicesStart(0, log2size) + uintptr(size)*4
 	t := memMalloc(n)
 	if t == 0 {
 		return 0
@@ -58,7 +66,7 @@ func newTable(log2size int) uintptr {
 	for i := 0; i < size; i++ {
 		*indexAt(t, i) = ixEmpty
 	}
-	for a := entriesStart(t, log2size); a < t+n; a += ptrSize {
+	for a := entriesStart(t, log2size); a < indicesStart(t, log2size); a += ptrSize {
 		setWord(a, 0)
 	}
 	return t
