@@ -28,8 +28,9 @@
 // Malloc(n) computes the class with one shift and pops the free list of the
 // first pool in that class's ring. When the ring is empty it takes a pool
 // from the arena with the fewest free pools (so busy arenas fill up and
-// quiet ones can drain), preferring a pool that was used before over a
-// virgin one, and maps a new arena only when no arena has a free pool.
+// quiet ones can drain), preferring the lowest pool that was used before
+// over a virgin one, and maps a new arena only when no arena has a free
+// pool.
 // Free(p) asks the arena map whether p is in an arena, finds the pool by
 // rounding p down to the pool size, and pushes the block on the pool's
 // list; a pool that was full rejoins the front of its ring, and a pool
@@ -55,6 +56,13 @@
 // sys._debugmallocstats(), whatever addresses the OS hands out; Config
 // chooses other layouts (8-byte alignment, Python 3.9's 256 KiB arenas and
 // 4 KiB pools) for experiments.
+//
+// Where the port departs from obmalloc.c it is for speed, with the choice
+// of pools and the stats unchanged (docs/fidelity.md has each, with its
+// figures): a virgin block is handed out straight from nextoffset instead
+// of being linked in ahead; a pool taken back from freepools is carved
+// afresh; freepools is a bitmap and its lowest pool goes first; the arena
+// map caches the bottom node of its last arena.
 //
 // # Go rules
 //
