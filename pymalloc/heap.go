@@ -45,11 +45,13 @@ type shard struct {
 	_  [128 - 16]byte
 }
 
-// maxShards bounds the shards: GOMAXPROCS at start-up, rounded up to a
-// power of two, at most this.
+// maxShards bounds the shards: GOMAXPROCS or the number of CPUs at
+// start-up, whichever is larger (a program may raise GOMAXPROCS later),
+// rounded up to a power of two, at most this. Shards get their heap only
+// when first used.
 const maxShards = 64
 
-var defaultHeap = newSharedHeap(runtime.GOMAXPROCS(0))
+var defaultHeap = newSharedHeap(max(runtime.GOMAXPROCS(0), runtime.NumCPU()))
 
 func newSharedHeap(procs int) *sharedHeap {
 	d := &sharedHeap{}
