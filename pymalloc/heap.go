@@ -98,16 +98,12 @@ func (d *sharedHeap) ensureHeap(s *shard, i uint32) {
 	}
 }
 
-// owner returns the shard that owns p once the heap is sharded. A pointer
-// in no shard's arenas (a large block, or one the heap never handed out)
-// goes to shard 0, whose Free passes it to the large allocator.
-func (d *sharedHeap) owner(p unsafe.Pointer) *shard {
-	return &d.shards[max(d.owners.owner(uintptr(p)), 0)]
-}
-
 // Malloc and Calloc take shard 0 while the heap is not sharded and they
 // find it free; Free and Realloc go to shard 0 until the heap is sharded
-// (until then every pool block is shard 0's), and to the owner after.
+// (until then every pool block is shard 0's), and to the owner after. A
+// pointer in no shard's arenas (a large block, or one the heap never
+// handed out) goes to shard 0, whose Free passes it to the large
+// allocator.
 // These paths are written out so that the common case makes no call
 // besides the heap's.
 
@@ -134,7 +130,7 @@ func (d *sharedHeap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 func (d *sharedHeap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	s := &d.shards[0]
 	if d.sharded.Load() {
-		s = d.owner(p)
+		s = &d.shards[max(d.owners.owner(uintptr(p)), 0)]
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock() // Realloc may panic on a foreign pointer
@@ -144,7 +140,7 @@ func (d *sharedHeap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 func (d *sharedHeap) Free(p unsafe.Pointer) {
 	s := &d.shards[0]
 	if d.sharded.Load() {
-		s = d.owner(p)
+		s = &d.shards[max(d.owners.owner(uintptr(p)), 0)]
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock() // Free panics on a foreign pointer

@@ -31,7 +31,9 @@ import (
 // emptyLeaf until an arena lands in its range, so a lookup has no branch
 // for a missing leaf.
 type arenaOwners struct {
-	root [1 << ownerRootBits]atomic.Pointer[ownerLeaf]
+	// One entry more than the address bits need: every address at or
+	// above ownerLimit lands on it, and it always holds emptyLeaf.
+	root [1<<ownerRootBits + 1]atomic.Pointer[ownerLeaf]
 }
 
 var emptyLeaf ownerLeaf
@@ -66,18 +68,16 @@ func (t *arenaOwners) entry(slot uintptr) *atomic.Uint64 {
 	return &r.Load()[slot&(1<<ownerLeafBits-1)]
 }
 
-// owner returns the index of the shard owning p, or -1.
+// owner returns the index of the shard owning p, or -1. It is written to
+// inline into Free: two loads and no branch before the entry.
 func (t *arenaOwners) owner(p uintptr) int {
-	if p >= ownerLimit {
-		return -1
-	}
-	w := t.root[p>>(ownerSlotBits+ownerLeafBits)].Load()[p>>ownerSlotBits&(1<<ownerLeafBits-1)].Load()
+	w := t.root[min(p>>(ownerSlotBits+ownerLeafBits), 1<<ownerRootBits)].Load()[p>>ownerSlotBits&(1<<ownerLeafBits-1)].Load()
 	off := uint64(p & ownerSlotMask)
-	switch {
-	case off < w&ownerSlotMask:
+	if off < w&ownerSlotMask {
 		return int(w>>40&0xff) - 1
-	case off >= w>>20&ownerSlotMask && w>>48 != 0:
-		return int(w>>48&0xff) - 1
+	}
+	if off >= w>>20&ownerSlotMask {
+		return int(w>>48) - 1 // -1 when no arena starts in the slot
 	}
 	return -1
 }
