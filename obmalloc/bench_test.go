@@ -49,3 +49,30 @@ func BenchmarkBulk(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkChurnParallel gives each of GOMAXPROCS goroutines a Heap of its
+// own (churn pairs on a window of 2,500 blocks, as pymalloc's
+// BenchmarkChurnParallel): nothing is shared, so -test.cpu 2 against
+// -test.cpu 1 is the most two goroutines can gain on the machine.
+func BenchmarkChurnParallel(b *testing.B) {
+	sizes := workload.Sizes(1<<16, 1, 512)
+	b.RunParallel(func(pb *testing.PB) {
+		h, err := New(Config{})
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer h.Close()
+		live := make([]unsafe.Pointer, workload.ChurnWindow/4)
+		for i := range live {
+			live[i] = h.Malloc(sizes[i])
+		}
+		for i := 0; pb.Next(); i++ {
+			slot := i % len(live)
+			h.Free(live[slot])
+			n := sizes[i&(1<<16-1)]
+			live[slot] = h.Malloc(n)
+			workload.Touch(live[slot], n)
+		}
+	})
+}

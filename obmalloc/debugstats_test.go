@@ -102,3 +102,29 @@ func TestParseDebugMallocStatsErrors(t *testing.T) {
 		assert.ErrorContains(t, err, tc.err, tc.in)
 	}
 }
+
+// Stats of two heaps add up to the stats of both: blocks, bytes, arenas,
+// and the identity that the byte lines sum to the arenas' bytes.
+func TestStatsAdd(t *testing.T) {
+	a, b := newHeap(t, Config{}), newHeap(t, Config{})
+	for i := range 3000 {
+		a.Malloc(uintptr(1 + i%512))
+		if i%3 == 0 {
+			b.Malloc(uintptr(1 + i%100))
+		}
+	}
+	b.Malloc(4000) // a large block
+	sa, sb := a.Stats(), b.Stats()
+	var sum Stats
+	sum.Add(sa)
+	sum.Add(sb)
+	assert.Equal(t, sa.AllocatedBlocks()+sb.AllocatedBlocks(), sum.AllocatedBlocks())
+	assert.Equal(t, sa.ArenaBytes()+sb.ArenaBytes(), sum.ArenaBytes())
+	assert.Equal(t, sum.ArenaBytes(), sum.BytesInAllocatedBlocks+sum.BytesInAvailableBlocks+
+		uintptr(sum.UnusedPools)*sum.PoolSize+sum.BytesLostToPoolHeaders+
+		sum.BytesLostToQuantization+sum.BytesLostToArenaAlignment)
+	for i, c := range sum.Classes {
+		assert.Equal(t, sa.Classes[i].Pools+sb.Classes[i].Pools, c.Pools, "class %d", i)
+	}
+	assert.Equal(t, sa.Classes[1].Pools, a.Stats().Classes[1].Pools, "Add copies the first Stats' rows, never aliases them")
+}

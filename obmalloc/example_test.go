@@ -438,3 +438,21 @@ func ExampleFault() {
 	// true
 	// true
 }
+
+// The statistics of several heaps, as one: what pymalloc's default heap
+// reports once it has a heap per processor.
+func ExampleStats_Add() {
+	a, _ := obmalloc.New(obmalloc.Config{})
+	defer a.Close()
+	b, _ := obmalloc.New(obmalloc.Config{})
+	defer b.Close()
+	a.Malloc(24)
+	b.Malloc(24)
+	b.Malloc(100)
+	var all obmalloc.Stats
+	all.Add(a.Stats())
+	all.Add(b.Stats())
+	fmt.Println(all.AllocatedBlocks(), all.Classes[1].Pools, all.ArenasCurrent)
+	// Output:
+	// 3 2 2
+}

@@ -57,6 +57,38 @@ func (s *Stats) AllocatedBlocks() int {
 	return n
 }
 
+// Add adds t, the statistics of another heap of the same layout, to s,
+// as for one heap made of several (pymalloc's sharded default heap): each
+// class row, block, byte and arena count adds up. ArenasHighwater becomes
+// the sum of the highwater marks, which may exceed the most arenas the
+// heaps ever held at once. Adding to a zero Stats copies t.
+func (s *Stats) Add(t Stats) {
+	if s.Classes == nil {
+		*s = t
+		s.Classes = append([]ClassStats(nil), t.Classes...)
+		return
+	}
+	for i, c := range t.Classes {
+		s.Classes[i].Pools += c.Pools
+		s.Classes[i].BlocksInUse += c.BlocksInUse
+		s.Classes[i].AvailBlocks += c.AvailBlocks
+	}
+	s.ArenasAllocatedTotal += t.ArenasAllocatedTotal
+	s.ArenasReclaimed += t.ArenasReclaimed
+	s.ArenasHighwater += t.ArenasHighwater
+	s.ArenasCurrent += t.ArenasCurrent
+	s.BytesInAllocatedBlocks += t.BytesInAllocatedBlocks
+	s.BytesInAvailableBlocks += t.BytesInAvailableBlocks
+	s.UnusedPools += t.UnusedPools
+	s.BytesLostToPoolHeaders += t.BytesLostToPoolHeaders
+	s.BytesLostToQuantization += t.BytesLostToQuantization
+	s.BytesLostToArenaAlignment += t.BytesLostToArenaAlignment
+	s.ArenaMapMidNodes += t.ArenaMapMidNodes
+	s.ArenaMapBotNodes += t.ArenaMapBotNodes
+	s.ArenaMapRootBytes += t.ArenaMapRootBytes
+	s.RawAllocatedBlocks += t.RawAllocatedBlocks
+}
+
 // ArenaMapBytes is the memory of the radix tree.
 func (s *Stats) ArenaMapBytes() uintptr {
 	return s.ArenaMapRootBytes + uintptr(s.ArenaMapMidNodes)*s.ArenaMapMidBytes + uintptr(s.ArenaMapBotNodes)*s.ArenaMapBotBytes

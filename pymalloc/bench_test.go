@@ -1,6 +1,7 @@
 package pymalloc
 
 import (
+	"runtime"
 	"testing"
 	"unsafe"
 
@@ -39,4 +40,18 @@ func BenchmarkChurnParallel(b *testing.B) {
 			Free(p)
 		}
 	})
+}
+
+// BenchmarkChurnParallelSharded is BenchmarkChurnParallel on a default
+// heap that is sharded from the start (a private one, installed as the
+// OBJ allocator for the benchmark): with -test.cpu 1 it measures what
+// sharding costs one goroutine against BenchmarkChurnParallel's unsharded
+// heap.
+func BenchmarkChurnParallelSharded(b *testing.B) {
+	d := newSharedHeap(max(runtime.GOMAXPROCS(0), runtime.NumCPU()))
+	d.sharded.Store(true)
+	prev := GetAllocator(DomainObj)
+	SetAllocator(DomainObj, d)
+	defer SetAllocator(DomainObj, prev)
+	BenchmarkChurnParallel(b)
 }

@@ -187,7 +187,7 @@ func liveBlocks(next Allocator) int {
 		// RawMalloc block freed through Free, as CPython's
 		// raw_allocated_blocks), so ask the pools and the large
 		// allocator below it instead.
-		return a.poolBlocks() + max(liveBlocks(heapRaw()), 0)
+		return a.poolBlocks() + liveBlocks(heapRaw())
 	case *rawalloc.Heap:
 		return a.Stats().LiveBlocks
 	case *obmalloc.Heap:

@@ -28,12 +28,12 @@ import (
 //	Malloc ──> shard of the current P (the next free one if busy)
 //	Free(p) ─> owners[p] ─> that shard's mutex ─> obmalloc.Heap.Free
 type sharedHeap struct {
-	sharded atomic.Bool
-	mask    uint32        // shards in use are shards[:mask+1]
-	_       [128 - 8]byte // read by every call: a line of its own
-	shards  [maxShards]shard
-	grow    sync.Mutex // writes owners
-	owners  arenaOwners
+	sharded  atomic.Bool
+	mask     uint32        // shards in use are shards[:mask+1]
+	_        [128 - 8]byte // read by every call: a line of its own
+	shards   [maxShards]shard
+	ownersMu sync.Mutex // serialises the writers of owners (the shards' arena hooks)
+	owners   arenaOwners
 }
 
 // shard is one heap and its lock, padded to its own cache lines so two
@@ -173,9 +173,9 @@ func (a shardArenas) Alloc(size uintptr) unsafe.Pointer {
 	if p == nil {
 		return nil
 	}
-	a.d.grow.Lock()
+	a.d.ownersMu.Lock()
 	ok := a.d.owners.set(uintptr(p), a.shard)
-	a.d.grow.Unlock()
+	a.d.ownersMu.Unlock()
 	if !ok {
 		// Above the owners table's reach: refuse the arena, as if the
 		// allocator had failed.
@@ -186,9 +186,9 @@ func (a shardArenas) Alloc(size uintptr) unsafe.Pointer {
 }
 
 func (a shardArenas) Free(p unsafe.Pointer, size uintptr) {
-	a.d.grow.Lock()
+	a.d.ownersMu.Lock()
 	a.d.owners.set(uintptr(p), -1)
-	a.d.grow.Unlock()
+	a.d.ownersMu.Unlock()
 	arenaAllocator.Load().a.Free(p, size)
 }
 
@@ -221,35 +221,8 @@ func Stats() obmalloc.Stats { return defaultHeap.stats() }
 
 func (d *sharedHeap) stats() obmalloc.Stats {
 	var s obmalloc.Stats
-	d.each(func(_ int, h *obmalloc.Heap) { addStats(&s, h.Stats()) })
+	d.each(func(_ int, h *obmalloc.Heap) { s.Add(h.Stats()) })
 	return s
-}
-
-// addStats adds shard statistics t to s.
-func addStats(s *obmalloc.Stats, t obmalloc.Stats) {
-	if s.Classes == nil {
-		*s = t
-		return
-	}
-	for i, c := range t.Classes {
-		s.Classes[i].Pools += c.Pools
-		s.Classes[i].BlocksInUse += c.BlocksInUse
-		s.Classes[i].AvailBlocks += c.AvailBlocks
-	}
-	s.ArenasAllocatedTotal += t.ArenasAllocatedTotal
-	s.ArenasReclaimed += t.ArenasReclaimed
-	s.ArenasHighwater += t.ArenasHighwater
-	s.ArenasCurrent += t.ArenasCurrent
-	s.BytesInAllocatedBlocks += t.BytesInAllocatedBlocks
-	s.BytesInAvailableBlocks += t.BytesInAvailableBlocks
-	s.UnusedPools += t.UnusedPools
-	s.BytesLostToPoolHeaders += t.BytesLostToPoolHeaders
-	s.BytesLostToQuantization += t.BytesLostToQuantization
-	s.BytesLostToArenaAlignment += t.BytesLostToArenaAlignment
-	s.ArenaMapMidNodes += t.ArenaMapMidNodes
-	s.ArenaMapBotNodes += t.ArenaMapBotNodes
-	s.ArenaMapRootBytes += t.ArenaMapRootBytes
-	s.RawAllocatedBlocks += t.RawAllocatedBlocks
 }
 
 // Block reports where p lives in the default heap, the heap of the OBJ and
@@ -330,9 +303,8 @@ func (d *sharedHeap) Owns(p unsafe.Pointer) bool {
 
 // poolBlocks counts the blocks in use in the shards' pools.
 func (d *sharedHeap) poolBlocks() int {
-	n := 0
-	d.each(func(_ int, h *obmalloc.Heap) { n += h.AllocatedBlocks() - h.Stats().RawAllocatedBlocks })
-	return n
+	s := d.stats()
+	return s.AllocatedBlocks() - s.RawAllocatedBlocks
 }
 
 func (d *sharedHeap) allocatedBlocks() int {

@@ -9,7 +9,7 @@ import (
 // arenaOwners says which shard of the default heap owns an address: the
 // routing table that lets Free and Realloc go straight to the right
 // shard's lock. It is written only when a shard maps or unmaps an arena
-// (under the heap's grow lock) and read without a lock, with atomic loads,
+// (under the heap's ownersMu) and read without a lock, with atomic loads,
 // by every Free.
 //
 // Like obmalloc's arena map it cuts the address space into 1 MiB slots
@@ -59,7 +59,7 @@ var _ [obmalloc.DefaultArenaSize - 1<<ownerSlotBits]struct{}
 var _ [1<<ownerSlotBits - obmalloc.DefaultArenaSize]struct{}
 
 // entry returns the entry of a slot, giving its range a leaf of its own
-// first; the caller holds the heap's grow lock.
+// first; the caller holds the heap's ownersMu.
 func (t *arenaOwners) entry(slot uintptr) *atomic.Uint64 {
 	r := &t.root[slot>>ownerLeafBits]
 	if r.Load() == &emptyLeaf {
@@ -83,7 +83,7 @@ func (t *arenaOwners) owner(p uintptr) int {
 }
 
 // set records the arena [base, base+1 MiB) as shard's (shard >= 0) or as
-// no one's (shard < 0). The caller holds the heap's grow lock. It reports
+// no one's (shard < 0). The caller holds the heap's ownersMu. It reports
 // false, changing nothing, for an arena at or above 2^48.
 func (t *arenaOwners) set(base uintptr, shard int) bool {
 	if base >= ownerLimit-1<<ownerSlotBits {
