@@ -8,6 +8,7 @@
 //	cmpalloc bulk   [-rounds N] [-backends a,b] [-benchtime D] [-o RAW] [-csv]
 //	cmpalloc gc     [-rounds N] [-backends a,b] [-blocks N] [-size N] [-warmup D] [-o RAW] [-csv]
 //	cmpalloc profile -backend NAME [-repeat N] -o FILE TRACE.gz
+//	cmpalloc trace  churn|bulk [-pairs N] -o FILE.trace.gz
 //	cmpalloc table  [-csv] [-base NAME] RAW...
 //	cmpalloc chart  -o FILE.svg [-title T] [-note N] RAW...
 //	cmpalloc backends
@@ -16,6 +17,9 @@
 // itself), backends interleaved round by round, and the tables show
 // medians with the min–max over the rounds. The bench package's doc.go
 // explains the method.
+//
+// The C replayers only replay traces, so "cmpalloc trace" writes the churn
+// and bulk workloads as pytrace files for them (and for demo replay).
 package main
 
 import (
@@ -46,6 +50,10 @@ const usage = `usage:
   cmpalloc profile -backend NAME [-repeat N] -o FILE TRACE.gz
         replay a trace N times (default 10) through one backend in this
         process under the CPU profiler, for go tool pprof
+  cmpalloc trace churn|bulk [-pairs N] -o FILE.trace.gz
+        write the churn workload (its window, then N free + malloc pairs,
+        default 3,000,000) or one round of the bulk workload as a pytrace 1
+        trace, so the C replayers and demo replay run the same ops
   cmpalloc table [-csv] [-base NAME] RAW...
         the tables again, from the records that -o saved
   cmpalloc chart -o FILE.svg [-title T] [-note N] RAW...
@@ -75,6 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"bulk":     workloadCmd("bulk"),
 		"gc":       gcCmd,
 		"profile":  profileCmd,
+		"trace":    traceCmd,
 		"table":    tableCmd,
 		"chart":    chartCmd,
 		"backends": backendsCmd,
