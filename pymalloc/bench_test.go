@@ -55,3 +55,44 @@ func BenchmarkChurnParallelSharded(b *testing.B) {
 	defer SetAllocator(DomainObj, prev)
 	BenchmarkChurnParallel(b)
 }
+
+// The parts of sharded mode's cost, one at a time (docs/benchmarks.md,
+// "Several goroutines on the package-level API"): the processor lookup
+// that picks a shard for each allocation, the owners lookup of each free,
+// and the lock and unlock every call makes in either mode.
+
+var benchSink int
+
+func BenchmarkProcID(b *testing.B) {
+	s := 0
+	for b.Loop() {
+		s += procID()
+	}
+	benchSink = s
+}
+
+func BenchmarkOwnerLookup(b *testing.B) {
+	d := newSharedHeap(2)
+	blocks := make([]uintptr, 4096)
+	for i := range blocks {
+		blocks[i] = uintptr(d.Malloc(64))
+	}
+	s, i := 0, 0
+	for b.Loop() {
+		s += d.owners.owner(blocks[i&(len(blocks)-1)])
+		i++
+	}
+	benchSink = s
+	for _, p := range blocks {
+		d.Free(unsafe.Add(nil, p))
+	}
+}
+
+func BenchmarkShardLockUnlock(b *testing.B) {
+	d := newSharedHeap(2)
+	s := &d.shards[0]
+	for b.Loop() {
+		s.mu.Lock()
+		s.mu.Unlock()
+	}
+}
