@@ -9,3 +9,5 @@ import "golang.org/x/sys/unix"
 // once, so callers must not rely on zeroes after Decommit there (obmalloc
 // and the large-block allocator never do).
 const decommitAdvice = unix.MADV_FREE
+
+const decommitZeroes = false

@@ -6,3 +6,5 @@ import "golang.org/x/sys/unix"
 // refills them with zeros on the next touch, which is what Decommit
 // promises.
 const decommitAdvice = unix.MADV_DONTNEED
+
+const decommitZeroes = true

@@ -41,9 +41,11 @@ func Unmap(p unsafe.Pointer, size uintptr) error {
 }
 
 // Decommit tells the operating system that the pages of [p, p+size) are no
-// longer needed: their physical memory may be reclaimed and they read back
-// as zero, but the range stays mapped and usable. p and size must be
-// multiples of PageSize inside a region obtained from Map.
+// longer needed: their physical memory may be reclaimed, but the range
+// stays mapped and usable. On linux and windows the pages read back as
+// zero; on the BSDs and darwin they may keep their old contents
+// (DecommitZeroes says which). p and size must be multiples of PageSize
+// inside a region obtained from Map.
 func Decommit(p unsafe.Pointer, size uintptr) error {
 	if err := checkRegion(p, size); err != nil {
 		return fmt.Errorf("mmap: decommit %d bytes at %p: %w", size, p, err)
@@ -92,4 +94,31 @@ func Remap(p unsafe.Pointer, oldSize, newSize uintptr) (unsafe.Pointer, error) {
 		return nil, fmt.Errorf("mmap: remap %d bytes at %p to %d: %w", oldSize, p, newSize, err)
 	}
 	return q, nil
+}
+
+// DecommitZeroes reports whether pages read back as zero after Decommit on
+// this system (linux and windows), so a caller that reuses a decommitted
+// range as fresh memory knows whether it must clear it first.
+func DecommitZeroes() bool { return decommitZeroes }
+
+// ErrHugePagesUnsupported is returned by AdviseHugePages where the system
+// has no transparent huge pages to ask for (everywhere but linux).
+var ErrHugePagesUnsupported = fmt.Errorf("transparent huge pages are not supported on this system: %w", errors.ErrUnsupported)
+
+// AdviseHugePages asks the system to back [p, p+size) with transparent
+// huge pages (madvise MADV_HUGEPAGE on linux): a page fault in a 2 MiB
+// aligned part of the range may then map a whole 2 MiB page, which saves
+// page faults and TLB entries and makes the part resident at once. It is
+// advice: the kernel may decline (when huge pages are disabled, or none is
+// free), and the range behaves as before. p and size must lie in a region
+// obtained from Map; elsewhere than linux the error wraps
+// ErrHugePagesUnsupported.
+func AdviseHugePages(p unsafe.Pointer, size uintptr) error {
+	if err := checkRegion(p, size); err != nil {
+		return fmt.Errorf("mmap: advise huge pages for %d bytes at %p: %w", size, p, err)
+	}
+	if err := sysAdviseHugePages(p, size); err != nil {
+		return fmt.Errorf("mmap: advise huge pages for %d bytes at %p: %w", size, p, err)
+	}
+	return nil
 }

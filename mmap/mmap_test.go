@@ -2,6 +2,8 @@ package mmap
 
 import (
 	"errors"
+	"runtime"
+	"syscall"
 	"testing"
 	"unsafe"
 
@@ -79,4 +81,43 @@ func TestRemapKeepsContents(t *testing.T) {
 	require.NoError(t, Unmap(q, 64*PageSize()))
 	_, err = Remap(nil, size, size)
 	assert.ErrorContains(t, err, "mmap: remap 8192 bytes at 0x0 to 8192: nil address")
+}
+
+func TestAdviseHugePages(t *testing.T) {
+	const size = 4 << 20
+	p, err := Map(size)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, Unmap(p, size)) }()
+	err = AdviseHugePages(p, size)
+	if runtime.GOOS == "linux" {
+		// Advice the kernel may ignore, but the call itself succeeds on
+		// any kernel built with transparent huge pages, and EINVAL names
+		// one built without them.
+		if err != nil {
+			assert.ErrorIs(t, err, syscall.EINVAL)
+			t.Skipf("this kernel has no transparent huge pages: %v", err)
+		}
+	} else {
+		assert.ErrorIs(t, err, ErrHugePagesUnsupported)
+		assert.ErrorIs(t, err, errors.ErrUnsupported)
+	}
+	// Advised or not, the range is ordinary memory.
+	b := unsafe.Slice((*byte)(p), size)
+	b[0], b[size-1] = 1, 2
+	assert.Equal(t, byte(2), b[size-1])
+
+	assert.ErrorContains(t, AdviseHugePages(nil, size), "nil address")
+}
+
+func TestDecommitZeroesSaysWhatDecommitDoes(t *testing.T) {
+	size := PageSize()
+	p, err := Map(size)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, Unmap(p, size)) }()
+	b := unsafe.Slice((*byte)(p), size)
+	b[0] = 7
+	require.NoError(t, Decommit(p, size))
+	if DecommitZeroes() {
+		assert.Equal(t, byte(0), b[0], "DecommitZeroes is true, so the page must read back as zero")
+	}
 }

@@ -27,6 +27,9 @@ func sysUnmap(p unsafe.Pointer, size uintptr) error {
 	return windows.VirtualFree(uintptr(p), 0, windows.MEM_RELEASE)
 }
 
+// sysDecommit commits the pages again, and fresh pages are zero.
+const decommitZeroes = true
+
 func sysDecommit(p unsafe.Pointer, size uintptr) error {
 	// Decommit, then commit again: the range stays usable, and the pages
 	// come back as zeros, as they do on linux.

@@ -3,6 +3,8 @@ package pymalloc
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
 // GOPYMALLOC: PYTHONMALLOC for Go programs, read once, when the package is
@@ -80,4 +82,28 @@ func AllocatorName() string {
 		return "malloc" + suffix
 	}
 	return ""
+}
+
+// HugePagesEnvVar is the environment variable that puts the default heap's
+// arenas on transparent huge pages, read once at start-up: "1" installs an
+// obmalloc.HugePageArenas as the arena allocator (as
+// SetArenaAllocator(&obmalloc.HugePageArenas{}) would), "0" or unset keeps
+// one mmap per arena, anything else stops the program. It is this port's
+// PYTHON_PYMALLOC_HUGEPAGES, CPython's run-time opt-in to the huge pages
+// of a --with-pymalloc-hugepages build; where CPython maps 2 MiB arenas
+// from the kernel's reserved pool (MAP_HUGETLB), this asks for transparent
+// huge pages under 1 MiB arenas, which need no reserved pool and fall back
+// to ordinary pages (docs/experiments.md).
+const HugePagesEnvVar = "GOPYMALLOC_HUGEPAGES"
+
+// arenasFromEnv returns the arena allocator that value of HugePagesEnvVar
+// asks for.
+func arenasFromEnv(value string) (ArenaAllocator, error) {
+	switch value {
+	case "", "0":
+		return obmalloc.MmapArenas{}, nil
+	case "1":
+		return &obmalloc.HugePageArenas{}, nil
+	}
+	return nil, fmt.Errorf("Fatal error: pymalloc: %s=%q: want 1 (huge pages), 0 or unset", HugePagesEnvVar, value)
 }

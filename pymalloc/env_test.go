@@ -20,8 +20,15 @@ const childEnv = "GOPYMALLOC_TEST_CHILD"
 
 func runChild(t *testing.T, value string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestGOPYMALLOCChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), EnvVar+"="+value, childEnv+"=1")
+	return runChildTest(t, "TestGOPYMALLOCChild", EnvVar+"="+value)
+}
+
+// runChildTest runs one test of this binary in a child process with env
+// added to the environment.
+func runChildTest(t *testing.T, test string, env ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(append(os.Environ(), env...), childEnv+"=1")
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
@@ -75,6 +82,54 @@ func TestGOPYMALLOCChild(t *testing.T) {
 		q := MemMalloc(16)
 		mustFault(t, FaultWrongDomain, func() { Free(q) })
 		MemFree(q)
+	}
+	if !t.Failed() {
+		fmt.Println("checks: ok")
+	}
+}
+
+func TestGOPYMALLOC_HUGEPAGES(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the test binary 4 times")
+	}
+	for value, want := range map[string]string{
+		"": "obmalloc.MmapArenas", "0": "obmalloc.MmapArenas", "1": "*obmalloc.HugePageArenas",
+	} {
+		t.Run("value="+value, func(t *testing.T) {
+			stdout, stderr, err := runChildTest(t, "TestHugePagesChild", HugePagesEnvVar+"="+value)
+			require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+			assert.Contains(t, stdout, "arenas: "+want+"\n")
+			assert.Contains(t, stdout, "checks: ok\n")
+		})
+	}
+	t.Run("unknown", func(t *testing.T) {
+		stdout, stderr, err := runChildTest(t, "TestHugePagesChild", HugePagesEnvVar+"=yes")
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit)
+		assert.Equal(t, 1, exit.ExitCode())
+		assert.Equal(t, `Fatal error: pymalloc: GOPYMALLOC_HUGEPAGES="yes": want 1 (huge pages), 0 or unset`+"\n", stderr)
+		assert.Empty(t, stdout)
+	})
+}
+
+// TestHugePagesChild runs in the child only: it names the arena allocator
+// and checks that the default heap works on it.
+func TestHugePagesChild(t *testing.T) {
+	if os.Getenv(childEnv) == "" {
+		t.Skip("run by TestGOPYMALLOC_HUGEPAGES in a child process")
+	}
+	fmt.Printf("arenas: %T\n", GetArenaAllocator())
+	ps := make([]unsafe.Pointer, 20000)
+	for i := range ps {
+		ps[i] = Malloc(uintptr(1 + i%512))
+		require.NotNil(t, ps[i])
+	}
+	for _, p := range ps {
+		Free(p)
+	}
+	require.NoError(t, Check())
+	if os.Getenv(HugePagesEnvVar) == "1" {
+		assert.Zero(t, Stats().BytesLostToArenaAlignment, "huge-page arenas start on pool boundaries")
 	}
 	if !t.Failed() {
 		fmt.Println("checks: ok")

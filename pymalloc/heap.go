@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -196,7 +197,16 @@ var arenaAllocator atomic.Pointer[arenaHolder]
 
 type arenaHolder struct{ a ArenaAllocator }
 
-func init() { arenaAllocator.Store(&arenaHolder{obmalloc.MmapArenas{}}) }
+func init() {
+	// GOPYMALLOC_HUGEPAGES (env.go) chooses the arenas' memory before the
+	// first arena is mapped.
+	a, err := arenasFromEnv(os.Getenv(HugePagesEnvVar))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	arenaAllocator.Store(&arenaHolder{a})
+}
 
 // GetArenaAllocator returns the allocator that maps the default heap's
 // arenas (PyObject_GetArenaAllocator); by default, mmap.

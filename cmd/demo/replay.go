@@ -15,7 +15,7 @@ import (
 )
 
 // replaySynopsis is the replay subcommand's command line.
-const replaySynopsis = "demo replay [-stats] [-stats-at N1,N2,...] [-arenas keep|release] [-no-touch] [-repeat N] [-cpuprofile FILE] TRACE.gz..."
+const replaySynopsis = "demo replay [-stats] [-stats-at N1,N2,...] [-arenas keep|release] [-no-touch] [-hugepages] [-repeat N] [-cpuprofile FILE] TRACE.gz..."
 
 // replayUsage describes the replay subcommand.
 func replayUsage(w io.Writer) {
@@ -33,6 +33,9 @@ func replayUsage(w io.Writer) {
     -arenas POLICY  keep (default): never unmap an arena, as Python users
                     observe; release: unmap an empty arena, as CPython 3.11 does
     -no-touch       do not write the first and last byte of each new block
+    -hugepages      an experiment: carve the arenas out of 64 MiB
+                    reservations on transparent huge pages (linux; see
+                    docs/experiments.md) instead of one mmap per arena
     -repeat N       replay each trace N times, a fresh heap each time, one
                     line per replay (default 1)
     -cpuprofile F   write a CPU profile of the replays to F (go tool pprof;
@@ -51,6 +54,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	statsAt := fs.String("stats-at", "", "")
 	arenas := fs.String("arenas", "keep", "")
 	noTouch := fs.Bool("no-touch", false, "")
+	hugePages := fs.Bool("hugepages", false, "")
 	repeat := fs.Int("repeat", 1, "")
 	cpuprofile := fs.String("cpuprofile", "", "")
 	// A usage error prints what was wrong and the synopsis, not the
@@ -134,6 +138,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 			res, err := replay.Run(t, replay.Options{
 				Policy:     policy,
 				NoTouch:    *noTouch,
+				HugePages:  *hugePages,
 				StatsAt:    points[i],
 				StatsAtEnd: *stats,
 				Stats:      stdout,

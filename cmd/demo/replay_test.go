@@ -55,6 +55,12 @@ func TestReplay(t *testing.T) {
 	code, stdout, _ = runDemo("replay", "-arenas", "release", "-no-touch", good)
 	require.Equal(t, exitOK, code)
 	assert.Contains(t, stdout, " touch=0 arenas=release")
+	assert.NotContains(t, stdout, "hugepages")
+
+	code, stdout, stderr = runDemo("replay", "-hugepages", "-stats", good)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, " touch=1 arenas=keep hugepages=1")
+	assert.Contains(t, stdout, "# bytes lost to arena alignment    =                    0\n", "huge-page arenas start on a pool boundary")
 }
 
 func TestReplayStats(t *testing.T) {

@@ -23,4 +23,12 @@ type Options struct {
 	StatsAtEnd bool
 	// Stats receives the dumps; it must not be nil when a dump is asked for.
 	Stats io.Writer
+	// HugePages puts the arenas on transparent huge pages
+	// (obmalloc.HugePageArenas) instead of one mmap each. The replays of
+	// a process share one such allocator, so a later replay reuses the
+	// address space of an earlier one's arenas (decommitted, so their
+	// pages fault in afresh).
+	HugePages bool
 }
+
+var hugePageArenas obmalloc.HugePageArenas

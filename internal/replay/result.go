@@ -32,8 +32,9 @@ type Result struct {
 	RSSPeakKB   int64
 	ReplayRSSKB int64
 
-	Touch  bool
-	Policy obmalloc.ArenaPolicy
+	Touch     bool
+	Policy    obmalloc.ArenaPolicy
+	HugePages bool // the arenas were on transparent huge pages (Options.HugePages)
 
 	// Dumps is the number of statistics dumps written and DumpSeconds the
 	// time they took, outside Seconds.
@@ -53,6 +54,9 @@ func (r Result) String() string {
 		" peak_live_blocks=%d live_at_end=%d rss_before_kb=%d replay_rss_kb=%d touch=%d arenas=%s",
 		r.Trace, r.Ops, r.Seconds, r.NsPerOp, r.PeakLiveBytes, r.RSSPeakKB,
 		r.PeakLiveBlocks, r.LiveAtEnd, r.RSSBeforeKB, r.ReplayRSSKB, touch, r.Policy)
+	if r.HugePages {
+		s += " hugepages=1"
+	}
 	if r.Dumps > 0 {
 		s += fmt.Sprintf(" dumps=%d dump_seconds=%.6f", r.Dumps, r.DumpSeconds)
 	}

@@ -32,7 +32,11 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 
 	// A new large-block allocator too, so that the replay starts from an
 	// empty heap as replay.c's one replay per process does.
-	h, err := obmalloc.New(obmalloc.Config{Policy: opt.Policy})
+	cfg := obmalloc.Config{Policy: opt.Policy}
+	if opt.HugePages {
+		cfg.Arenas = &hugePageArenas
+	}
+	h, err := obmalloc.New(cfg)
 	if err != nil {
 		return Result{}, fmt.Errorf("replay: %s: %w", t.Name, err)
 	}
@@ -58,6 +62,7 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 		LiveAtEnd:      int(t.Stats.LiveAtEnd),
 		Touch:          !opt.NoTouch,
 		Policy:         opt.Policy,
+		HugePages:      opt.HugePages,
 		RSSBeforeKB:    -1,
 		RSSPeakKB:      -1,
 		ReplayRSSKB:    -1,

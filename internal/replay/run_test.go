@@ -147,7 +147,12 @@ func TestRunResultLine(t *testing.T) {
 	assert.Contains(t, line, " peak_live_bytes=184 rss_peak_kb=")
 	assert.Contains(t, line, " touch=0 arenas=release")
 	assert.NotContains(t, line, "dumps=", "no dump was asked for")
+	assert.NotContains(t, line, "hugepages=")
 	assert.False(t, res.Touch)
+
+	res, err = Run(readTrace(t, "example", formatExample), Options{HugePages: true})
+	require.NoError(t, err)
+	assert.True(t, strings.HasSuffix(res.String(), " touch=1 arenas=keep hugepages=1"), res.String())
 
 	// The fixed keys, in replay.c's order, with its number formats.
 	r := Result{Trace: "x", Ops: 3, Seconds: 1.5, NsPerOp: 12.345, PeakLiveBytes: 9, RSSPeakKB: -1, Dumps: 2, DumpSeconds: 0.25}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package mmap
+
+import "unsafe"
+
+func sysAdviseHugePages(p unsafe.Pointer, size uintptr) error {
+	return ErrHugePagesUnsupported
+}
