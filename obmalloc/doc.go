@@ -55,7 +55,10 @@
 // rows of WriteDebugMallocStats are identical to CPython's
 // sys._debugmallocstats(), whatever addresses the OS hands out; Config
 // chooses other layouts (8-byte alignment, Python 3.9's 256 KiB arenas and
-// 4 KiB pools) for experiments.
+// 4 KiB pools) for experiments, and Config.Arenas the memory under the
+// arenas: MmapArenas (the default, one mmap per arena as CPython's
+// _PyObject_ArenaMmap) or HugePageArenas (transparent huge pages, an
+// opt-in experiment; hugepages.go).
 //
 // Where the port departs from obmalloc.c it is for speed, with the choice
 // of pools and the stats unchanged (docs/fidelity.md has each, with its

@@ -56,6 +56,15 @@
 // (docs/benchmarks.md has the figures); a program that keeps one
 // obmalloc.Heap per goroutine avoids them.
 //
+// # Huge pages
+//
+// GOPYMALLOC_HUGEPAGES=1 in the environment (HugePagesEnvVar), or
+// SetArenaAllocator(&obmalloc.HugePageArenas{}) before the first
+// allocation, puts the default heap's arenas on transparent huge pages
+// (linux): fewer page faults and TLB misses, memory held in 2 MiB steps.
+// It is off by default, as CPython's PYTHON_PYMALLOC_HUGEPAGES is;
+// docs/experiments.md has the figures.
+//
 // # Debug hooks and misuse
 //
 // SetupDebugHooks, or GOPYMALLOC=debug in the environment, puts CPython's
