@@ -1,6 +1,10 @@
 package mmap
 
 import (
+	"os"
+	"strconv"
+	"strings"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -10,3 +14,18 @@ func sysAdviseHugePages(p unsafe.Pointer, size uintptr) error {
 	// The slice only names the range for the system call; it is not kept.
 	return unix.Madvise(unsafe.Slice((*byte)(p), size), unix.MADV_HUGEPAGE)
 }
+
+// sysHugePageSize reads the size of a transparent huge page (a PMD
+// mapping) from sysfs: 2 MiB on amd64, more on some arm64 and ppc64
+// kernels; 0 when the kernel has no transparent huge pages.
+var sysHugePageSize = sync.OnceValue(func() uintptr {
+	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return uintptr(n)
+})

@@ -105,12 +105,18 @@ func DecommitZeroes() bool { return decommitZeroes }
 // has no transparent huge pages to ask for (everywhere but linux).
 var ErrHugePagesUnsupported = fmt.Errorf("transparent huge pages are not supported on this system: %w", errors.ErrUnsupported)
 
+// HugePageSize returns the size in bytes of a transparent huge page (2 MiB
+// on amd64 linux), or 0 where the system has none (every system but
+// linux, or a kernel built without them).
+func HugePageSize() uintptr { return sysHugePageSize() }
+
 // AdviseHugePages asks the system to back [p, p+size) with transparent
-// huge pages (madvise MADV_HUGEPAGE on linux): a page fault in a 2 MiB
-// aligned part of the range may then map a whole 2 MiB page, which saves
-// page faults and TLB entries and makes the part resident at once. It is
-// advice: the kernel may decline (when huge pages are disabled, or none is
-// free), and the range behaves as before. p and size must lie in a region
+// huge pages (madvise MADV_HUGEPAGE on linux): a page fault in a part of
+// the range aligned to HugePageSize may then map a whole huge page, which
+// saves page faults and TLB entries and makes the part resident at once.
+// It is advice: the call succeeds even where the kernel then declines
+// (/sys/kernel/mm/transparent_hugepage/enabled set to never, or no huge
+// page free), and the range behaves as before. p and size must lie in a region
 // obtained from Map; elsewhere than linux the error wraps
 // ErrHugePagesUnsupported.
 func AdviseHugePages(p unsafe.Pointer, size uintptr) error {

@@ -121,3 +121,16 @@ func TestDecommitZeroesSaysWhatDecommitDoes(t *testing.T) {
 		assert.Equal(t, byte(0), b[0], "DecommitZeroes is true, so the page must read back as zero")
 	}
 }
+
+func TestHugePageSize(t *testing.T) {
+	n := HugePageSize()
+	if runtime.GOOS != "linux" {
+		assert.Zero(t, n)
+		return
+	}
+	if n == 0 {
+		t.Skip("this kernel has no transparent huge pages")
+	}
+	assert.Zero(t, n&(n-1), "a huge page is a power of two: %d", n)
+	assert.Greater(t, n, PageSize())
+}

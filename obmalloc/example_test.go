@@ -461,16 +461,19 @@ func ExampleStats_Add() {
 // on what page size does to an allocation-heavy workload. The size-class
 // rows of its stats are those of a heap on ordinary arenas.
 func ExampleHugePageArenas() {
-	arenas := &obmalloc.HugePageArenas{}
+	arenas := &obmalloc.HugePageArenas{} // one can serve many heaps
 	h, err := obmalloc.New(obmalloc.Config{Arenas: arenas})
 	if err != nil {
 		panic(err)
 	}
-	defer h.Close()
 
 	p := h.Malloc(100)
 	s := h.Stats()
 	fmt.Println("arenas:", s.ArenasCurrent, "bytes lost to arena alignment:", s.BytesLostToArenaAlignment)
 	h.Free(p)
-	// Output: arenas: 1 bytes lost to arena alignment: 0
+	// The heap gives its arenas back; then the reservations can go.
+	fmt.Println(h.Close(), arenas.Close())
+	// Output:
+	// arenas: 1 bytes lost to arena alignment: 0
+	// <nil> <nil>
 }

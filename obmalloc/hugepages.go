@@ -1,6 +1,7 @@
 package obmalloc
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -11,68 +12,95 @@ import (
 // HugePageArenas is an ArenaAllocator for experiments with the memory under
 // the arenas: instead of one mmap per arena (MmapArenas, CPython's way), it
 // maps reservations of ChunkSize bytes, carves arenas out of them one after
-// the other from a 2 MiB boundary, and asks the kernel to back the
+// the other from a huge-page boundary, and asks the kernel to back the
 // reservations with transparent huge pages (mmap.AdviseHugePages):
 //
-//	reservation (64 MiB, from one mmap) ─ starts on a 2 MiB boundary
+//	reservation (64 MiB, from one mmap), starting on a huge-page boundary
 //	┌────────┬────────┬────────┬────────┬───────────────────┐
 //	│ arena  │ arena  │ arena  │ arena  │ not yet handed out│
 //	└────────┴────────┴────────┴────────┴───────────────────┘
-//	 └── one 2 MiB huge page ─┘
+//	 └─ one 2 MiB huge page ──┘
 //
-// A first touch then faults in 2 MiB at once instead of 4 KiB, and a TLB
-// entry covers two arenas. What that buys and costs on the replayed
-// traces is in docs/experiments.md: fewer page faults and TLB misses, but
-// each fault zeroes 2 MiB, RSS grows by whole huge pages, and the time of
-// a run varies more. Arenas are aligned to their size (up to 2 MiB), so an
+// A first touch then faults in a huge page (2 MiB on amd64) instead of
+// 4 KiB, and one TLB entry covers two arenas. What that buys and costs on
+// the replayed traces is in docs/experiments.md: fewer page faults and TLB
+// misses, but memory is held in huge-page steps and the time of a run
+// varies more. Arenas are aligned to their size (up to a huge page), so an
 // arena of the default layout holds 64 pools where one from MmapArenas
 // usually holds 63: the arena-alignment lines of the stats differ from
 // CPython's (docs/fidelity.md), the size-class rows do not.
 //
+// Free keeps the arena for the next Alloc of its size. Its memory goes
+// back to the system (mmap.Decommit) a whole huge page at a time, once no
+// arena in that huge page is handed out: decommitting part of a huge page
+// would split it into small pages for good. An arena handed out again
+// before that is cleared, as the ArenaAllocator contract promises zeroed
+// memory. Reservations stay mapped until Close.
+//
 // Where the system has no transparent huge pages (all but linux, or a
 // kernel built without them) the advice is skipped and the arenas are
-// ordinary pages carved the same way. Free decommits an arena
-// (mmap.Decommit), so the release policy still returns its memory, and
-// keeps its address for the next Alloc of the same size; reservations
-// themselves are never unmapped, like the large-block allocator's memory.
+// ordinary pages carved the same way (on windows a reservation is
+// committed memory, charged in full against the commit limit).
 //
 // The zero value is ready to use; one HugePageArenas may serve several
-// heaps at once (its methods lock).
+// heaps at once (its methods lock). Alloc and Free panic, naming the call,
+// the address and the size, on a size that is not a power of two of at
+// least a page, and on a pointer that is not an arena it handed out with
+// that size (a foreign pointer, a wrong size, a second Free).
 type HugePageArenas struct {
-	// ChunkSize is the bytes of each reservation, rounded up to a
-	// multiple of 2 MiB; 0 means 64 MiB. An arena larger than it gets a
+	// ChunkSize is the bytes of each reservation, rounded up to whole
+	// huge pages; 0 means 64 MiB. An arena larger than it gets a
 	// reservation of its own size.
 	ChunkSize uintptr
 
 	mu        sync.Mutex
+	huge      uintptr               // huge-page size in use, set by the first reservation
 	next, end uintptr               // the unused part of the current reservation
-	free      map[uintptr][]uintptr // decommitted arenas by size, for reuse
-	reserved  uintptr               // bytes of all reservations
-	advised   bool                  // the last reservation took the advice
-	adviceErr error                 // why it did not, if it did not
+	live      map[uintptr]uintptr   // arenas handed out: address -> size
+	free      map[uintptr][]uintptr // arenas freed, by size, for reuse
+	inUse     map[uintptr]uintptr   // per huge page (by address): bytes of its arenas handed out
+	dirty     map[uintptr]bool      // freed arenas whose memory was not decommitted since
+	maps      []reservation
+	advised   bool  // the last reservation took the advice
+	adviceErr error // why it did not, if it did not
 }
 
+type reservation struct{ addr, size uintptr }
+
 const (
-	hugePageBytes         = 2 << 20  // transparent huge page size on amd64 and arm64 linux
+	defaultHugePageBytes  = 2 << 20  // the alignment where the system reports no huge-page size
 	defaultHugeChunkBytes = 64 << 20 // bytes per reservation when ChunkSize is 0
 )
 
-// Alloc returns size bytes (a power of two, as Config requires of
-// ArenaSize) aligned to min(size, 2 MiB), or nil when no reservation can
-// be mapped.
+// Alloc returns size bytes (a power of two of at least a page, as Config
+// requires of ArenaSize) aligned to min(size, the huge-page size), zeroed,
+// or nil when no reservation can be mapped.
 func (a *HugePageArenas) Alloc(size uintptr) unsafe.Pointer {
+	if size < mmap.PageSize() || size&(size-1) != 0 {
+		panic(fmt.Sprintf("obmalloc: HugePageArenas.Alloc(%d): the size must be a power of two of at least the page size %d", size, mmap.PageSize()))
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.live == nil {
+		a.live = make(map[uintptr]uintptr)
+		a.free = make(map[uintptr][]uintptr)
+		a.inUse = make(map[uintptr]uintptr)
+		a.dirty = make(map[uintptr]bool)
+	}
 	if slots := a.free[size]; len(slots) > 0 {
 		p := slots[len(slots)-1]
 		a.free[size] = slots[:len(slots)-1]
-		if !mmap.DecommitZeroes() {
-			// The ArenaAllocator contract promises zeroed memory.
+		if a.dirty[p] || !mmap.DecommitZeroes() {
 			clear(unsafe.Slice((*byte)(ptr(p)), size))
+			delete(a.dirty, p)
 		}
+		a.handOut(p, size)
 		return ptr(p)
 	}
-	align := min(size, hugePageBytes)
+	align := size
+	if a.huge != 0 {
+		align = min(size, a.huge)
+	}
 	start := (a.next + align - 1) &^ (align - 1)
 	if a.next == 0 || start+size > a.end || start < a.next {
 		if !a.reserve(size) {
@@ -81,52 +109,115 @@ func (a *HugePageArenas) Alloc(size uintptr) unsafe.Pointer {
 		start = a.next
 	}
 	a.next = start + size
+	a.handOut(start, size)
 	return ptr(start)
+}
+
+// handOut records arena p of size bytes as handed out.
+func (a *HugePageArenas) handOut(p, size uintptr) {
+	a.live[p] = size
+	if size < a.huge {
+		a.inUse[p&^(a.huge-1)] += size
+	}
 }
 
 // reserve maps a new reservation big enough for an arena of size bytes
 // and makes it the current one; the rest of the old one is left unused.
 func (a *HugePageArenas) reserve(size uintptr) bool {
+	if a.huge == 0 {
+		a.huge = mmap.HugePageSize()
+		if a.huge == 0 {
+			a.huge = defaultHugePageBytes
+		}
+	}
 	chunk := a.ChunkSize
 	if chunk == 0 {
 		chunk = defaultHugeChunkBytes
 	}
-	chunk = max(chunk, size)
-	chunk = (chunk + hugePageBytes - 1) &^ (hugePageBytes - 1)
-	if chunk == 0 { // rounding wrapped around
+	chunk = max(chunk, size, a.huge)
+	chunk = (chunk + a.huge - 1) &^ (a.huge - 1)
+	if chunk == 0 || chunk+a.huge < chunk { // the rounding or the slack wrapped around
 		return false
 	}
-	// One huge page more than needed, so that a 2 MiB boundary falls
-	// within the first 2 MiB; the unaligned head and tail are never
+	// One huge page more than needed, so that a huge-page boundary falls
+	// within the first huge page; the unaligned head and tail are never
 	// touched and so never become resident.
-	p, err := mmap.Map(chunk + hugePageBytes)
+	p, err := mmap.Map(chunk + a.huge)
 	if err != nil {
 		return false
 	}
-	base := (uintptr(p) + hugePageBytes - 1) &^ (hugePageBytes - 1)
+	base := (uintptr(p) + a.huge - 1) &^ (a.huge - 1)
 	err = mmap.AdviseHugePages(ptr(base), chunk)
 	a.advised = err == nil
 	a.adviceErr = err
 	a.next, a.end = base, base+chunk
-	a.reserved += chunk + hugePageBytes
+	a.maps = append(a.maps, reservation{uintptr(p), chunk + a.huge})
 	return true
 }
 
-// Free decommits the arena and keeps it for the next Alloc of its size.
+// Free takes back an arena that Alloc handed out with this size and keeps
+// it for the next Alloc of its size; the memory is decommitted once its
+// whole huge page is free.
 func (a *HugePageArenas) Free(p unsafe.Pointer, size uintptr) {
-	if err := mmap.Decommit(p, size); err != nil {
-		panic(fmt.Sprintf("obmalloc: HugePageArenas: freeing arena %p: %v", p, err))
-	}
+	addr := uintptr(p)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.free == nil {
-		a.free = make(map[uintptr][]uintptr)
+	got, ok := a.live[addr]
+	switch {
+	case !ok:
+		panic(fmt.Sprintf("obmalloc: HugePageArenas.Free(%#x, %d): not an arena this allocator has handed out (a foreign pointer, or freed already)", addr, size))
+	case got != size:
+		panic(fmt.Sprintf("obmalloc: HugePageArenas.Free(%#x, %d): the arena was handed out with size %d", addr, size, got))
 	}
-	a.free[size] = append(a.free[size], uintptr(p))
+	delete(a.live, addr)
+	a.free[size] = append(a.free[size], addr)
+	if size >= a.huge {
+		// Whole huge pages: give them back now.
+		a.decommit(addr, size)
+		return
+	}
+	a.dirty[addr] = true
+	page := addr &^ (a.huge - 1)
+	if a.inUse[page] -= size; a.inUse[page] == 0 {
+		delete(a.inUse, page)
+		a.decommit(page, a.huge)
+		for q := page; q < page+a.huge; q += mmap.PageSize() {
+			delete(a.dirty, q)
+		}
+	}
 }
 
-// Advised reports whether the kernel accepted the huge-page advice for the
-// latest reservation, and if not, why (nil before the first reservation).
+// decommit returns [p, p+size) to the system; the caller holds a.mu.
+func (a *HugePageArenas) decommit(p, size uintptr) {
+	if err := mmap.Decommit(ptr(p), size); err != nil {
+		panic(fmt.Sprintf("obmalloc: HugePageArenas.Free: decommitting %d bytes at %#x: %v", size, p, err))
+	}
+}
+
+// Close unmaps every reservation, which makes the allocator as new. It
+// refuses while arenas are still handed out (their heaps must be closed
+// first).
+func (a *HugePageArenas) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n := len(a.live); n > 0 {
+		return fmt.Errorf("obmalloc: HugePageArenas.Close: %d arenas are still handed out", n)
+	}
+	var errs []error
+	for _, r := range a.maps {
+		errs = append(errs, mmap.Unmap(ptr(r.addr), r.size))
+	}
+	a.huge, a.next, a.end = 0, 0, 0
+	a.live, a.free, a.inUse, a.dirty, a.maps = nil, nil, nil, nil, nil
+	a.advised, a.adviceErr = false, nil
+	return errors.Join(errs...)
+}
+
+// Advised reports whether the system accepted the huge-page advice for the
+// latest reservation, and if not, why (false and nil before the first
+// reservation). Accepted advice is not a promise: with transparent huge
+// pages set to "never" in /sys/kernel/mm/transparent_hugepage/enabled, or
+// no huge page free, the kernel maps small pages all the same.
 func (a *HugePageArenas) Advised() (bool, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -138,5 +229,9 @@ func (a *HugePageArenas) Advised() (bool, error) {
 func (a *HugePageArenas) Reserved() uintptr {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.reserved
+	var n uintptr
+	for _, r := range a.maps {
+		n += r.size
+	}
+	return n
 }

@@ -1,13 +1,20 @@
 package obmalloc
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/mmap"
 )
 
 func TestHugePageArenasCarveAlignedArenas(t *testing.T) {
@@ -24,12 +31,13 @@ func TestHugePageArenasCarveAlignedArenas(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := &HugePageArenas{ChunkSize: tc.chunk}
-			align := min(tc.size, hugePageBytes)
+			defer closeArenas(t, a)
 			var got []uintptr
 			for range 5 {
 				p := a.Alloc(tc.size)
 				require.NotNil(t, p)
 				addr := uintptr(p)
+				align := min(tc.size, a.huge)
 				assert.Zero(t, addr%align, "arena %#x not aligned to %d", addr, align)
 				b := unsafe.Slice((*byte)(p), tc.size)
 				assert.Equal(t, byte(0), b[0])
@@ -43,31 +51,189 @@ func TestHugePageArenasCarveAlignedArenas(t *testing.T) {
 			assert.GreaterOrEqual(t, a.Reserved(), 5*tc.size)
 			ok, err := a.Advised()
 			assert.Equal(t, ok, err == nil, "Advised: %v, %v", ok, err)
+			for _, p := range got {
+				a.Free(ptr(p), tc.size)
+			}
 		})
 	}
 }
 
+// closeArenas closes a at the end of a test, which also checks that every
+// arena came back.
+func closeArenas(t *testing.T, a *HugePageArenas) {
+	t.Helper()
+	assert.NoError(t, a.Close())
+}
+
 func TestHugePageArenasReuseFreedArenasZeroed(t *testing.T) {
 	a := &HugePageArenas{}
+	defer closeArenas(t, a)
 	const size = 1 << 20
 	p := a.Alloc(size)
 	require.NotNil(t, p)
 	q := a.Alloc(size)
 	require.NotNil(t, q)
-	b := unsafe.Slice((*byte)(p), size)
-	b[0], b[size/2], b[size-1] = 1, 2, 3
+	if a.huge != 2*size || uintptr(q) != uintptr(p)+size {
+		t.Skipf("huge pages of %d bytes: the two arenas do not share one", a.huge)
+	}
+	write := func(p unsafe.Pointer) []byte {
+		b := unsafe.Slice((*byte)(p), size)
+		b[0], b[size/2], b[size-1] = 1, 2, 3
+		return b
+	}
+	zeroed := func(b []byte) bool { return b[0] == 0 && b[size/2] == 0 && b[size-1] == 0 }
+	bp, bq := write(p), write(q)
 	reserved := a.Reserved()
 
-	a.Free(p, size)
+	// q's huge page still has p in use, so q is not decommitted: handing
+	// it out again must clear it.
+	a.Free(q, size)
+	assert.True(t, a.dirty[uintptr(q)])
 	again := a.Alloc(size)
-	assert.Equal(t, p, again, "a freed arena is handed out again")
+	assert.Equal(t, q, again, "a freed arena is handed out again")
 	assert.Equal(t, reserved, a.Reserved(), "reuse maps nothing")
-	assert.Equal(t, []byte{0, 0, 0}, []byte{b[0], b[size/2], b[size-1]}, "a reused arena is zeroed")
+	assert.True(t, zeroed(bq), "a reused arena is zeroed")
+	write(q)
 
-	// Another size does not take that slot.
-	a.Free(again, size)
+	// Both free: the whole huge page goes back at once, and neither arena
+	// needs clearing (Decommit zeroed them where it zeroes).
+	a.Free(q, size)
+	a.Free(p, size)
+	assert.Empty(t, a.dirty)
+	assert.Empty(t, a.inUse)
+	if mmap.DecommitZeroes() {
+		assert.True(t, zeroed(bp) && zeroed(bq), "decommitted pages read back as zero")
+	}
+	r := a.Alloc(size)
+	assert.Equal(t, p, r, "last freed, first reused")
+	assert.True(t, zeroed(bp))
+	a.Free(r, size)
+
+	// Another size does not take those slots.
 	other := a.Alloc(size / 4)
 	assert.NotEqual(t, p, other)
+	assert.NotEqual(t, q, other)
+	a.Free(other, size/4)
+}
+
+func TestHugePageArenasRefuseMisuse(t *testing.T) {
+	a := &HugePageArenas{}
+	defer closeArenas(t, a)
+	const size = 1 << 20
+	p := a.Alloc(size)
+	require.NotNil(t, p)
+	var local [64]byte
+	for _, tc := range []struct {
+		name string
+		call func()
+		want string
+	}{
+		{"size not a power of two", func() { a.Alloc(3000) }, "HugePageArenas.Alloc(3000): the size must be a power of two"},
+		{"size below a page", func() { a.Alloc(0) }, "HugePageArenas.Alloc(0): the size must be a power of two"},
+		{"foreign pointer", func() { a.Free(unsafe.Pointer(&local), size) }, "not an arena this allocator has handed out"},
+		{"wrong size", func() { a.Free(p, size/2) }, "the arena was handed out with size 1048576"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := panicMessage(tc.call)
+			assert.Contains(t, msg, tc.want)
+		})
+	}
+	a.Free(p, size)
+	assert.Contains(t, panicMessage(func() { a.Free(p, size) }), "freed already", "a second Free")
+
+	q := a.Alloc(size)
+	assert.ErrorContains(t, a.Close(), "1 arenas are still handed out")
+	a.Free(q, size)
+}
+
+// panicMessage runs f and returns what it panicked with, or "".
+func panicMessage(f func()) (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg = fmt.Sprint(r)
+		}
+	}()
+	f()
+	return ""
+}
+
+func TestHugePageArenasCloseUnmapsAndStartsAfresh(t *testing.T) {
+	a := &HugePageArenas{ChunkSize: 4 << 20}
+	p := a.Alloc(1 << 20)
+	require.NotNil(t, p)
+	a.Free(p, 1<<20)
+	assert.NotZero(t, a.Reserved())
+	require.NoError(t, a.Close())
+	assert.Zero(t, a.Reserved())
+	assert.Equal(t, uintptr(4<<20), a.ChunkSize, "the setting survives")
+	q := a.Alloc(1 << 20)
+	require.NotNil(t, q, "usable after Close")
+	*(*byte)(q) = 1
+	a.Free(q, 1<<20)
+	require.NoError(t, a.Close())
+}
+
+// TestHugePageArenasHugePagesSurviveReuse checks, where the kernel gives
+// transparent huge pages, that arenas freed and handed out again are
+// still on huge pages: a partial decommit would have split them.
+func TestHugePageArenasHugePagesSurviveReuse(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("transparent huge pages are linux's")
+	}
+	a := &HugePageArenas{}
+	defer closeArenas(t, a)
+	const size, n = 1 << 20, 8
+	touch := func() []unsafe.Pointer {
+		ps := make([]unsafe.Pointer, n)
+		for i := range ps {
+			ps[i] = a.Alloc(size)
+			require.NotNil(t, ps[i])
+			b := unsafe.Slice((*byte)(ps[i]), size)
+			for j := 0; j < size; j += 4096 {
+				b[j] = 1
+			}
+		}
+		return ps
+	}
+	before := anonHugeKB(t)
+	ps := touch()
+	first := anonHugeKB(t) - before
+	if ok, _ := a.Advised(); !ok || first < n*size/1024/2 {
+		t.Skipf("the kernel gave %d KiB of huge pages for %d KiB of arenas; nothing to compare", first, n*size/1024)
+	}
+	// Free every other arena, so that each huge page keeps one arena in
+	// use, and take them again: a decommit of half a huge page would
+	// split it into small pages for good.
+	for i := 1; i < n; i += 2 {
+		a.Free(ps[i], size)
+	}
+	for i := 1; i < n; i += 2 {
+		ps[i] = a.Alloc(size)
+		require.NotNil(t, ps[i])
+		*(*byte)(ps[i]) = 1
+	}
+	again := anonHugeKB(t) - before
+	assert.GreaterOrEqual(t, again, first, "huge pages after reuse: %d KiB, at first %d KiB", again, first)
+	for _, p := range ps {
+		a.Free(p, size)
+	}
+}
+
+// anonHugeKB reads the process's AnonHugePages from /proc/self/smaps_rollup.
+func anonHugeKB(t *testing.T) uintptr {
+	b, err := os.ReadFile("/proc/self/smaps_rollup")
+	if err != nil {
+		t.Skipf("no smaps_rollup: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "AnonHugePages:" {
+			n, err := strconv.ParseUint(f[1], 10, 64)
+			require.NoError(t, err)
+			return uintptr(n)
+		}
+	}
+	t.Skip("no AnonHugePages line in smaps_rollup")
+	return 0
 }
 
 // TestHugePageArenasKeepTheSizeClassRows runs the same random sequence on
@@ -78,8 +244,14 @@ func TestHugePageArenasReuseFreedArenasZeroed(t *testing.T) {
 func TestHugePageArenasKeepTheSizeClassRows(t *testing.T) {
 	for _, policy := range []ArenaPolicy{KeepArenas, ReleaseArenas} {
 		t.Run(policy.String(), func(t *testing.T) {
+			arenas := &HugePageArenas{}
 			plain := newHeap(t, Config{Policy: policy})
-			huge := newHeap(t, Config{Policy: policy, Arenas: &HugePageArenas{}})
+			huge, err := New(Config{Policy: policy, Arenas: arenas})
+			require.NoError(t, err)
+			defer func() {
+				require.NoError(t, huge.Close())
+				closeArenas(t, arenas)
+			}()
 			rng := rand.New(rand.NewPCG(3, uint64(policy)))
 			var live [2][]unsafe.Pointer
 			for step := range 60000 {
@@ -119,7 +291,7 @@ func TestHugePageArenasKeepTheSizeClassRows(t *testing.T) {
 func TestHugePageArenasOutOfMemory(t *testing.T) {
 	// A reservation no system can map: Alloc returns nil, and the heap
 	// falls back to its large allocator as for any arena failure.
-	a := &HugePageArenas{ChunkSize: 1 << 62}
+	a := &HugePageArenas{ChunkSize: ^uintptr(0) / 2}
 	assert.Nil(t, a.Alloc(1<<20))
 	h := newHeap(t, Config{Arenas: a})
 	p := h.Malloc(64)
@@ -133,6 +305,7 @@ func TestHugePageArenasOutOfMemory(t *testing.T) {
 // own, map and free arenas through one HugePageArenas (run with -race).
 func TestHugePageArenasShared(t *testing.T) {
 	a := &HugePageArenas{ChunkSize: 4 << 20}
+	defer closeArenas(t, a)
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {

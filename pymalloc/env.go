@@ -90,10 +90,10 @@ func AllocatorName() string {
 // SetArenaAllocator(&obmalloc.HugePageArenas{}) would), "0" or unset keeps
 // one mmap per arena, anything else stops the program. It is this port's
 // PYTHON_PYMALLOC_HUGEPAGES, CPython's run-time opt-in to the huge pages
-// of a --with-pymalloc-hugepages build; where CPython maps 2 MiB arenas
-// from the kernel's reserved pool (MAP_HUGETLB), this asks for transparent
-// huge pages under 1 MiB arenas, which need no reserved pool and fall back
-// to ordinary pages (docs/experiments.md).
+// of a --with-pymalloc-hugepages build; where that build maps 2 MiB arenas
+// from the kernel's reserved pool (MAP_HUGETLB), this only asks for
+// transparent huge pages under 1 MiB arenas, which need no reserved pool
+// and fall back to ordinary pages (docs/experiments.md).
 const HugePagesEnvVar = "GOPYMALLOC_HUGEPAGES"
 
 // arenasFromEnv returns the arena allocator that value of HugePagesEnvVar

@@ -59,7 +59,7 @@ func TestReplay(t *testing.T) {
 
 	code, stdout, stderr = runDemo("replay", "-hugepages", "-stats", good)
 	require.Equal(t, exitOK, code, stderr)
-	assert.Contains(t, stdout, " touch=1 arenas=keep hugepages=1")
+	assert.Regexp(t, ` touch=1 arenas=keep hugepages=[01][ \n]`, stdout, "1 where the kernel took the advice")
 	assert.Contains(t, stdout, "# bytes lost to arena alignment    =                    0\n", "huge-page arenas start on a pool boundary")
 }
 

@@ -25,9 +25,9 @@ type Options struct {
 	Stats io.Writer
 	// HugePages puts the arenas on transparent huge pages
 	// (obmalloc.HugePageArenas) instead of one mmap each. The replays of
-	// a process share one such allocator, so a later replay reuses the
-	// address space of an earlier one's arenas (decommitted, so their
-	// pages fault in afresh).
+	// a process share one such allocator: a later replay reuses the
+	// arenas of an earlier one, whose huge pages were decommitted whole
+	// when its heap closed, so they fault in afresh, as huge pages.
 	HugePages bool
 }
 

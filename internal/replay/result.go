@@ -32,9 +32,12 @@ type Result struct {
 	RSSPeakKB   int64
 	ReplayRSSKB int64
 
-	Touch     bool
-	Policy    obmalloc.ArenaPolicy
-	HugePages bool // the arenas were on transparent huge pages (Options.HugePages)
+	Touch  bool
+	Policy obmalloc.ArenaPolicy
+	// HugePages says that Options.HugePages asked for huge-page arenas,
+	// HugePagesAdvised that the system took the advice (linux with
+	// transparent huge pages; elsewhere the arenas are small pages).
+	HugePages, HugePagesAdvised bool
 
 	// Dumps is the number of statistics dumps written and DumpSeconds the
 	// time they took, outside Seconds.
@@ -55,7 +58,11 @@ func (r Result) String() string {
 		r.Trace, r.Ops, r.Seconds, r.NsPerOp, r.PeakLiveBytes, r.RSSPeakKB,
 		r.PeakLiveBlocks, r.LiveAtEnd, r.RSSBeforeKB, r.ReplayRSSKB, touch, r.Policy)
 	if r.HugePages {
-		s += " hugepages=1"
+		advised := 0
+		if r.HugePagesAdvised {
+			advised = 1
+		}
+		s += fmt.Sprintf(" hugepages=%d", advised)
 	}
 	if r.Dumps > 0 {
 		s += fmt.Sprintf(" dumps=%d dump_seconds=%.6f", r.Dumps, r.DumpSeconds)

@@ -106,6 +106,9 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 		res.NsPerOp = float64(loop.Nanoseconds()) / float64(res.Ops)
 	}
 	res.DumpSeconds = dumping.Seconds()
+	if opt.HugePages {
+		res.HugePagesAdvised, _ = hugePageArenas.Advised()
+	}
 	res.RSSBeforeKB = rss0
 	if hwmReset && hwm >= 0 {
 		res.RSSPeakKB = hwm
