@@ -18,8 +18,8 @@ import (
 // CPython would crash or corrupt its heap silently; the port says what
 // happened, where.
 type Fault struct {
-	Call    string  // the method misused: "Free", "Realloc", "Malloc", ...
-	Addr    uintptr // the pointer passed to it (the size, for Malloc on a closed heap)
+	Call    string  // the method misused: "Free", "Realloc", "Malloc", "HugePageArenas.Free", ...
+	Addr    uintptr // the pointer passed to it (the size, for Malloc on a closed heap and HugePageArenas.Alloc)
 	Problem string  // what was wrong, in words
 }
 

@@ -43,10 +43,11 @@ import (
 // committed memory, charged in full against the commit limit).
 //
 // The zero value is ready to use; one HugePageArenas may serve several
-// heaps at once (its methods lock). Alloc and Free panic, naming the call,
-// the address and the size, on a size that is not a power of two of at
-// least a page, and on a pointer that is not an arena it handed out with
-// that size (a foreign pointer, a wrong size, a second Free).
+// heaps at once (its methods lock). Alloc and Free panic with a Fault
+// (Call "HugePageArenas.Alloc" or "HugePageArenas.Free") on a size that is
+// not a power of two of at least a page, and on a pointer that is not an
+// arena it handed out with that size (a foreign pointer, a wrong size, a
+// second Free).
 type HugePageArenas struct {
 	// ChunkSize is the bytes of each reservation, rounded up to whole
 	// huge pages; 0 means 64 MiB. An arena larger than it gets a
@@ -77,7 +78,7 @@ const (
 // or nil when no reservation can be mapped.
 func (a *HugePageArenas) Alloc(size uintptr) unsafe.Pointer {
 	if size < mmap.PageSize() || size&(size-1) != 0 {
-		panic(fmt.Sprintf("obmalloc: HugePageArenas.Alloc(%d): the size must be a power of two of at least the page size %d", size, mmap.PageSize()))
+		panic(Fault{Call: "HugePageArenas.Alloc", Addr: size, Problem: fmt.Sprintf("the size (%d) must be a power of two of at least the page size %d", size, mmap.PageSize())})
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -165,9 +166,9 @@ func (a *HugePageArenas) Free(p unsafe.Pointer, size uintptr) {
 	got, ok := a.live[addr]
 	switch {
 	case !ok:
-		panic(fmt.Sprintf("obmalloc: HugePageArenas.Free(%#x, %d): not an arena this allocator has handed out (a foreign pointer, or freed already)", addr, size))
+		panic(Fault{Call: "HugePageArenas.Free", Addr: addr, Problem: fmt.Sprintf("not an arena this allocator has handed out (a foreign pointer, or freed already; size %d)", size)})
 	case got != size:
-		panic(fmt.Sprintf("obmalloc: HugePageArenas.Free(%#x, %d): the arena was handed out with size %d", addr, size, got))
+		panic(Fault{Call: "HugePageArenas.Free", Addr: addr, Problem: fmt.Sprintf("freed with size %d, but the arena was handed out with size %d", size, got)})
 	}
 	delete(a.live, addr)
 	a.free[size] = append(a.free[size], addr)
