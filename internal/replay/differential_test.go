@@ -1,0 +1,209 @@
+package replay
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/pytrace"
+	"github.com/gopymalloc/gopymalloc/obmalloc"
+)
+
+// CPythonReplayEnv names CPython's own pymalloc replayer
+// (../shared/cpython-replay/, built with build.sh: replay-pymalloc) for
+// TestDifferentialAgainstCPython; unset, the test is skipped, as in CI,
+// which has no CPython build.
+const CPythonReplayEnv = "GOPYMALLOC_CPYTHON_REPLAY"
+
+// TestDifferentialAgainstCPython generates traces the public ones do not
+// contain (allocation patterns, sizes at class edges, zero and large
+// sizes, callocs, realloc chains, realloc(NULL)), replays each through
+// CPython 3.11's pymalloc (the replayer named by CPythonReplayEnv, with
+// --dump-at) and through the heap, and requires the same size-class rows
+// at four points of each, under both arena policies and with huge-page
+// arenas. TestFidelity does the same against dumps stored beside the
+// public traces; this one reaches any trace, so it checks the general
+// behaviour rather than four files:
+//
+//	GOPYMALLOC_CPYTHON_REPLAY=~/cref/replay-pymalloc go test -run Differential ./internal/replay/
+//
+// GOPYMALLOC_DIFF_SEEDS=N runs N seeds of each pattern (default 2).
+func TestDifferentialAgainstCPython(t *testing.T) {
+	creplay := os.Getenv(CPythonReplayEnv)
+	if creplay == "" {
+		t.Skipf("%s is not set: no CPython replayer to compare with", CPythonReplayEnv)
+	}
+	seeds := 2
+	if s := os.Getenv("GOPYMALLOC_DIFF_SEEDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(t, err, "GOPYMALLOC_DIFF_SEEDS")
+		seeds = n
+	}
+	dir := t.TempDir()
+	for _, pattern := range []string{"random", "lifo", "fifo", "burst", "grow"} {
+		for seed := range uint64(seeds) {
+			name := fmt.Sprintf("%s%d", pattern, seed)
+			t.Run(name, func(t *testing.T) {
+				path := filepath.Join(dir, name+".trace.gz")
+				require.NoError(t, writeGzip(path, generateTrace(pattern, seed, 200_000)))
+				tr, err := pytrace.ReadFile(path)
+				require.NoError(t, err)
+				n := len(tr.Ops)
+				points := []int{n / 4, n / 2, 3 * n / 4, n}
+				list := fmt.Sprintf("%d,%d,%d,%d", points[0], points[1], points[2], points[3])
+
+				out, err := exec.Command(creplay, "--dump-at", list, path).Output()
+				require.NoError(t, err, "%s --dump-at %s %s", creplay, list, path)
+				want, err := parseSections(string(out))
+				require.NoError(t, err, "CPython's dumps")
+				require.Equal(t, points, ops(want))
+
+				for _, opt := range []Options{
+					{Policy: obmalloc.KeepArenas},
+					{Policy: obmalloc.ReleaseArenas},
+					{Policy: obmalloc.KeepArenas, HugePages: true},
+				} {
+					var dumps bytes.Buffer
+					opt.StatsAt, opt.Stats = points[:3], &dumps
+					opt.StatsAtEnd = true
+					_, err := Run(tr, opt)
+					require.NoError(t, err)
+					got, err := parseSections(dumps.String())
+					require.NoError(t, err)
+					require.Equal(t, points, ops(got))
+					for i := range want {
+						if msg := compareRows(got[i], want[i]); msg != "" {
+							t.Fatalf("%s (arenas %s, huge pages %v): %s", name, opt.Policy, opt.HugePages, msg)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// generateTrace writes n ops of one allocation pattern in the pytrace
+// format, from a fixed seed.
+func generateTrace(pattern string, seed uint64, n int) string {
+	rng := rand.New(rand.NewPCG(seed, uint64(len(pattern))))
+	var b strings.Builder
+	b.WriteString("# pytrace 1\n")
+	var live []uint64        // IDs of live blocks
+	size := map[uint64]int{} // their sizes
+	next := uint64(0)
+	anySize := func() int {
+		switch r := rng.Float64(); {
+		case r < 0.03:
+			return 0
+		case r < 0.06: // the edges of the size classes
+			return []int{1, 15, 16, 17, 32, 33, 48, 49, 511, 512, 513}[rng.IntN(11)]
+		case r < 0.09:
+			return 513 + rng.IntN(4500)
+		case r < 0.095:
+			return 5000 + rng.IntN(300_000)
+		}
+		return 1 + rng.IntN(512)
+	}
+	malloc := func(s int) {
+		next++
+		fmt.Fprintf(&b, "m %d %d\n", next, s)
+		live, size[next] = append(live, next), s
+	}
+	calloc := func(s int) {
+		next++
+		el := []int{1, 2, 4, 8, 16}[rng.IntN(5)]
+		fmt.Fprintf(&b, "c %d %d %d\n", next, s/el, el)
+		live, size[next] = append(live, next), s/el*el
+	}
+	free := func(i int) {
+		fmt.Fprintf(&b, "f %d\n", live[i])
+		delete(size, live[i])
+		live[i] = live[len(live)-1]
+		live = live[:len(live)-1]
+	}
+	realloc := func(i, s int) {
+		next++
+		fmt.Fprintf(&b, "r %d %d %d\n", live[i], next, s)
+		delete(size, live[i])
+		live[i], size[next] = next, s
+	}
+	for step := range n {
+		switch pattern {
+		case "random":
+			switch r := rng.Float64(); {
+			case len(live) > 0 && r < 0.42:
+				free(rng.IntN(len(live)))
+			case len(live) > 0 && r < 0.52:
+				i := rng.IntN(len(live))
+				old := size[live[i]]
+				realloc(i, []int{max(0, old+rng.IntN(129)-64), 2*old + 1, old / 2, anySize()}[rng.IntN(4)])
+			case r < 0.55:
+				next++
+				s := anySize()
+				fmt.Fprintf(&b, "r 0 %d %d\n", next, s)
+				live, size[next] = append(live, next), s
+			case r < 0.60:
+				calloc(anySize())
+			default:
+				malloc(anySize())
+			}
+		case "lifo":
+			if len(live) > 0 && (rng.Float64() < 0.48 || len(live) > 50_000) {
+				fmt.Fprintf(&b, "f %d\n", live[len(live)-1])
+				delete(size, live[len(live)-1])
+				live = live[:len(live)-1]
+			} else {
+				malloc(anySize())
+			}
+		case "fifo":
+			if len(live) > 0 && (rng.Float64() < 0.45 || len(live) > 20_000) {
+				fmt.Fprintf(&b, "f %d\n", live[0])
+				delete(size, live[0])
+				live = live[1:]
+			} else {
+				malloc(anySize())
+			}
+		case "burst": // build up for 50,000 ops, then free most of it
+			if step/50_000%2 == 0 || len(live) == 0 || rng.Float64() >= 0.9 {
+				malloc(anySize())
+			} else {
+				free(rng.IntN(len(live)))
+			}
+		case "grow": // buffers grown by an eighth at a time, as CPython's builders do
+			switch i := rng.IntN(max(len(live), 1)); {
+			case len(live) > 0 && rng.Float64() < 0.5:
+				if old := size[live[i]]; old > 20_000 {
+					free(i)
+				} else {
+					realloc(i, old+old/8+1+rng.IntN(40))
+				}
+			case len(live) > 0 && rng.Float64() < 0.3:
+				free(i)
+			default:
+				malloc(1 + rng.IntN(64))
+			}
+		}
+	}
+	return b.String()
+}
+
+func writeGzip(path, text string) error {
+	var z bytes.Buffer
+	w := gzip.NewWriter(&z)
+	if _, err := w.Write([]byte(text)); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(path, z.Bytes(), 0o644)
+}
