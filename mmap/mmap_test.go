@@ -3,8 +3,10 @@ package mmap
 import (
 	"errors"
 	"runtime"
+	"slices"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -133,4 +135,41 @@ func TestHugePageSize(t *testing.T) {
 	}
 	assert.Zero(t, n&(n-1), "a huge page is a power of two: %d", n)
 	assert.Greater(t, n, PageSize())
+}
+
+// BenchmarkFirstTouch measures what the first write to fresh memory costs,
+// per 2 MiB, with and without the huge-page advice: the page faults that
+// a heap pays once for every page it grows into (docs/experiments.md,
+// "Huge pages under the arenas"). It reports the median and the slowest
+// 2 MiB of each run, since huge-page faults are not all alike.
+func BenchmarkFirstTouch(b *testing.B) {
+	const region, step = 64 << 20, 2 << 20
+	for _, huge := range []bool{false, true} {
+		b.Run(map[bool]string{false: "small", true: "huge"}[huge], func(b *testing.B) {
+			if huge && HugePageSize() != step {
+				b.Skipf("huge pages of %d bytes here, not 2 MiB", HugePageSize())
+			}
+			var per []time.Duration
+			for b.Loop() {
+				p, err := Map(region + step)
+				require.NoError(b, err)
+				base := unsafe.Add(p, (step-uintptr(p)%step)%step)
+				if huge {
+					require.NoError(b, AdviseHugePages(base, region))
+				}
+				mem := unsafe.Slice((*byte)(base), region)
+				for i := 0; i < region; i += step {
+					t := time.Now()
+					for j := i; j < i+step; j += int(PageSize()) {
+						mem[j] = 1
+					}
+					per = append(per, time.Since(t))
+				}
+				require.NoError(b, Unmap(p, region+step))
+			}
+			slices.Sort(per)
+			b.ReportMetric(float64(per[len(per)/2].Nanoseconds()), "median-ns/2MiB")
+			b.ReportMetric(float64(per[len(per)-1].Nanoseconds()), "max-ns/2MiB")
+		})
+	}
 }
