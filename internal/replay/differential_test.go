@@ -26,7 +26,8 @@ const CPythonReplayEnv = "GOPYMALLOC_CPYTHON_REPLAY"
 
 // TestDifferentialAgainstCPython generates traces the public ones do not
 // contain (allocation patterns, sizes at class edges, zero and large
-// sizes, callocs, realloc chains, realloc(NULL)), replays each through
+// sizes, callocs, realloc chains, realloc(NULL), only the smallest or
+// only the largest classes), replays each through
 // CPython 3.11's pymalloc (the replayer named by CPythonReplayEnv, with
 // --dump-at) and through the heap, and requires the same size-class rows
 // at four points of each, under both arena policies and with huge-page
@@ -49,7 +50,7 @@ func TestDifferentialAgainstCPython(t *testing.T) {
 		seeds = n
 	}
 	dir := t.TempDir()
-	for _, pattern := range []string{"random", "lifo", "fifo", "burst", "grow"} {
+	for _, pattern := range []string{"random", "lifo", "fifo", "burst", "grow", "tiny", "full"} {
 		for seed := range uint64(seeds) {
 			name := fmt.Sprintf("%s%d", pattern, seed)
 			t.Run(name, func(t *testing.T) {
@@ -177,6 +178,19 @@ func generateTrace(pattern string, seed uint64, n int) string {
 				malloc(anySize())
 			} else {
 				free(rng.IntN(len(live)))
+			}
+		case "tiny", "full": // the smallest classes (1021 blocks a pool), or the largest (31)
+			lo, hi := 1, 48
+			if pattern == "full" {
+				lo, hi = 400, 512
+			}
+			switch r := rng.Float64(); {
+			case len(live) > 0 && r < 0.45:
+				free(rng.IntN(len(live)))
+			case len(live) > 0 && r < 0.55:
+				realloc(rng.IntN(len(live)), lo+rng.IntN(hi-lo+1))
+			default:
+				malloc(lo + rng.IntN(hi-lo+1))
 			}
 		case "grow": // buffers grown by an eighth at a time, as CPython's builders do
 			switch i := rng.IntN(max(len(live), 1)); {
