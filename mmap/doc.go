@@ -5,7 +5,7 @@
 //
 //	obmalloc arenas ─┐
 //	large blocks ────┼─> Map / Unmap / Decommit ──> mmap(2), munmap(2), madvise(2)
-//	radix-tree nodes ┘                              VirtualAlloc / VirtualFree (windows)
+//	radix-tree nodes ┘   (AdviseHugePages)          VirtualAlloc / VirtualFree (windows)
 //
 // Regions come back zeroed, readable and writable, aligned to the page
 // size and outside the Go heap: the Go garbage collector neither scans nor
@@ -16,5 +16,7 @@
 // Like CPython's _PyObject_ArenaMmap, Map asks for exactly the size given
 // and accepts whatever page-aligned address the system picks; callers that
 // need a stronger alignment handle it themselves, as obmalloc does when an
-// arena does not start on a pool boundary.
+// arena does not start on a pool boundary. AdviseHugePages and HugePageSize
+// serve obmalloc.HugePageArenas, the opt-in that puts arenas on
+// transparent huge pages (linux).
 package mmap

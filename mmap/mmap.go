@@ -116,8 +116,8 @@ func HugePageSize() uintptr { return sysHugePageSize() }
 // saves page faults and TLB entries and makes the part resident at once.
 // It is advice: the call succeeds even where the kernel then declines
 // (/sys/kernel/mm/transparent_hugepage/enabled set to never, or no huge
-// page free), and the range behaves as before. p and size must lie in a region
-// obtained from Map; elsewhere than linux the error wraps
+// page free), and the range behaves as before. p and size must lie in a
+// region obtained from Map; elsewhere than linux the error wraps
 // ErrHugePagesUnsupported.
 func AdviseHugePages(p unsafe.Pointer, size uintptr) error {
 	if err := checkRegion(p, size); err != nil {
