@@ -24,8 +24,8 @@ var sysHugePageSize = sync.OnceValue(func() uintptr {
 		return 0
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return 0
+	if err != nil || n&(n-1) != 0 || uintptr(n) <= pageSize {
+		return 0 // not a size a huge page can have
 	}
 	return uintptr(n)
 })

@@ -98,20 +98,43 @@ func (a *HugePageArenas) Alloc(size uintptr) unsafe.Pointer {
 		a.handOut(p, size)
 		return ptr(p)
 	}
+	if a.huge != 0 && size > a.chunkBytes() {
+		// Bigger than a reservation: one of its own, leaving the current
+		// reservation current.
+		base, ok := a.reserve(size)
+		if !ok {
+			return nil
+		}
+		a.handOut(base, size)
+		return ptr(base)
+	}
 	align := size
 	if a.huge != 0 {
 		align = min(size, a.huge)
 	}
 	start := (a.next + align - 1) &^ (align - 1)
 	if a.next == 0 || start+size > a.end || start < a.next {
-		if !a.reserve(size) {
+		base, ok := a.reserve(size)
+		if !ok {
 			return nil
 		}
-		start = a.next
+		a.next, a.end = base, base+max(a.chunkBytes(), size)
+		start = base
 	}
 	a.next = start + size
 	a.handOut(start, size)
 	return ptr(start)
+}
+
+// chunkBytes is the size of a reservation, in whole huge pages (a.huge is
+// set).
+func (a *HugePageArenas) chunkBytes() uintptr {
+	chunk := a.ChunkSize
+	if chunk == 0 {
+		chunk = defaultHugeChunkBytes
+	}
+	chunk = max(chunk, a.huge)
+	return (chunk + a.huge - 1) &^ (a.huge - 1)
 }
 
 // handOut records arena p of size bytes as handed out.
@@ -122,38 +145,33 @@ func (a *HugePageArenas) handOut(p, size uintptr) {
 	}
 }
 
-// reserve maps a new reservation big enough for an arena of size bytes
-// and makes it the current one; the rest of the old one is left unused.
-func (a *HugePageArenas) reserve(size uintptr) bool {
+// reserve maps a reservation of ChunkSize bytes, or of size bytes if
+// that is more, both rounded up to whole huge pages, and returns its
+// huge-page-aligned start.
+func (a *HugePageArenas) reserve(size uintptr) (base uintptr, ok bool) {
 	if a.huge == 0 {
 		a.huge = mmap.HugePageSize()
 		if a.huge == 0 {
 			a.huge = defaultHugePageBytes
 		}
 	}
-	chunk := a.ChunkSize
-	if chunk == 0 {
-		chunk = defaultHugeChunkBytes
-	}
-	chunk = max(chunk, size, a.huge)
-	chunk = (chunk + a.huge - 1) &^ (a.huge - 1)
-	if chunk == 0 || chunk+a.huge < chunk { // the rounding or the slack wrapped around
-		return false
+	chunk := max(a.chunkBytes(), (size+a.huge-1)&^(a.huge-1))
+	if chunk < size || chunk+a.huge < chunk { // the rounding or the slack wrapped around
+		return 0, false
 	}
 	// One huge page more than needed, so that a huge-page boundary falls
 	// within the first huge page; the unaligned head and tail are never
 	// touched and so never become resident.
 	p, err := mmap.Map(chunk + a.huge)
 	if err != nil {
-		return false
+		return 0, false
 	}
-	base := (uintptr(p) + a.huge - 1) &^ (a.huge - 1)
+	base = (uintptr(p) + a.huge - 1) &^ (a.huge - 1)
 	err = mmap.AdviseHugePages(ptr(base), chunk)
 	a.advised = err == nil
 	a.adviceErr = err
-	a.next, a.end = base, base+chunk
 	a.maps = append(a.maps, reservation{uintptr(p), chunk + a.huge})
-	return true
+	return base, true
 }
 
 // Free takes back an arena that Alloc handed out with this size and keeps
@@ -171,12 +189,14 @@ func (a *HugePageArenas) Free(p unsafe.Pointer, size uintptr) {
 		panic(Fault{Call: "HugePageArenas.Free", Addr: addr, Problem: fmt.Sprintf("freed with size %d, but the arena was handed out with size %d", size, got)})
 	}
 	delete(a.live, addr)
-	a.free[size] = append(a.free[size], addr)
 	if size >= a.huge {
-		// Whole huge pages: give them back now.
+		// Whole huge pages: give them back now, then list the arena (a
+		// failed decommit panics before an arena with old data is listed).
 		a.decommit(addr, size)
+		a.free[size] = append(a.free[size], addr)
 		return
 	}
+	a.free[size] = append(a.free[size], addr)
 	a.dirty[addr] = true
 	page := addr &^ (a.huge - 1)
 	if a.inUse[page] -= size; a.inUse[page] == 0 {

@@ -183,9 +183,8 @@ func TestHugePageArenasHugePagesSurviveReuse(t *testing.T) {
 		}
 		return ps
 	}
-	before := anonHugeKB(t)
 	ps := touch()
-	first := anonHugeKB(t) - before
+	first := anonHugeKB(t, uintptr(ps[0]))
 	if ok, _ := a.Advised(); !ok || first < n*size/1024/2 {
 		t.Skipf("the kernel gave %d KiB of huge pages for %d KiB of arenas; nothing to compare", first, n*size/1024)
 	}
@@ -200,28 +199,161 @@ func TestHugePageArenasHugePagesSurviveReuse(t *testing.T) {
 		require.NotNil(t, ps[i])
 		*(*byte)(ps[i]) = 1
 	}
-	again := anonHugeKB(t) - before
+	again := anonHugeKB(t, uintptr(ps[0]))
 	assert.GreaterOrEqual(t, again, first, "huge pages after reuse: %d KiB, at first %d KiB", again, first)
 	for _, p := range ps {
 		a.Free(p, size)
 	}
 }
 
-// anonHugeKB reads the process's AnonHugePages from /proc/self/smaps_rollup.
-func anonHugeKB(t *testing.T) uintptr {
-	b, err := os.ReadFile("/proc/self/smaps_rollup")
+// anonHugeKB reads, from /proc/self/smaps, the AnonHugePages of the
+// mapping that holds addr: the huge pages of one reservation, whatever the
+// rest of the process does.
+func anonHugeKB(t *testing.T, addr uintptr) uintptr {
+	b, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
-		t.Skipf("no smaps_rollup: %v", err)
+		t.Skipf("no smaps: %v", err)
 	}
+	inside := false
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "AnonHugePages:" {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if lo, hi, ok := strings.Cut(f[0], "-"); ok && !strings.HasSuffix(f[0], ":") {
+			l, err1 := strconv.ParseUint(lo, 16, 64)
+			h, err2 := strconv.ParseUint(hi, 16, 64)
+			inside = err1 == nil && err2 == nil && uintptr(l) <= addr && addr < uintptr(h)
+			continue
+		}
+		if inside && f[0] == "AnonHugePages:" && len(f) >= 2 {
 			n, err := strconv.ParseUint(f[1], 10, 64)
 			require.NoError(t, err)
 			return uintptr(n)
 		}
 	}
-	t.Skip("no AnonHugePages line in smaps_rollup")
+	t.Skipf("no mapping with AnonHugePages holds %#x", addr)
 	return 0
+}
+
+// TestHugePageArenasMixedSizes puts a 256 KiB and a 1 MiB arena in one
+// huge page: the accounting is in bytes, so the huge page goes back only
+// when both are free, and a dirty small arena is cleared when reused.
+func TestHugePageArenasMixedSizes(t *testing.T) {
+	a := &HugePageArenas{}
+	defer closeArenas(t, a)
+	small := a.Alloc(256 << 10)
+	big := a.Alloc(1 << 20)
+	require.NotNil(t, small)
+	require.NotNil(t, big)
+	if a.huge != 2<<20 || uintptr(big)&^(a.huge-1) != uintptr(small)&^(a.huge-1) {
+		t.Skipf("huge pages of %d bytes: the arenas do not share one", a.huge)
+	}
+	page := uintptr(small) &^ (a.huge - 1)
+	*(*byte)(small), *(*byte)(big) = 1, 1
+	a.Free(small, 256<<10)
+	assert.Equal(t, uintptr(1<<20), a.inUse[page], "the 1 MiB arena keeps the huge page")
+	assert.True(t, a.dirty[uintptr(small)])
+	again := a.Alloc(256 << 10)
+	assert.Equal(t, small, again)
+	assert.Equal(t, byte(0), *(*byte)(again), "a dirty arena is cleared when reused")
+	a.Free(again, 256<<10)
+	a.Free(big, 1<<20)
+	assert.NotContains(t, a.inUse, page)
+	assert.Empty(t, a.dirty)
+}
+
+func TestHugePageArenasBigArenas(t *testing.T) {
+	a := &HugePageArenas{ChunkSize: 4 << 20}
+	defer closeArenas(t, a)
+	first := a.Alloc(1 << 20)
+	require.NotNil(t, first)
+	// Bigger than a reservation: one of its own, and the current
+	// reservation stays current.
+	big := a.Alloc(8 << 20)
+	require.NotNil(t, big)
+	second := a.Alloc(1 << 20)
+	assert.Equal(t, uintptr(first)+1<<20, uintptr(second), "the 8 MiB arena did not abandon the reservation")
+	// An arena of whole huge pages goes back at once and comes back zeroed.
+	b := unsafe.Slice((*byte)(big), 8<<20)
+	b[0], b[len(b)-1] = 1, 1
+	a.Free(big, 8<<20)
+	again := a.Alloc(8 << 20)
+	assert.Equal(t, big, again)
+	assert.Equal(t, []byte{0, 0}, []byte{b[0], b[len(b)-1]})
+	for _, p := range []unsafe.Pointer{first, second} {
+		a.Free(p, 1<<20)
+	}
+	a.Free(again, 8<<20)
+}
+
+// TestHugePageArenasAgainstAModel makes random Alloc and Free calls of
+// mixed sizes on one allocator, with an occasional Close, and checks after
+// each that every arena handed out is zeroed and overlaps no live one,
+// that live arenas keep what was written to them (no huge page under a
+// live arena was given back), and that the per-huge-page accounting agrees
+// with the live arenas.
+func TestHugePageArenasAgainstAModel(t *testing.T) {
+	sizes := []uintptr{4 << 10, 64 << 10, 256 << 10, 1 << 20, 2 << 20, 4 << 20, 16 << 20}
+	type arena struct{ p, n uintptr }
+	fill := func(x arena, v byte) {
+		b := unsafe.Slice((*byte)(ptr(x.p)), x.n)
+		for j := uintptr(0); j < x.n; j += 4096 {
+			b[j], b[j+4095] = v, v
+		}
+	}
+	holds := func(x arena, v byte) bool {
+		b := unsafe.Slice((*byte)(ptr(x.p)), x.n)
+		for j := uintptr(0); j < x.n; j += 4096 {
+			if b[j] != v || b[j+4095] != v {
+				return false
+			}
+		}
+		return true
+	}
+	for seed := range uint64(8) {
+		rng := rand.New(rand.NewPCG(seed, 17))
+		a := &HugePageArenas{ChunkSize: uintptr(rng.IntN(3)) * 4 << 20}
+		var live []arena
+		for step := range 1500 {
+			if len(live) > 0 && rng.IntN(2) == 0 {
+				i := rng.IntN(len(live))
+				x := live[i]
+				live[i] = live[len(live)-1]
+				live = live[:len(live)-1]
+				require.True(t, holds(x, 0xA5), "seed %d step %d: live arena %#x lost its data", seed, step, x.p)
+				a.Free(ptr(x.p), x.n)
+			} else {
+				n := sizes[rng.IntN(len(sizes))]
+				p := a.Alloc(n)
+				require.NotNil(t, p)
+				x := arena{uintptr(p), n}
+				require.True(t, holds(x, 0), "seed %d step %d: arena %#x of %d bytes handed out dirty", seed, step, x.p, n)
+				for _, y := range live {
+					require.False(t, x.p < y.p+y.n && y.p < x.p+x.n, "arenas %#x and %#x overlap", x.p, y.p)
+				}
+				fill(x, 0xA5)
+				live = append(live, x)
+			}
+			want := map[uintptr]uintptr{}
+			for _, x := range live {
+				if x.n < a.huge {
+					want[x.p&^(a.huge-1)] += x.n
+				}
+			}
+			require.Equal(t, want, a.inUse, "seed %d step %d", seed, step)
+			for d := range a.dirty {
+				require.NotContains(t, a.live, d, "a live arena marked dirty")
+			}
+			if len(live) == 0 && rng.IntN(10) == 0 {
+				require.NoError(t, a.Close())
+			}
+		}
+		for _, x := range live {
+			a.Free(ptr(x.p), x.n)
+		}
+		require.NoError(t, a.Close())
+	}
 }
 
 // TestHugePageArenasKeepTheSizeClassRows runs the same random sequence on

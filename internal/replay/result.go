@@ -35,7 +35,8 @@ type Result struct {
 	Touch  bool
 	Policy obmalloc.ArenaPolicy
 	// HugePages says that Options.HugePages asked for huge-page arenas,
-	// HugePagesAdvised that the system took the advice (linux with
+	// HugePagesAdvised that the system took the advice for the latest
+	// reservation of the process's shared HugePageArenas (linux with
 	// transparent huge pages; elsewhere the arenas are small pages).
 	HugePages, HugePagesAdvised bool
 
