@@ -96,7 +96,8 @@ func (f sliceFull[A]) close() error                       { return nil }
 
 // fullAPIs makes each backend's full API; every backend must have one.
 var fullAPIs = map[string]func() (full, error){
-	"gopymalloc": func() (full, error) { a, err := openHeap(); return ptrFull[heapBackend]{a}, err },
+	"gopymalloc":      func() (full, error) { a, err := openHeap(); return ptrFull[heapBackend]{a}, err },
+	"gopymalloc-huge": func() (full, error) { a, err := openHugeHeap(); return ptrFull[heapBackend]{a}, err },
 	"gopymalloc-api": func() (full, error) {
 		return ptrFull[apiBackend]{apiBackend{}}, nil
 	},

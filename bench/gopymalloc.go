@@ -15,6 +15,21 @@ var gopymallocBackend = offHeapEntry("gopymalloc",
 	"obmalloc.Heap, CPython 3.11's layout, one goroutine (what demo replay measures)",
 	openHeap)
 
+// gopymalloc-huge: the same heap with its arenas on transparent huge pages
+// (obmalloc.HugePageArenas, the opt-in of GOPYMALLOC_HUGEPAGES and `demo
+// replay -hugepages`). Each run is a fresh process, so one allocator for
+// the process serves every heap opened in it.
+var gopymallocHugeBackend = offHeapEntry("gopymalloc-huge",
+	"gopymalloc with its arenas on transparent huge pages (opt-in, linux)",
+	openHugeHeap)
+
+var hugeArenas obmalloc.HugePageArenas
+
+func openHugeHeap() (heapBackend, error) {
+	h, err := obmalloc.New(obmalloc.Config{Arenas: &hugeArenas})
+	return heapBackend{h}, err
+}
+
 // heapBackend is a value holding the heap pointer, so that the generated
 // loop keeps the pointer in a register instead of loading it per call.
 type heapBackend struct{ h *obmalloc.Heap }
