@@ -55,7 +55,7 @@ type HugePageArenas struct {
 	ChunkSize uintptr
 
 	mu        sync.Mutex
-	huge      uintptr               // huge-page size in use, set by the first reservation
+	huge      uintptr               // huge-page size in use, set with the maps below
 	next, end uintptr               // the unused part of the current reservation
 	live      map[uintptr]uintptr   // arenas handed out: address -> size
 	free      map[uintptr][]uintptr // arenas freed, by size, for reuse
@@ -83,6 +83,10 @@ func (a *HugePageArenas) Alloc(size uintptr) unsafe.Pointer {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.live == nil {
+		a.huge = mmap.HugePageSize()
+		if a.huge == 0 {
+			a.huge = defaultHugePageBytes
+		}
 		a.live = make(map[uintptr]uintptr)
 		a.free = make(map[uintptr][]uintptr)
 		a.inUse = make(map[uintptr]uintptr)
@@ -98,36 +102,32 @@ func (a *HugePageArenas) Alloc(size uintptr) unsafe.Pointer {
 		a.handOut(p, size)
 		return ptr(p)
 	}
-	if a.huge != 0 && size > a.chunkBytes() {
+	chunk := a.chunkBytes()
+	if size > chunk {
 		// Bigger than a reservation: one of its own, leaving the current
 		// reservation current.
-		base, ok := a.reserve(size)
+		base, ok := a.reserve((size + a.huge - 1) &^ (a.huge - 1))
 		if !ok {
 			return nil
 		}
 		a.handOut(base, size)
 		return ptr(base)
 	}
-	align := size
-	if a.huge != 0 {
-		align = min(size, a.huge)
-	}
+	align := min(size, a.huge)
 	start := (a.next + align - 1) &^ (align - 1)
 	if a.next == 0 || start+size > a.end || start < a.next {
-		base, ok := a.reserve(size)
+		base, ok := a.reserve(chunk)
 		if !ok {
 			return nil
 		}
-		a.next, a.end = base, base+max(a.chunkBytes(), size)
-		start = base
+		a.end, start = base+chunk, base
 	}
 	a.next = start + size
 	a.handOut(start, size)
 	return ptr(start)
 }
 
-// chunkBytes is the size of a reservation, in whole huge pages (a.huge is
-// set).
+// chunkBytes is the size of a reservation, in whole huge pages.
 func (a *HugePageArenas) chunkBytes() uintptr {
 	chunk := a.ChunkSize
 	if chunk == 0 {
@@ -145,18 +145,10 @@ func (a *HugePageArenas) handOut(p, size uintptr) {
 	}
 }
 
-// reserve maps a reservation of ChunkSize bytes, or of size bytes if
-// that is more, both rounded up to whole huge pages, and returns its
-// huge-page-aligned start.
-func (a *HugePageArenas) reserve(size uintptr) (base uintptr, ok bool) {
-	if a.huge == 0 {
-		a.huge = mmap.HugePageSize()
-		if a.huge == 0 {
-			a.huge = defaultHugePageBytes
-		}
-	}
-	chunk := max(a.chunkBytes(), (size+a.huge-1)&^(a.huge-1))
-	if chunk < size || chunk+a.huge < chunk { // the rounding or the slack wrapped around
+// reserve maps a reservation of chunk bytes (whole huge pages) and returns
+// its huge-page-aligned start.
+func (a *HugePageArenas) reserve(chunk uintptr) (base uintptr, ok bool) {
+	if chunk == 0 || chunk+a.huge < chunk { // the rounding or the slack wrapped around
 		return 0, false
 	}
 	// One huge page more than needed, so that a huge-page boundary falls
