@@ -128,3 +128,59 @@ func AdviseHugePages(p unsafe.Pointer, size uintptr) error {
 	}
 	return nil
 }
+
+// ErrPopulateUnsupported is wrapped by the error of Populate where the
+// system cannot make a range resident in one call (everywhere but linux,
+// and linux before 5.14).
+var ErrPopulateUnsupported = fmt.Errorf("populating a range in one call is not supported on this system: %w", errors.ErrUnsupported)
+
+// Populate makes the pages of [p, p+size) resident now instead of at their
+// first touch, so that a later write takes no page fault: one madvise
+// MADV_POPULATE_WRITE call on linux 5.14 and later, which fills in the
+// page tables without changing the contents, so other goroutines may use
+// the range meanwhile. Elsewhere the error wraps ErrPopulateUnsupported
+// and nothing is done. p must be page-aligned, inside a region obtained
+// from Map; size is rounded up to whole pages.
+func Populate(p unsafe.Pointer, size uintptr) error {
+	if err := checkPopulate(p, size); err != nil {
+		return fmt.Errorf("mmap: populate %d bytes at %p: %w", size, p, err)
+	}
+	if err := sysPopulate(p, size); err != nil {
+		return fmt.Errorf("mmap: populate %d bytes at %p: %w", size, p, err)
+	}
+	return nil
+}
+
+// PopulateZeroed makes the pages of [p, p+size) resident as Populate does,
+// for a range that no one uses yet and that is still all zero, as Map
+// returned it: where Populate is unsupported it writes a zero byte into
+// each page instead.
+func PopulateZeroed(p unsafe.Pointer, size uintptr) error {
+	if err := checkPopulate(p, size); err != nil {
+		return fmt.Errorf("mmap: populate %d bytes at %p: %w", size, p, err)
+	}
+	if sysPopulate(p, size) != nil {
+		touchPages(p, size)
+	}
+	return nil
+}
+
+func checkPopulate(p unsafe.Pointer, size uintptr) error {
+	if err := checkRegion(p, size); err != nil {
+		return err
+	}
+	if uintptr(p)%pageSize != 0 {
+		return fmt.Errorf("address must be a multiple of the page size %d", pageSize)
+	}
+	return nil
+}
+
+// touchPages writes a zero byte into every page of [p, p+size), p
+// page-aligned, which faults each one in.
+func touchPages(p unsafe.Pointer, size uintptr) {
+	// The caller vouches that the range is mapped, writable, all zeros
+	// and unused, so writing zeros changes nothing but residency.
+	for off := uintptr(0); off < size; off += pageSize {
+		*(*byte)(unsafe.Add(p, off)) = 0
+	}
+}

@@ -82,7 +82,10 @@ type Config struct {
 	// Policy for wholly free arenas. The zero value keeps them.
 	Policy ArenaPolicy
 	// Arenas maps and unmaps arenas (PyObject_SetArenaAllocator). nil
-	// means mmap. Tests inject out-of-memory here.
+	// means a PrefaultArenas of the heap's own, which maps each arena
+	// with mmap and has its pages made resident ahead of need on another
+	// processor; Close stops it. MmapArenas is CPython's way exactly.
+	// Tests inject out-of-memory here.
 	Arenas ArenaAllocator
 	// Large serves size 0, requests above Threshold, and small requests
 	// when no arena can be had (PyMem_RawMalloc's role). nil means a

@@ -23,6 +23,9 @@ type Heap struct {
 	arenaMap   arenaMap
 	large      Allocator
 	arenaAlloc ArenaAllocator
+	// ownArenas is the prefaulting arena allocator the heap made for
+	// itself (when Config.Arenas is nil); Close stops its worker.
+	ownArenas *PrefaultArenas
 	// ownLarge is the large allocator the heap made for itself (when
 	// Config.Large is nil); Close closes it.
 	ownLarge *rawalloc.Heap
@@ -65,7 +68,8 @@ func New(cfg Config) (*Heap, error) {
 	h.nfp2lasta = make([]*arenaObject, l.maxPools+1)
 	h.arenaAlloc = cfg.Arenas
 	if h.arenaAlloc == nil {
-		h.arenaAlloc = MmapArenas{}
+		h.ownArenas = &PrefaultArenas{Align: l.poolSize}
+		h.arenaAlloc = h.ownArenas
 	}
 	h.large = cfg.Large
 	if h.large == nil {
@@ -106,6 +110,9 @@ func (h *Heap) Close() error {
 	errs = append(errs, mmap.Unmap(h.meta, usedpoolsBytes(h.l.nclasses)+h.arenaMap.rootBytes))
 	if h.ownLarge != nil {
 		errs = append(errs, h.ownLarge.Close())
+	}
+	if h.ownArenas != nil {
+		h.ownArenas.Close()
 	}
 	// Leave a heap on which every call takes the slow path and panics
 	// there: no request is small, and the arena map owns nothing.

@@ -56,6 +56,17 @@
 // (docs/benchmarks.md has the figures); a program that keeps one
 // obmalloc.Heap per goroutine avoids them.
 //
+// # Page faults off the allocating goroutine
+//
+// By default the arenas come from an obmalloc.PrefaultArenas: a background
+// goroutine maps the next two arenas and makes their pages resident before
+// the heap needs them, and the large-block allocator has its fresh memory
+// populated ahead the same way, so a growing heap's page faults are taken
+// on another processor (with GOMAXPROCS 1 they are not, and nothing
+// changes). It costs up to two arenas, and 1 MiB of large-block space, of
+// resident memory no block holds yet. SetArenaAllocator(obmalloc.MmapArenas{})
+// before the first allocation maps arenas as CPython does.
+//
 // # Huge pages
 //
 // GOPYMALLOC_HUGEPAGES=1 in the environment (HugePagesEnvVar), or

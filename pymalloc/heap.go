@@ -209,7 +209,8 @@ func init() {
 }
 
 // GetArenaAllocator returns the allocator that maps the default heap's
-// arenas (PyObject_GetArenaAllocator); by default, mmap.
+// arenas (PyObject_GetArenaAllocator); by default an
+// *obmalloc.PrefaultArenas (mmap, pages made resident ahead of need).
 func GetArenaAllocator() ArenaAllocator { return arenaAllocator.Load().a }
 
 // SetArenaAllocator makes a map the default heap's future arenas and

@@ -67,6 +67,9 @@ func (h *Heap) allocClass(call string, c int) (uintptr, bool) {
 	if h.limit-h.bump < headerBytes+capacity && !h.newChunk() {
 		return 0, false
 	}
+	if h.bump+headerBytes+capacity > h.aheadNext {
+		h.populateAhead()
+	}
 	data := h.carve(c, true)
 	h.stats.LiveBlocks++
 	h.stats.LiveBytes += capacity
@@ -119,6 +122,7 @@ func (h *Heap) newChunk() bool {
 	h.retireChunk()
 	h.addRegion(region{start: base, end: base + size})
 	h.cur, h.bump, h.limit = base, base+bitmapBytes(size), base+size
+	h.aheadNext, h.aheadEnd = 0, 0
 	h.chunkBytes += size
 	return true
 }

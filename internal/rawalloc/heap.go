@@ -36,6 +36,12 @@ type Heap struct {
 	// chunkBytes is the size of all chunks together; it sets the size of
 	// the next one.
 	chunkBytes uintptr
+	// The worker that populates the current chunk ahead of the bump
+	// (ahead.go): a carve that takes the bump past aheadNext asks it for
+	// more, up to aheadBytes beyond; aheadEnd is where the last request
+	// ended.
+	aheadNext, aheadEnd uintptr
+	ahead               ahead
 
 	// bigFree caches the mappings of freed big blocks, sorted by size and
 	// then address; bigCommitted is the size of those whose pages were not
@@ -312,6 +318,7 @@ func (h *Heap) Close() error {
 // unmapLocked unmaps every region as mmap mapped it and resets the heap
 // to its zero state. the heap's lock is held.
 func (h *Heap) unmapLocked() error {
+	h.ahead.stop()
 	var errs []error
 	for _, r := range h.regions {
 		errs = append(errs, mmap.Unmap(ptr(r.start), r.end-r.start))
@@ -320,6 +327,7 @@ func (h *Heap) unmapLocked() error {
 	h.regions, h.bigFree = nil, nil
 	h.freeHead, h.freeCount = [numClasses]uintptr{}, [numClasses]int{}
 	h.cur, h.bump, h.limit, h.chunkBytes, h.bigCommitted = 0, 0, 0, 0, 0
+	h.aheadNext, h.aheadEnd = 0, 0
 	h.stats = Stats{}
 	return errors.Join(errs...)
 }

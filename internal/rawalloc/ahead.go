@@ -1,0 +1,108 @@
+package rawalloc
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gopymalloc/gopymalloc/mmap"
+)
+
+// Populating ahead. Class blocks are carved from fresh chunk space, whose
+// pages fault in one by one at their first touch, in the allocating
+// goroutine. A worker goroutine keeps the current chunk resident a little
+// beyond the bump pointer instead (mmap.Populate, which leaves contents
+// alone, so the heap may carve and write the same pages meanwhile). It
+// is done only where there is another processor to do it on and where the
+// system can populate in one call (linux 5.14 and later); elsewhere the
+// pages fault in as before.
+const (
+	// aheadBytes is how far beyond the bump pointer the worker populates.
+	aheadBytes = 1 << 20
+	// aheadStepBytes is the most the worker populates in one call, so that
+	// Close, which waits for the call in flight, and anyone mapping memory
+	// meanwhile (the call holds the memory-map lock) wait little.
+	aheadStepBytes = 64 << 10
+)
+
+// populateUnsupported is set once mmap.Populate has said the system cannot
+// populate, for every heap.
+var populateUnsupported atomic.Bool
+
+// ahead hands ranges of the current chunk to the worker. Its fields are
+// guarded by mu; the heap's own fields that drive it (aheadNext) by the
+// heap's lock.
+type ahead struct {
+	mu         sync.Mutex
+	start, end uintptr       // the range still to populate; empty when start >= end
+	wake       chan struct{} // capacity 1; nil while no worker runs
+	done       chan struct{} // closed by the worker as it exits
+}
+
+// populateAhead asks the worker to populate the current chunk up to
+// aheadBytes beyond the bump pointer, and sets when to ask next: once the
+// bump has used half of that. The heap's lock is held.
+func (h *Heap) populateAhead() {
+	to := min(h.limit, roundUp(h.bump+aheadBytes, pageBytes))
+	from := max(h.aheadEnd, h.bump&^(pageBytes-1))
+	h.aheadEnd = to
+	h.aheadNext = to - aheadBytes/2
+	if to == h.limit {
+		h.aheadNext = h.limit // the rest of the chunk is asked for
+	}
+	if from >= to || populateUnsupported.Load() || runtime.GOMAXPROCS(0) < 2 {
+		return
+	}
+	h.ahead.request(from, to)
+}
+
+// request replaces the pending range (the bump has moved on, and a range
+// of an older chunk is no longer needed) and wakes the worker.
+func (a *ahead) request(start, end uintptr) {
+	a.mu.Lock()
+	a.start, a.end = start, end
+	if a.wake == nil {
+		a.wake, a.done = make(chan struct{}, 1), make(chan struct{})
+		go a.work(a.wake, a.done)
+	}
+	select {
+	case a.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+	a.mu.Unlock()
+}
+
+// stop drops the pending range and waits until the worker has exited, so
+// that no populate is in flight when the heap unmaps its chunks. A later
+// request starts a new worker.
+func (a *ahead) stop() {
+	a.mu.Lock()
+	wake, done := a.wake, a.done
+	a.start, a.end, a.wake, a.done = 0, 0, nil, nil
+	a.mu.Unlock()
+	if wake != nil {
+		close(wake)
+		<-done
+	}
+}
+
+// work populates what is pending, a step at a time, each time it is woken,
+// until stop closes wake.
+func (a *ahead) work(wake <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for range wake {
+		for {
+			a.mu.Lock()
+			start, end := a.start, min(a.end, a.start+aheadStepBytes)
+			a.start = end
+			a.mu.Unlock()
+			if start >= end {
+				break
+			}
+			if err := mmap.Populate(ptr(start), end-start); errors.Is(err, mmap.ErrPopulateUnsupported) {
+				populateUnsupported.Store(true)
+			}
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package rawalloc
+
+import (
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/procmem"
+)
+
+// residentRange counts the resident pages of [start, end), skipping the
+// test where residency cannot be read.
+func residentRange(t *testing.T, start, end uintptr) (resident, pages int) {
+	t.Helper()
+	r, err := procmem.ResidentPages(ptr(start), end-start)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("residency is read with mincore (linux)")
+	}
+	require.NoError(t, err)
+	for _, in := range r {
+		if in {
+			resident++
+		}
+	}
+	return resident, len(r)
+}
+
+// The worker makes the current chunk resident up to aheadBytes beyond the
+// bump pointer, while the untouched space further on stays as it was.
+func TestPopulateAhead(t *testing.T) {
+	old := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(old)
+	h := NewPrivate(nil)
+	h.chunkBytes = 64 << 20 // as if the heap had grown: a 16 MiB chunk next
+	p := h.Malloc(4096)     // the first chunk, and the first request
+	require.NotNil(t, p)
+	if populateUnsupported.Load() {
+		t.Skip("this system cannot populate in one call")
+	}
+	require.Equal(t, uintptr(16<<20), h.limit-h.cur)
+	first := uintptr(p) - headerBytes // the bump before the first carve
+	end, limit := h.aheadEnd, h.limit
+	assert.Equal(t, roundUp(first+aheadBytes, pageBytes), end, "asked for aheadBytes from the first block on")
+	require.Eventually(t, func() bool {
+		n, pages := residentRange(t, first&^(pageBytes-1), end)
+		return n == pages
+	}, 5*time.Second, time.Millisecond, "the pages ahead of the bump become resident")
+	n, _ := residentRange(t, end+pageBytes, limit)
+	assert.Zero(t, n, "nothing beyond the requested range")
+
+	// Carving past the middle of the range asks for more.
+	assert.Equal(t, end-aheadBytes/2, h.aheadNext)
+	for h.bump+headerBytes+32<<10 <= end-aheadBytes/2 {
+		require.NotNil(t, h.Malloc(32<<10))
+	}
+	assert.Equal(t, end, h.aheadEnd, "no request before the middle")
+	at := h.bump
+	require.NotNil(t, h.Malloc(32<<10))
+	assert.Equal(t, roundUp(at+aheadBytes, pageBytes), h.aheadEnd, "a request from the carve that crossed it")
+
+	// Close stops the worker; the heap maps afresh afterwards, and a new
+	// worker follows.
+	require.NoError(t, h.Close())
+	assert.Nil(t, h.ahead.wake)
+	assert.Zero(t, h.aheadEnd)
+	require.NotNil(t, h.Malloc(4096))
+	assert.NotNil(t, h.ahead.wake)
+	assert.Equal(t, h.limit, h.aheadEnd, "a 1 MiB chunk is asked for whole")
+	assert.Equal(t, h.limit, h.aheadNext, "and never again")
+	require.NoError(t, h.Close())
+}
+
+func TestPopulateAheadNeedsTwoProcessors(t *testing.T) {
+	old := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(old)
+	h := newTestHeap(t, nil)
+	for range 100 {
+		require.NotNil(t, h.Malloc(16<<10))
+	}
+	assert.Nil(t, h.ahead.wake, "no worker with one processor")
+}
+
+// The worker ends with Close, even in the middle of a range.
+func TestPopulateAheadStopsOnClose(t *testing.T) {
+	old := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(old)
+	before := runtime.NumGoroutine()
+	for range 20 {
+		h := NewPrivate(nil)
+		for range 50 {
+			require.NotNil(t, h.Malloc(200<<10))
+		}
+		require.NoError(t, h.Close())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "no worker outlives its heap")
+}

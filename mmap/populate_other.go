@@ -1,0 +1,7 @@
+//go:build !linux
+
+package mmap
+
+import "unsafe"
+
+func sysPopulate(p unsafe.Pointer, size uintptr) error { return ErrPopulateUnsupported }

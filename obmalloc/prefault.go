@@ -1,0 +1,200 @@
+package obmalloc
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/gopymalloc/gopymalloc/mmap"
+)
+
+// DefaultPrefaultStock is the number of arenas a PrefaultArenas keeps
+// ready when its Stock field is zero.
+const DefaultPrefaultStock = 2
+
+// PrefaultArenas is an ArenaAllocator that hands out arenas whose pages are
+// already resident, so the goroutine that needs a new arena does not take
+// a page fault on each of its pages as it carves pools (256 faults per
+// 1 MiB arena of 4 KiB pages, a tenth of a replay's time on the public
+// traces; docs/experiments.md). A background goroutine maps and populates
+// (mmap.Populate) up to Stock arenas ahead of need; Alloc takes one of
+// them, or maps one itself as MmapArenas does when none is ready, and
+// wakes the goroutine to make up the stock.
+//
+//	Alloc ──take──> [ready arena][ready arena] <──map+populate── worker goroutine
+//	  │                                                            ^
+//	  └──────────────────────── wake (non-blocking) ───────────────┘
+//
+// The work is the same as faulting the pages in on first touch, done on
+// another processor: it shortens the allocating goroutine's path, not the
+// process's CPU time, and it costs up to Stock arenas of resident memory
+// that no heap holds yet. With GOMAXPROCS 1 there is no other processor to
+// do it on, and Alloc maps synchronously. The stock holds arenas of one
+// size, the size of the latest Alloc. Free unmaps, as MmapArenas does.
+//
+// The zero value is ready to use; the worker starts at the first Alloc.
+// It is safe for concurrent use. Close unmaps the stock and stops the
+// worker.
+type PrefaultArenas struct {
+	// Stock is how many arenas are kept ready; 0 means
+	// DefaultPrefaultStock. It is read at the first Alloc.
+	Stock int
+	// Align, when not zero, limits the populating to the part of each
+	// arena between its first and its last multiple of Align: a heap
+	// whose arenas are not aligned to its pools never touches the
+	// partial pool at either end, so populating it would only add to the
+	// resident memory. A Heap sets it to its pool size when it makes its
+	// own PrefaultArenas.
+	Align uintptr
+
+	mu      sync.Mutex
+	size    uintptr          // bytes per stocked arena: the latest Alloc's size
+	ready   []unsafe.Pointer // mapped, populated, still zero; len ≤ stock
+	stock   int
+	wake    chan struct{} // capacity 1: a pending wake-up is enough
+	started bool
+	closed  bool
+}
+
+// Alloc returns size bytes of zeroed memory, from the stock when it holds
+// an arena of that size.
+func (a *PrefaultArenas) Alloc(size uintptr) unsafe.Pointer {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		panic(fmt.Sprintf("obmalloc: PrefaultArenas.Alloc(%d): the allocator is closed", size))
+	}
+	if !a.started {
+		a.start()
+	}
+	var stale []unsafe.Pointer
+	staleSize := a.size
+	if size != a.size {
+		// Another arena size: what is stocked no longer fits.
+		stale = append(stale, a.ready...)
+		clear(a.ready)
+		a.ready, a.size = a.ready[:0], size
+	}
+	var p unsafe.Pointer
+	if n := len(a.ready); n > 0 {
+		p = a.ready[n-1]
+		a.ready[n-1] = nil
+		a.ready = a.ready[:n-1]
+	}
+	if runtime.GOMAXPROCS(0) > 1 {
+		select {
+		case a.wake <- struct{}{}:
+		default: // the worker is already awake or about to be
+		}
+	}
+	a.mu.Unlock()
+
+	unmapAll(stale, staleSize)
+	if p != nil {
+		return p
+	}
+	return MmapArenas{}.Alloc(size)
+}
+
+// Free unmaps the arena.
+func (a *PrefaultArenas) Free(p unsafe.Pointer, size uintptr) { MmapArenas{}.Free(p, size) }
+
+// Ready returns how many arenas are stocked now.
+func (a *PrefaultArenas) Ready() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.ready)
+}
+
+// Close stops the worker and unmaps the stocked arenas. Arenas handed out
+// stay valid and may still be freed; a later Alloc panics.
+func (a *PrefaultArenas) Close() {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return
+	}
+	a.closed = true
+	stale, size := a.ready, a.size
+	a.ready = nil
+	if a.started {
+		close(a.wake)
+	}
+	a.mu.Unlock()
+	unmapAll(stale, size)
+}
+
+// start launches the worker; a.mu is held.
+func (a *PrefaultArenas) start() {
+	a.stock = a.Stock
+	if a.stock <= 0 {
+		a.stock = DefaultPrefaultStock
+	}
+	a.ready = make([]unsafe.Pointer, 0, a.stock)
+	a.wake = make(chan struct{}, 1)
+	a.started = true
+	go a.work(a.wake)
+}
+
+// work makes up the stock each time it is woken, until Close.
+func (a *PrefaultArenas) work(wake <-chan struct{}) {
+	for range wake {
+		for a.fill() {
+		}
+	}
+}
+
+// fill adds one arena to the stock if it is short of one, and reports
+// whether it did. A failed map leaves the stock short: the next Alloc maps
+// for itself and reports the failure as nil.
+func (a *PrefaultArenas) fill() bool {
+	a.mu.Lock()
+	size, short := a.size, !a.closed && len(a.ready) < a.stock
+	a.mu.Unlock()
+	if !short {
+		return false
+	}
+	p, err := mmap.Map(size)
+	if err != nil {
+		return false
+	}
+	a.populate(p, size)
+	a.mu.Lock()
+	kept := !a.closed && size == a.size && len(a.ready) < a.stock
+	if kept {
+		a.ready = append(a.ready, p)
+	}
+	a.mu.Unlock()
+	if !kept {
+		MmapArenas{}.Free(p, size)
+	}
+	return kept
+}
+
+// populate makes the part of the arena at p that a heap will touch
+// resident.
+func (a *PrefaultArenas) populate(p unsafe.Pointer, size uintptr) {
+	start, end := uintptr(p), uintptr(p)+size
+	if a.Align > 1 {
+		start = (start + a.Align - 1) &^ (a.Align - 1)
+		end &^= a.Align - 1
+	}
+	// In steps, so that the system call never holds the process's
+	// memory-map lock for long: a goroutine that maps memory meanwhile
+	// waits for one step at most.
+	for ; start < end; start += populateStepBytes {
+		// A failure leaves the pages to fault in at first touch.
+		_ = mmap.PopulateZeroed(unsafe.Add(p, start-uintptr(p)), min(populateStepBytes, end-start))
+	}
+}
+
+// populateStepBytes is the most a PrefaultArenas populates in one call.
+const populateStepBytes = 256 << 10
+
+// unmapAll unmaps stocked arenas of the given size.
+func unmapAll(arenas []unsafe.Pointer, size uintptr) {
+	for _, p := range arenas {
+		MmapArenas{}.Free(p, size)
+	}
+}

@@ -1,0 +1,224 @@
+package obmalloc
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/procmem"
+	"github.com/gopymalloc/gopymalloc/mmap"
+)
+
+// withProcs runs the test with GOMAXPROCS n.
+func withProcs(t *testing.T, n int) {
+	old := runtime.GOMAXPROCS(n)
+	t.Cleanup(func() { runtime.GOMAXPROCS(old) })
+}
+
+// waitStock waits until a holds n ready arenas.
+func waitStock(t *testing.T, a *PrefaultArenas, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return a.Ready() == n }, 5*time.Second, time.Millisecond,
+		"the worker stocks %d arenas (has %d)", n, a.Ready())
+}
+
+// useArena checks that the arena is zero and writes all of it, so an arena
+// handed out twice, or unmapped, shows.
+func useArena(t *testing.T, p unsafe.Pointer, size uintptr, mark byte) {
+	t.Helper()
+	require.NotNil(t, p)
+	b := unsafe.Slice((*byte)(p), size)
+	for i := range b {
+		if b[i] != 0 {
+			t.Fatalf("arena %p: byte %d is %d when handed out: want 0", p, i, b[i])
+		}
+		b[i] = mark
+	}
+}
+
+func TestPrefaultArenasStockAheadOfAlloc(t *testing.T) {
+	withProcs(t, 2)
+	const size = DefaultArenaSize
+	a := &PrefaultArenas{Stock: 3}
+	defer a.Close()
+	assert.Zero(t, a.Ready(), "nothing is stocked before the first Alloc")
+
+	first := a.Alloc(size) // mapped on the spot: the stock was empty
+	useArena(t, first, size, 1)
+	waitStock(t, a, 3)
+
+	var got []unsafe.Pointer
+	for i := range 5 {
+		p := a.Alloc(size)
+		useArena(t, p, size, byte(2+i))
+		got = append(got, p)
+	}
+	waitStock(t, a, 3)
+	for _, p := range got {
+		a.Free(p, size)
+	}
+	a.Free(first, size)
+	assert.Equal(t, 3, a.Ready(), "Free unmaps; it does not stock")
+}
+
+func TestPrefaultArenasDefaultStock(t *testing.T) {
+	withProcs(t, 2)
+	var a PrefaultArenas
+	defer a.Close()
+	p := a.Alloc(DefaultArenaSize)
+	waitStock(t, &a, DefaultPrefaultStock)
+	a.Free(p, DefaultArenaSize)
+}
+
+// With one processor there is nothing to gain from a worker: every arena
+// is mapped by Alloc.
+func TestPrefaultArenasOneProcessor(t *testing.T) {
+	withProcs(t, 1)
+	a := &PrefaultArenas{}
+	defer a.Close()
+	for range 3 {
+		p := a.Alloc(DefaultArenaSize)
+		useArena(t, p, DefaultArenaSize, 9)
+		a.Free(p, DefaultArenaSize)
+	}
+	time.Sleep(20 * time.Millisecond)
+	assert.Zero(t, a.Ready())
+}
+
+// The stock follows the size of the latest Alloc.
+func TestPrefaultArenasSizeChange(t *testing.T) {
+	withProcs(t, 2)
+	a := &PrefaultArenas{Stock: 2}
+	defer a.Close()
+	big, small := uintptr(1<<20), uintptr(256<<10)
+	p := a.Alloc(big)
+	waitStock(t, a, 2)
+	q := a.Alloc(small)
+	useArena(t, q, small, 3)
+	waitStock(t, a, 2)
+	a.mu.Lock()
+	assert.Equal(t, small, a.size)
+	a.mu.Unlock()
+	r := a.Alloc(small) // from the stock of small arenas
+	useArena(t, r, small, 4)
+	for _, x := range []struct {
+		p unsafe.Pointer
+		n uintptr
+	}{{p, big}, {q, small}, {r, small}} {
+		a.Free(x.p, x.n)
+	}
+}
+
+func TestPrefaultArenasClose(t *testing.T) {
+	withProcs(t, 2)
+	a := &PrefaultArenas{}
+	p := a.Alloc(DefaultArenaSize)
+	waitStock(t, a, DefaultPrefaultStock)
+	a.Close()
+	assert.Zero(t, a.Ready(), "Close unmaps the stock")
+	a.Close() // a second Close does nothing
+	useArena(t, p, DefaultArenaSize, 5)
+	a.Free(p, DefaultArenaSize) // arenas handed out stay valid
+	assert.PanicsWithValue(t, "obmalloc: PrefaultArenas.Alloc(1048576): the allocator is closed", func() {
+		a.Alloc(DefaultArenaSize)
+	})
+	var never PrefaultArenas
+	never.Close() // closing an allocator that never started
+	assert.Panics(t, func() { never.Alloc(DefaultArenaSize) })
+}
+
+// Many goroutines share one allocator: every arena is zero when handed out
+// and belongs to one goroutine only (go test -race covers the locking).
+func TestPrefaultArenasConcurrent(t *testing.T) {
+	withProcs(t, 4)
+	const size = 256 << 10
+	a := &PrefaultArenas{Stock: 4}
+	defer a.Close()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for range 20 {
+				p := a.Alloc(size)
+				useArena(t, p, size, byte(g+1))
+				b := unsafe.Slice((*byte)(p), size)
+				runtime.Gosched()
+				for i := 0; i < len(b); i += 4096 {
+					if b[i] != byte(g+1) {
+						t.Errorf("arena %p changed under goroutine %d", p, g)
+						break
+					}
+				}
+				a.Free(p, size)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// A stocked arena is resident between its first and last pool boundary,
+// and only there: the partial pools at either end, which a heap never
+// touches, are left alone.
+func TestPrefaultArenasPopulateThePoolsOnly(t *testing.T) {
+	withProcs(t, 2)
+	const size = DefaultArenaSize
+	page := mmap.PageSize()
+	a := &PrefaultArenas{Stock: 1, Align: DefaultPoolSize}
+	defer a.Close()
+	p := a.Alloc(size)
+	defer a.Free(p, size)
+	waitStock(t, a, 1)
+	a.mu.Lock()
+	q := a.ready[0]
+	a.mu.Unlock()
+	pages, err := procmem.ResidentPages(q, size)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("residency is read with mincore (linux)")
+	}
+	require.NoError(t, err)
+	first := (uintptr(q) + DefaultPoolSize - 1) &^ (DefaultPoolSize - 1)
+	last := (uintptr(q) + size) &^ (DefaultPoolSize - 1)
+	for i, r := range pages {
+		at := uintptr(q) + uintptr(i)*page
+		assert.Equal(t, at >= first && at < last, r, "page %d of the stocked arena at %p (pools from %#x to %#x)", i, q, first, last)
+	}
+}
+
+// A heap made without Config.Arenas has its own PrefaultArenas, with the
+// heap's pool size as alignment; Close stops its worker.
+func TestHeapPrefaultsItsArenas(t *testing.T) {
+	withProcs(t, 2)
+	before := runtime.NumGoroutine()
+	h, err := New(Config{PoolSize: 4 << 10, ArenaSize: 256 << 10})
+	require.NoError(t, err)
+	require.NotNil(t, h.ownArenas)
+	assert.Equal(t, uintptr(4<<10), h.ownArenas.Align)
+	var ps []unsafe.Pointer
+	for range 10000 { // 64-byte blocks: 3 arenas
+		p := h.Malloc(64)
+		require.NotNil(t, p)
+		ps = append(ps, p)
+	}
+	waitStock(t, h.ownArenas, DefaultPrefaultStock)
+	require.NoError(t, h.Check())
+	for _, p := range ps {
+		h.Free(p)
+	}
+	own := h.ownArenas
+	require.NoError(t, h.Close())
+	assert.Zero(t, own.Ready(), "Close unmaps the stock")
+	// Polled here: Eventually would count a goroutine of its own.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "the worker goroutine ends with the heap")
+
+	h2 := newHeap(t, Config{Arenas: MmapArenas{}})
+	assert.Nil(t, h2.ownArenas, "an allocator given in Config is used as it is")
+}
