@@ -151,16 +151,25 @@ func Populate(p unsafe.Pointer, size uintptr) error {
 	return nil
 }
 
+// PopulateSupported reports whether Populate can work on this system
+// (linux 5.14 and later).
+func PopulateSupported() bool { return sysPopulateSupported() }
+
 // PopulateZeroed makes the pages of [p, p+size) resident as Populate does,
 // for a range that no one uses yet and that is still all zero, as Map
 // returned it: where Populate is unsupported it writes a zero byte into
-// each page instead.
+// each page instead. Other failures (the system has no memory to spare:
+// ENOMEM under a cgroup limit) are returned, and nothing is written.
 func PopulateZeroed(p unsafe.Pointer, size uintptr) error {
 	if err := checkPopulate(p, size); err != nil {
 		return fmt.Errorf("mmap: populate %d bytes at %p: %w", size, p, err)
 	}
-	if sysPopulate(p, size) != nil {
+	err := sysPopulate(p, size)
+	switch {
+	case errors.Is(err, ErrPopulateUnsupported):
 		touchPages(p, size)
+	case err != nil:
+		return fmt.Errorf("mmap: populate %d bytes at %p: %w", size, p, err)
 	}
 	return nil
 }

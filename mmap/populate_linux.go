@@ -1,27 +1,28 @@
 package mmap
 
 import (
-	"errors"
-	"sync/atomic"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// populateRefused is set once the kernel has refused MADV_POPULATE_WRITE
-// (before 5.14), so later calls do not ask again.
-var populateRefused atomic.Bool
-
 func sysPopulate(p unsafe.Pointer, size uintptr) error {
-	if populateRefused.Load() {
+	if !sysPopulateSupported() {
 		return ErrPopulateUnsupported
 	}
 	// The slice only names the range for the system call; it is not kept.
-	err := unix.Madvise(unsafe.Slice((*byte)(p), size), unix.MADV_POPULATE_WRITE)
-	if errors.Is(err, unix.EINVAL) {
-		// The address is page-aligned (checked): the advice is unknown.
-		populateRefused.Store(true)
-		return ErrPopulateUnsupported
-	}
-	return err
+	return unix.Madvise(unsafe.Slice((*byte)(p), size), unix.MADV_POPULATE_WRITE)
 }
+
+// sysPopulateSupported asks the kernel once, on a page of its own:
+// kernels before 5.14 answer EINVAL to MADV_POPULATE_WRITE. Later EINVALs
+// (a read-only range) are errors of that call only.
+var sysPopulateSupported = sync.OnceValue(func() bool {
+	p, err := sysMap(pageSize)
+	if err != nil {
+		return false
+	}
+	defer sysUnmap(p, pageSize)
+	return unix.Madvise(unsafe.Slice((*byte)(p), pageSize), unix.MADV_POPULATE_WRITE) == nil
+})

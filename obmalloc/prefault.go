@@ -34,11 +34,12 @@ const DefaultPrefaultStock = 2
 // size, the size of the latest Alloc. Free unmaps, as MmapArenas does.
 //
 // The zero value is ready to use; the worker starts at the first Alloc.
-// It is safe for concurrent use. Close unmaps the stock and stops the
-// worker.
+// It is safe for concurrent use. Close stops the worker and unmaps the
+// stock; one that is never closed keeps its goroutine and its stock for
+// the life of the process (a Heap closes the one it made in Heap.Close).
 type PrefaultArenas struct {
 	// Stock is how many arenas are kept ready; 0 means
-	// DefaultPrefaultStock. It is read at the first Alloc.
+	// DefaultPrefaultStock. Stock and Align are read at the first Alloc.
 	Stock int
 	// Align, when not zero, limits the populating to the part of each
 	// arena between its first and its last multiple of Align: a heap
@@ -52,9 +53,13 @@ type PrefaultArenas struct {
 	size    uintptr          // bytes per stocked arena: the latest Alloc's size
 	ready   []unsafe.Pointer // mapped, populated, still zero; len ≤ stock
 	stock   int
+	align   uintptr
 	wake    chan struct{} // capacity 1: a pending wake-up is enough
+	done    chan struct{} // closed by the worker as it exits
 	started bool
 	closed  bool
+
+	afterMap func() // tests: called by the worker between map and stock
 }
 
 // Alloc returns size bytes of zeroed memory, from the stock when it holds
@@ -122,6 +127,11 @@ func (a *PrefaultArenas) Close() {
 		close(a.wake)
 	}
 	a.mu.Unlock()
+	if a.started {
+		// An arena the worker is preparing is unmapped by the worker
+		// (fill sees closed): wait, so none is left when Close returns.
+		<-a.done
+	}
 	unmapAll(stale, size)
 }
 
@@ -131,14 +141,16 @@ func (a *PrefaultArenas) start() {
 	if a.stock <= 0 {
 		a.stock = DefaultPrefaultStock
 	}
+	a.align = a.Align
 	a.ready = make([]unsafe.Pointer, 0, a.stock)
-	a.wake = make(chan struct{}, 1)
+	a.wake, a.done = make(chan struct{}, 1), make(chan struct{})
 	a.started = true
-	go a.work(a.wake)
+	go a.work(a.wake, a.done)
 }
 
 // work makes up the stock each time it is woken, until Close.
-func (a *PrefaultArenas) work(wake <-chan struct{}) {
+func (a *PrefaultArenas) work(wake <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
 	for range wake {
 		for a.fill() {
 		}
@@ -160,6 +172,9 @@ func (a *PrefaultArenas) fill() bool {
 		return false
 	}
 	a.populate(p, size)
+	if a.afterMap != nil {
+		a.afterMap()
+	}
 	a.mu.Lock()
 	kept := !a.closed && size == a.size && len(a.ready) < a.stock
 	if kept {
@@ -176,16 +191,19 @@ func (a *PrefaultArenas) fill() bool {
 // resident.
 func (a *PrefaultArenas) populate(p unsafe.Pointer, size uintptr) {
 	start, end := uintptr(p), uintptr(p)+size
-	if a.Align > 1 {
-		start = (start + a.Align - 1) &^ (a.Align - 1)
-		end &^= a.Align - 1
+	if a.align > 1 {
+		start = (start + a.align - 1) &^ (a.align - 1)
+		end &^= a.align - 1
 	}
 	// In steps, so that the system call never holds the process's
 	// memory-map lock for long: a goroutine that maps memory meanwhile
 	// waits for one step at most.
 	for ; start < end; start += populateStepBytes {
-		// A failure leaves the pages to fault in at first touch.
-		_ = mmap.PopulateZeroed(unsafe.Add(p, start-uintptr(p)), min(populateStepBytes, end-start))
+		// A failure (no memory to spare under a cgroup limit) leaves the
+		// pages to fault in at first touch, as MmapArenas' do.
+		if mmap.PopulateZeroed(unsafe.Add(p, start-uintptr(p)), min(populateStepBytes, end-start)) != nil {
+			return
+		}
 	}
 }
 

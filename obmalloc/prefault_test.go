@@ -91,28 +91,84 @@ func TestPrefaultArenasOneProcessor(t *testing.T) {
 	assert.Zero(t, a.Ready())
 }
 
-// The stock follows the size of the latest Alloc.
+// mappedFor checks, with mincore, that [p, p+size) is all mapped: an arena
+// handed out smaller than asked for fails here instead of corrupting a
+// neighbour.
+func mappedFor(t *testing.T, p unsafe.Pointer, size uintptr) {
+	t.Helper()
+	_, err := procmem.ResidentPages(p, size)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return // only linux can tell
+	}
+	require.NoError(t, err, "arena %p is not mapped for all of its %d bytes", p, size)
+}
+
+// The stock follows the size of the latest Alloc, in both directions, and
+// every arena handed out is mapped for the size asked for, even while the
+// worker is preparing one of the other size.
 func TestPrefaultArenasSizeChange(t *testing.T) {
 	withProcs(t, 2)
 	a := &PrefaultArenas{Stock: 2}
 	defer a.Close()
 	big, small := uintptr(1<<20), uintptr(256<<10)
-	p := a.Alloc(big)
+	type arena struct {
+		p unsafe.Pointer
+		n uintptr
+	}
+	var got []arena
+	take := func(n uintptr) {
+		p := a.Alloc(n)
+		require.NotNil(t, p)
+		mappedFor(t, p, n)
+		useArena(t, p, n, byte(len(got)+1))
+		got = append(got, arena{p, n})
+	}
+	take(big)
 	waitStock(t, a, 2)
-	q := a.Alloc(small)
-	useArena(t, q, small, 3)
+	take(small) // the big stock is dropped
 	waitStock(t, a, 2)
 	a.mu.Lock()
 	assert.Equal(t, small, a.size)
 	a.mu.Unlock()
-	r := a.Alloc(small) // from the stock of small arenas
-	useArena(t, r, small, 4)
-	for _, x := range []struct {
-		p unsafe.Pointer
-		n uintptr
-	}{{p, big}, {q, small}, {r, small}} {
+	take(small) // from the stock of small arenas
+	take(big)   // not from it
+	waitStock(t, a, 2)
+	take(big)
+	for i := range 40 { // sizes changing while the worker works
+		take([]uintptr{small, big}[i%2])
+	}
+	for _, x := range got {
 		a.Free(x.p, x.n)
 	}
+}
+
+// An arena the worker mapped for the old size is not stocked once Alloc
+// has asked for another size meanwhile.
+func TestPrefaultArenasSizeChangeWhileMapping(t *testing.T) {
+	withProcs(t, 2)
+	big, small := uintptr(1<<20), uintptr(256<<10)
+	mapped, proceed := make(chan struct{}), make(chan struct{})
+	a := &PrefaultArenas{Stock: 1}
+	first := true
+	a.afterMap = func() {
+		if first {
+			first = false
+			mapped <- struct{}{}
+			<-proceed
+		}
+	}
+	defer a.Close()
+	p := a.Alloc(small)
+	<-mapped // the worker holds a small arena, not yet stocked
+	q := a.Alloc(big)
+	close(proceed)
+	waitStock(t, a, 1)
+	r := a.Alloc(big)
+	mappedFor(t, r, big)
+	useArena(t, r, big, 1)
+	a.Free(p, small)
+	a.Free(q, big)
+	a.Free(r, big)
 }
 
 func TestPrefaultArenasClose(t *testing.T) {

@@ -65,7 +65,8 @@
 // on another processor (with GOMAXPROCS 1 they are not, and nothing
 // changes). It costs up to two arenas, and 1 MiB of large-block space, of
 // resident memory no block holds yet. SetArenaAllocator(obmalloc.MmapArenas{})
-// before the first allocation maps arenas as CPython does.
+// before the first allocation maps arenas as CPython does (after it, the
+// default allocator's stock stays mapped, as every arena does).
 //
 // # Huge pages
 //

@@ -1,10 +1,8 @@
 package rawalloc
 
 import (
-	"errors"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/gopymalloc/gopymalloc/mmap"
 )
@@ -15,8 +13,10 @@ import (
 // beyond the bump pointer instead (mmap.Populate, which leaves contents
 // alone, so the heap may carve and write the same pages meanwhile). It
 // is done only where there is another processor to do it on and where the
-// system can populate in one call (linux 5.14 and later); elsewhere the
-// pages fault in as before.
+// system can populate in one call (linux 5.14 and later), and only for a
+// heap that maps its memory itself (no MapFunc: a MapFunc's owner may
+// unmap that memory without telling the heap); elsewhere the pages fault
+// in as before.
 const (
 	// aheadBytes is how far beyond the bump pointer the worker populates.
 	aheadBytes = 1 << 20
@@ -25,10 +25,6 @@ const (
 	// meanwhile (the call holds the memory-map lock) wait little.
 	aheadStepBytes = 64 << 10
 )
-
-// populateUnsupported is set once mmap.Populate has said the system cannot
-// populate, for every heap.
-var populateUnsupported atomic.Bool
 
 // ahead hands ranges of the current chunk to the worker. Its fields are
 // guarded by mu; the heap's own fields that drive it (aheadNext) by the
@@ -51,7 +47,7 @@ func (h *Heap) populateAhead() {
 	if to == h.limit {
 		h.aheadNext = h.limit // the rest of the chunk is asked for
 	}
-	if from >= to || populateUnsupported.Load() || runtime.GOMAXPROCS(0) < 2 {
+	if from >= to || h.mapFn != nil || !mmap.PopulateSupported() || runtime.GOMAXPROCS(0) < 2 {
 		return
 	}
 	h.ahead.request(from, to)
@@ -100,9 +96,9 @@ func (a *ahead) work(wake <-chan struct{}, done chan<- struct{}) {
 			if start >= end {
 				break
 			}
-			if err := mmap.Populate(ptr(start), end-start); errors.Is(err, mmap.ErrPopulateUnsupported) {
-				populateUnsupported.Store(true)
-			}
+			// A failure (no memory to spare under a cgroup limit) leaves
+			// the pages to fault in at first touch.
+			_ = mmap.Populate(ptr(start), end-start)
 		}
 	}
 }

@@ -309,6 +309,7 @@ func (h *Heap) mustLive(call string, addr uintptr) blockRef {
 func (h *Heap) Close() error {
 	h.lock()
 	defer h.unlock()
+	h.ahead.stop()
 	if h.mapFn != nil {
 		return errors.New("rawalloc: Close: the heap's memory came from its MapFunc; release it there")
 	}
