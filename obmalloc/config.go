@@ -87,6 +87,12 @@ type Config struct {
 	// processor; Close stops it. MmapArenas is CPython's way exactly.
 	// Tests inject out-of-memory here.
 	Arenas ArenaAllocator
+	// NoPrefault leaves every page fault to the goroutine that first
+	// touches the page, as in CPython: a nil Arenas then means
+	// MmapArenas, and the heap's own large allocator (Large nil) does not
+	// populate its fresh memory ahead. It saves the resident memory that
+	// prefaulting holds ahead of need (docs/benchmarks.md).
+	NoPrefault bool
 	// Large serves size 0, requests above Threshold, and small requests
 	// when no arena can be had (PyMem_RawMalloc's role). nil means a
 	// large-block allocator of the heap's own, which, like the heap, takes

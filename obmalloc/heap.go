@@ -67,13 +67,20 @@ func New(cfg Config) (*Heap, error) {
 	h.initUsedpools()
 	h.nfp2lasta = make([]*arenaObject, l.maxPools+1)
 	h.arenaAlloc = cfg.Arenas
-	if h.arenaAlloc == nil {
+	switch {
+	case h.arenaAlloc != nil:
+	case cfg.NoPrefault:
+		h.arenaAlloc = MmapArenas{}
+	default:
 		h.ownArenas = &PrefaultArenas{Align: l.poolSize}
 		h.arenaAlloc = h.ownArenas
 	}
 	h.large = cfg.Large
 	if h.large == nil {
 		h.ownLarge = rawalloc.NewPrivate(nil)
+		if cfg.NoPrefault {
+			h.ownLarge.DisablePopulateAhead()
+		}
 		h.large = h.ownLarge
 	}
 	return h, nil

@@ -278,3 +278,21 @@ func TestHeapPrefaultsItsArenas(t *testing.T) {
 	h2 := newHeap(t, Config{Arenas: MmapArenas{}})
 	assert.Nil(t, h2.ownArenas, "an allocator given in Config is used as it is")
 }
+
+// NoPrefault: CPython's way, every fault where the page is first touched.
+func TestHeapNoPrefault(t *testing.T) {
+	withProcs(t, 2)
+	before := runtime.NumGoroutine()
+	h := newHeap(t, Config{NoPrefault: true})
+	assert.Nil(t, h.ownArenas)
+	assert.Equal(t, MmapArenas{}, h.arenaAlloc)
+	var ps []unsafe.Pointer
+	for range 20000 { // 3 arenas of small blocks, and large blocks too
+		ps = append(ps, h.Malloc(64), h.Malloc(4000))
+	}
+	assert.Equal(t, before, runtime.NumGoroutine(), "no worker, for the arenas or the large blocks")
+	for _, p := range ps {
+		h.Free(p)
+	}
+	require.NoError(t, h.Check())
+}

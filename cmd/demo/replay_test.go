@@ -56,6 +56,11 @@ func TestReplay(t *testing.T) {
 	require.Equal(t, exitOK, code)
 	assert.Contains(t, stdout, " touch=0 arenas=release")
 	assert.NotContains(t, stdout, "hugepages")
+	assert.NotContains(t, stdout, "prefault")
+
+	code, stdout, stderr = runDemo("replay", "-no-prefault", good)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, " touch=1 arenas=keep prefault=0\n")
 
 	code, stdout, stderr = runDemo("replay", "-hugepages", "-stats", good)
 	require.Equal(t, exitOK, code, stderr)

@@ -47,10 +47,19 @@ func (h *Heap) populateAhead() {
 	if to == h.limit {
 		h.aheadNext = h.limit // the rest of the chunk is asked for
 	}
-	if from >= to || h.mapFn != nil || !mmap.PopulateSupported() || runtime.GOMAXPROCS(0) < 2 {
+	if from >= to || h.noAhead || h.mapFn != nil || !mmap.PopulateSupported() || runtime.GOMAXPROCS(0) < 2 {
 		return
 	}
 	h.ahead.request(from, to)
+}
+
+// DisablePopulateAhead makes the heap leave the page faults of its fresh
+// memory to the goroutine that first touches it, as the C library's
+// malloc does. Call it before the first allocation.
+func (h *Heap) DisablePopulateAhead() {
+	h.lock()
+	defer h.unlock()
+	h.noAhead = true
 }
 
 // request replaces the pending range (the bump has moved on, and a range

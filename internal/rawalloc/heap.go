@@ -42,6 +42,7 @@ type Heap struct {
 	// ended.
 	aheadNext, aheadEnd uintptr
 	ahead               ahead
+	noAhead             bool // DisablePopulateAhead
 
 	// bigFree caches the mappings of freed big blocks, sorted by size and
 	// then address; bigCommitted is the size of those whose pages were not

@@ -76,19 +76,23 @@ func fidelityOfTrace(t *testing.T, name, path string) {
 	}
 
 	// The arenas on huge pages (Options.HugePages) start on pool
-	// boundaries, so their arena lines differ; the rows must not.
+	// boundaries, so their arena lines differ; the rows must not. Who
+	// takes the page faults (NoPrefault) must change nothing either.
 	for _, cfg := range []struct {
-		policy obmalloc.ArenaPolicy
-		huge   bool
-	}{{obmalloc.KeepArenas, false}, {obmalloc.ReleaseArenas, false}, {obmalloc.KeepArenas, true}} {
+		policy     obmalloc.ArenaPolicy
+		huge, nopf bool
+	}{{obmalloc.KeepArenas, false, false}, {obmalloc.ReleaseArenas, false, true}, {obmalloc.KeepArenas, true, false}} {
 		policy := cfg.policy
 		label := policy.String()
 		if cfg.huge {
 			label += "+hugepages"
 		}
+		if cfg.nopf {
+			label += "+noprefault"
+		}
 		t.Run(label, func(t *testing.T) {
 			var out bytes.Buffer
-			res, err := Run(tr, Options{Policy: policy, StatsAt: points, StatsAtEnd: true, Stats: &out, HugePages: cfg.huge})
+			res, err := Run(tr, Options{Policy: policy, StatsAt: points, StatsAtEnd: true, Stats: &out, HugePages: cfg.huge, NoPrefault: cfg.nopf})
 			require.NoError(t, err)
 			t.Logf("%v", res)
 			got, err := parseSections(out.String())

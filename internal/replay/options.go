@@ -29,6 +29,9 @@ type Options struct {
 	// arenas of an earlier one, whose huge pages were decommitted whole
 	// when its heap closed, so they fault in afresh, as huge pages.
 	HugePages bool
+	// NoPrefault takes every page fault in the replay loop, as CPython
+	// does (obmalloc.Config.NoPrefault).
+	NoPrefault bool
 }
 
 var hugePageArenas obmalloc.HugePageArenas

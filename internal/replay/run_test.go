@@ -150,7 +150,12 @@ func TestRunResultLine(t *testing.T) {
 	assert.Contains(t, line, " touch=0 arenas=release")
 	assert.NotContains(t, line, "dumps=", "no dump was asked for")
 	assert.NotContains(t, line, "hugepages=")
+	assert.NotContains(t, line, "prefault=")
 	assert.False(t, res.Touch)
+
+	res, err = Run(readTrace(t, "example", formatExample), Options{NoPrefault: true})
+	require.NoError(t, err)
+	assert.True(t, strings.HasSuffix(res.String(), " touch=1 arenas=keep prefault=0"), res.String())
 
 	res, err = Run(readTrace(t, "example", formatExample), Options{HugePages: true})
 	require.NoError(t, err)
