@@ -138,27 +138,38 @@ func TestHugePageSize(t *testing.T) {
 }
 
 // BenchmarkFirstTouch measures what the first write to fresh memory costs,
-// per 2 MiB, with and without the huge-page advice: the page faults that
-// a heap pays once for every page it grows into (docs/experiments.md,
-// "Huge pages under the arenas"). It reports the median and the slowest
-// 2 MiB of each run, since huge-page faults are not all alike.
+// one write per page, per 2 MiB: the page faults that a heap pays once for
+// every page it grows into. small: 4 KiB pages; huge: with the huge-page
+// advice (docs/experiments.md, "Huge pages under the arenas"); populated:
+// 4 KiB pages made resident beforehand with Populate, whose own time is
+// reported apart, as the work a prefaulting goroutine does instead of the
+// one that writes (docs/benchmarks.md). It reports the median and the
+// slowest 2 MiB of each run, since huge-page faults are not all alike.
 func BenchmarkFirstTouch(b *testing.B) {
 	const region, step = 64 << 20, 2 << 20
-	for _, huge := range []bool{false, true} {
-		b.Run(map[bool]string{false: "small", true: "huge"}[huge], func(b *testing.B) {
-			if huge && HugePageSize() != step {
+	for _, mode := range []string{"small", "huge", "populated"} {
+		b.Run(mode, func(b *testing.B) {
+			if mode == "huge" && HugePageSize() != step {
 				b.Skipf("huge pages of %d bytes here, not 2 MiB", HugePageSize())
 			}
-			var per []time.Duration
+			if mode == "populated" && !PopulateSupported() {
+				b.Skip("this system cannot populate in one call")
+			}
+			var per, populate []time.Duration
 			for b.Loop() {
 				p, err := Map(region + step)
 				require.NoError(b, err)
 				base := unsafe.Add(p, (step-uintptr(p)%step)%step)
-				if huge {
+				if mode == "huge" {
 					require.NoError(b, AdviseHugePages(base, region))
 				}
 				mem := unsafe.Slice((*byte)(base), region)
 				for i := 0; i < region; i += step {
+					if mode == "populated" {
+						t := time.Now()
+						require.NoError(b, Populate(unsafe.Add(base, i), step))
+						populate = append(populate, time.Since(t))
+					}
 					t := time.Now()
 					for j := i; j < i+step; j += int(PageSize()) {
 						mem[j] = 1
@@ -170,6 +181,10 @@ func BenchmarkFirstTouch(b *testing.B) {
 			slices.Sort(per)
 			b.ReportMetric(float64(per[len(per)/2].Nanoseconds()), "median-ns/2MiB")
 			b.ReportMetric(float64(per[len(per)-1].Nanoseconds()), "max-ns/2MiB")
+			if len(populate) > 0 {
+				slices.Sort(populate)
+				b.ReportMetric(float64(populate[len(populate)/2].Nanoseconds()), "median-populate-ns/2MiB")
+			}
 		})
 	}
 }

@@ -89,3 +89,17 @@ func TestPopulateRefusesBadArguments(t *testing.T) {
 		assert.ErrorIs(t, Populate(p, PageSize()), ErrPopulateUnsupported)
 	}
 }
+
+// Make a fresh mapping resident before it is written, for instance on a
+// goroutine other than the one that will write it.
+func ExamplePopulateZeroed() {
+	p, err := Map(1 << 20)
+	if err != nil {
+		panic(err)
+	}
+	defer Unmap(p, 1<<20)
+	// Populate where the system can do it in one call, or write a zero
+	// into each page: the mapping is fresh, so both leave it all zero.
+	fmt.Println(PopulateZeroed(p, 1<<20))
+	// Output: <nil>
+}

@@ -298,8 +298,9 @@ func (c *countingArenas) Free(p unsafe.Pointer, size uintptr) {
 	c.MmapArenas.Free(p, size)
 }
 
-// Arenas come from an ArenaAllocator; MmapArenas is the default. Under
-// ReleaseArenas a wholly free arena is unmapped, except the last one.
+// Arenas come from an ArenaAllocator; MmapArenas maps them as CPython
+// does. Under ReleaseArenas a wholly free arena is unmapped, except the
+// last one.
 func ExampleArenaAllocator() {
 	arenas := &countingArenas{}
 	h, _ := obmalloc.New(obmalloc.Config{Arenas: arenas, Policy: obmalloc.ReleaseArenas})
@@ -327,6 +328,38 @@ func ExampleMmapArenas() {
 	fmt.Println(b[0], b[1<<20-1]) // zeroed
 	a.Free(p, 1<<20)
 	// Output: 0 0
+}
+
+// Arenas whose pages a background goroutine makes resident before a heap
+// needs them, here shared by two heaps (a Heap made without Config.Arenas
+// has one of its own). Each heap owns only the arenas it took.
+func ExamplePrefaultArenas() {
+	arenas := &obmalloc.PrefaultArenas{Stock: 1, Align: obmalloc.DefaultPoolSize}
+	defer arenas.Close()
+	a, _ := obmalloc.New(obmalloc.Config{Arenas: arenas})
+	b, _ := obmalloc.New(obmalloc.Config{Arenas: arenas})
+	pa, pb := a.Malloc(64), b.Malloc(64)
+	fmt.Println(a.Owns(pa), a.Owns(pb), b.Owns(pb))
+	a.Free(pa)
+	b.Free(pb)
+	fmt.Println(a.Close(), b.Close())
+	// Output:
+	// true false true
+	// <nil> <nil>
+}
+
+// NoPrefault: every page fault where the page is first touched, as in
+// CPython, and no goroutine beside the caller's.
+func ExampleConfig_noPrefault() {
+	h, err := obmalloc.New(obmalloc.Config{NoPrefault: true})
+	if err != nil {
+		panic(err)
+	}
+	defer h.Close()
+	p := h.Malloc(2000)
+	fmt.Println(p != nil, h.Config().NoPrefault)
+	h.Free(p)
+	// Output: true true
 }
 
 // logLarge is an Allocator for Config.Large: it sees every request the
