@@ -296,3 +296,73 @@ func TestHeapNoPrefault(t *testing.T) {
 	}
 	require.NoError(t, h.Check())
 }
+
+// Heaps made and closed from several goroutines while GOMAXPROCS changes
+// under them: every block stays the heap's, every heap checks out, and
+// no worker outlives its heap.
+func TestPrefaultArenasGOMAXPROCSChanges(t *testing.T) {
+	old := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(old)
+	before := runtime.NumGoroutine()
+	stop := make(chan struct{})
+	toggled := make(chan struct{})
+	go func() {
+		defer close(toggled)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			runtime.GOMAXPROCS(1 + i%4)
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for range 5 {
+				h, err := New(Config{})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var ps []unsafe.Pointer
+				for i := range 20000 { // 2..3 arenas, and large blocks
+					n := uintptr(16 + (i+g)%500)
+					if i%50 == 0 {
+						n = 3000
+					}
+					p := h.Malloc(n)
+					*(*byte)(p), *(*byte)(unsafe.Add(p, n-1)) = byte(g), byte(i)
+					ps = append(ps, p)
+				}
+				for i, p := range ps {
+					n := uintptr(16 + (i+g)%500)
+					if i%50 == 0 {
+						n = 3000
+					}
+					if *(*byte)(p) != byte(g) || *(*byte)(unsafe.Add(p, n-1)) != byte(i) {
+						t.Errorf("block %p (%d bytes) lost its contents", p, n)
+					}
+					h.Free(p)
+				}
+				if err := h.Check(); err != nil {
+					t.Error(err)
+				}
+				if err := h.Close(); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-toggled
+	runtime.GOMAXPROCS(old)
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "no worker outlives its heap")
+}
