@@ -50,7 +50,7 @@ func (h *Heap) populateAhead() {
 	if from >= to || h.noAhead || h.mapFn != nil || !mmap.PopulateSupported() || runtime.GOMAXPROCS(0) < 2 {
 		return
 	}
-	h.ahead.request(from, to)
+	h.ahead.request(h.bump&^(pageBytes-1), from, to)
 }
 
 // DisablePopulateAhead makes the heap leave the page faults of its fresh
@@ -62,11 +62,18 @@ func (h *Heap) DisablePopulateAhead() {
 	h.noAhead = true
 }
 
-// request replaces the pending range (the bump has moved on, and a range
-// of an older chunk is no longer needed) and wakes the worker.
-func (a *ahead) request(start, end uintptr) {
+// request asks for [start, end) and wakes the worker. A range that
+// continues the pending one extends it, so what the worker has not done
+// yet of the earlier request is still done, except the part below bump,
+// the page the heap carves in now, which it has touched already; any
+// other range (a new chunk) replaces the pending one.
+func (a *ahead) request(bump, start, end uintptr) {
 	a.mu.Lock()
-	a.start, a.end = start, end
+	if start == a.end && a.start < a.end {
+		a.start, a.end = max(a.start, bump), end
+	} else {
+		a.start, a.end = start, end
+	}
 	if a.wake == nil {
 		a.wake, a.done = make(chan struct{}, 1), make(chan struct{})
 		go a.work(a.wake, a.done)

@@ -133,3 +133,30 @@ func TestPopulateAheadStopsOnClose(t *testing.T) {
 	}
 	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "no worker outlives its heap")
 }
+
+// A request that continues the pending range extends it, skipping only
+// what lies below the page being carved; any other replaces it.
+func TestAheadRequestExtendsOrReplaces(t *testing.T) {
+	var a ahead
+	a.wake = make(chan struct{}, 1) // no worker: the range stays as requested
+	const K = 4096
+	for _, step := range []struct {
+		name             string
+		doneTo           uintptr // where the worker got to, if it moved (0: it did not)
+		bump, start, end uintptr
+		want             [2]uintptr
+	}{
+		{"first", 0, 10 * K, 10 * K, 266 * K, [2]uintptr{10 * K, 266 * K}},
+		{"continues: extended, the undone part kept", 0, 140 * K, 266 * K, 396 * K, [2]uintptr{140 * K, 396 * K}},
+		{"the worker ahead of the bump", 300 * K, 280 * K, 396 * K, 526 * K, [2]uintptr{300 * K, 526 * K}},
+		{"another chunk: replaced", 0, 9000 * K, 9000 * K, 9256 * K, [2]uintptr{9000 * K, 9256 * K}},
+	} {
+		if step.doneTo != 0 {
+			a.mu.Lock()
+			a.start = step.doneTo
+			a.mu.Unlock()
+		}
+		a.request(step.bump, step.start, step.end)
+		assert.Equal(t, step.want, [2]uintptr{a.start, a.end}, step.name)
+	}
+}
