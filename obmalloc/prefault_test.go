@@ -282,15 +282,19 @@ func TestHeapPrefaultsItsArenas(t *testing.T) {
 // NoPrefault: CPython's way, every fault where the page is first touched.
 func TestHeapNoPrefault(t *testing.T) {
 	withProcs(t, 2)
-	before := runtime.NumGoroutine()
 	h := newHeap(t, Config{NoPrefault: true})
 	assert.Nil(t, h.ownArenas)
 	assert.Equal(t, MmapArenas{}, h.arenaAlloc)
 	var ps []unsafe.Pointer
-	for range 20000 { // 3 arenas of small blocks, and large blocks too
+	for range 20000 { // 2 arenas of small blocks, and 80 MB of large blocks
 		ps = append(ps, h.Malloc(64), h.Malloc(4000))
 	}
-	assert.Equal(t, before, runtime.NumGoroutine(), "no worker, for the arenas or the large blocks")
+	assert.False(t, h.ownLarge.PopulatesAhead(), "no worker for the large blocks")
+	h2 := newHeap(t, Config{})
+	for range 1000 {
+		h2.Malloc(4000)
+	}
+	assert.Equal(t, mmap.PopulateSupported(), h2.ownLarge.PopulatesAhead(), "one by default, where the system can populate")
 	for _, p := range ps {
 		h.Free(p)
 	}
@@ -328,7 +332,7 @@ func TestPrefaultArenasGOMAXPROCSChanges(t *testing.T) {
 					return
 				}
 				var ps []unsafe.Pointer
-				for i := range 20000 { // 2..3 arenas, and large blocks
+				for i := range 20000 { // about 6 arenas, and large blocks
 					n := uintptr(16 + (i+g)%500)
 					if i%50 == 0 {
 						n = 3000

@@ -53,6 +53,15 @@ func (h *Heap) populateAhead() {
 	h.ahead.request(h.bump&^(pageBytes-1), from, to)
 }
 
+// PopulatesAhead reports whether the heap's populating worker runs.
+func (h *Heap) PopulatesAhead() bool {
+	h.lock()
+	defer h.unlock()
+	h.ahead.mu.Lock()
+	defer h.ahead.mu.Unlock()
+	return h.ahead.wake != nil
+}
+
 // DisablePopulateAhead makes the heap leave the page faults of its fresh
 // memory to the goroutine that first touches it, as the C library's
 // malloc does. Call it before the first allocation.

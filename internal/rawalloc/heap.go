@@ -325,7 +325,8 @@ func (h *Heap) unmapLocked() error {
 	for _, r := range h.regions {
 		errs = append(errs, mmap.Unmap(ptr(r.start), r.end-r.start))
 	}
-	// Every field but the mutex (held) and the MapFunc back to zero.
+	// Every field back to zero but the mutex (held) and the settings made
+	// before the first allocation: the MapFunc, private and noAhead.
 	h.regions, h.bigFree = nil, nil
 	h.freeHead, h.freeCount = [numClasses]uintptr{}, [numClasses]int{}
 	h.cur, h.bump, h.limit, h.chunkBytes, h.bigCommitted = 0, 0, 0, 0, 0

@@ -81,7 +81,7 @@ func fidelityOfTrace(t *testing.T, name, path string) {
 	for _, cfg := range []struct {
 		policy     obmalloc.ArenaPolicy
 		huge, nopf bool
-	}{{obmalloc.KeepArenas, false, false}, {obmalloc.ReleaseArenas, false, true}, {obmalloc.KeepArenas, true, false}} {
+	}{{obmalloc.KeepArenas, false, false}, {obmalloc.ReleaseArenas, false, false}, {obmalloc.ReleaseArenas, false, true}, {obmalloc.KeepArenas, true, false}} {
 		policy := cfg.policy
 		label := policy.String()
 		if cfg.huge {
