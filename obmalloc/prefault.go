@@ -16,8 +16,8 @@ const DefaultPrefaultStock = 2
 // PrefaultArenas is an ArenaAllocator that hands out arenas whose pages are
 // already resident, so the goroutine that needs a new arena does not take
 // a page fault on each of its pages as it carves pools (256 faults per
-// 1 MiB arena of 4 KiB pages; with the large blocks' faults, 15..19 % of
-// a replay's loop on the public traces, docs/benchmarks.md). A background
+// 1 MiB arena of 4 KiB pages; with the large blocks' faults, 17..28 % of
+// a replay loop's profile on the public traces, docs/benchmarks.md). A background
 // goroutine maps and populates (mmap.PopulateZeroed) up to Stock arenas
 // ahead of need; Alloc takes one of them, or maps one itself as
 // MmapArenas does when none is ready, and wakes the goroutine to make up
