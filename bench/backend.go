@@ -48,12 +48,13 @@ func (b Backend) Bulk(tb *testing.B)  { b.bulk(tb) }
 func (b Backend) Open() (Instance, error) { return b.open() }
 
 // Backends are the Go allocators compared, in the order of every table:
-// gopymalloc's entry points (and its huge-page opt-in), the other cgo-free
+// gopymalloc's entry points (and its huge-page and prefault opt-ins), the other cgo-free
 // allocator, the Go heap, and the floor.
 var Backends = []Backend{
 	gopymallocBackend,
 	gopymallocAPIBackend,
 	gopymallocHugeBackend,
+	gopymallocPrefaultBackend,
 	moderncBackend,
 	goHeapBackend,
 	syncPoolBackend,

@@ -98,6 +98,10 @@ func (f sliceFull[A]) close() error                       { return nil }
 var fullAPIs = map[string]func() (full, error){
 	"gopymalloc":      func() (full, error) { a, err := openHeap(); return ptrFull[heapBackend]{a}, err },
 	"gopymalloc-huge": func() (full, error) { a, err := openHugeHeap(); return ptrFull[heapBackend]{a}, err },
+	"gopymalloc-prefault": func() (full, error) {
+		a, err := openPrefaultHeap()
+		return ptrFull[heapBackend]{a}, err
+	},
 	"gopymalloc-api": func() (full, error) {
 		return ptrFull[apiBackend]{apiBackend{}}, nil
 	},

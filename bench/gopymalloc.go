@@ -25,6 +25,18 @@ var gopymallocHugeBackend = offHeapEntry("gopymalloc-huge",
 
 var hugeArenas obmalloc.HugePageArenas
 
+// gopymalloc-prefault: the same heap with Config.Prefault, the growth's
+// page faults taken ahead of need by background goroutines (`demo replay
+// -prefault`).
+var gopymallocPrefaultBackend = offHeapEntry("gopymalloc-prefault",
+	"gopymalloc with Config.Prefault: page faults taken ahead by other goroutines (opt-in)",
+	openPrefaultHeap)
+
+func openPrefaultHeap() (heapBackend, error) {
+	h, err := obmalloc.New(obmalloc.Config{Prefault: true})
+	return heapBackend{h}, err
+}
+
 func openHugeHeap() (heapBackend, error) {
 	h, err := obmalloc.New(obmalloc.Config{Arenas: &hugeArenas})
 	return heapBackend{h}, err

@@ -56,12 +56,12 @@
 // sys._debugmallocstats(), whatever addresses the OS hands out; Config
 // chooses other layouts (8-byte alignment, Python 3.9's 256 KiB arenas and
 // 4 KiB pools) for experiments, and Config.Arenas the memory under the
-// arenas: by default a PrefaultArenas of the heap's own (prefault.go: one
-// mmap per arena as CPython's _PyObject_ArenaMmap, with the next arenas'
-// pages made resident ahead of need by a goroutine on another processor,
-// so the allocating goroutine takes no page faults in them), MmapArenas
-// (CPython's way exactly) or HugePageArenas (transparent huge pages, an
-// opt-in experiment; hugepages.go).
+// arenas: MmapArenas (the default, one mmap per arena as CPython's
+// _PyObject_ArenaMmap), PrefaultArenas (prefault.go, also what
+// Config.Prefault gives a heap: the next arenas' pages made resident
+// ahead of need by a goroutine on another processor, so the allocating
+// goroutine takes no page faults in them) or HugePageArenas (transparent
+// huge pages, an opt-in experiment; hugepages.go).
 //
 // Where the port departs from obmalloc.c it is for speed, with the choice
 // of pools and the stats unchanged (docs/fidelity.md has each, with its

@@ -348,16 +348,16 @@ func ExamplePrefaultArenas() {
 	// <nil> <nil>
 }
 
-// NoPrefault: every page fault where the page is first touched, as in
-// CPython, and no goroutine beside the caller's.
-func ExampleConfig_noPrefault() {
-	h, err := obmalloc.New(obmalloc.Config{NoPrefault: true})
+// Prefault: a growing heap's page faults taken ahead of need by
+// goroutines beside the caller's, which Close stops.
+func ExampleConfig_prefault() {
+	h, err := obmalloc.New(obmalloc.Config{Prefault: true})
 	if err != nil {
 		panic(err)
 	}
 	defer h.Close()
 	p := h.Malloc(2000)
-	fmt.Println(p != nil, h.Config().NoPrefault)
+	fmt.Println(p != nil, h.Config().Prefault)
 	h.Free(p)
 	// Output: true true
 }

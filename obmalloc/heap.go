@@ -24,7 +24,8 @@ type Heap struct {
 	large      Allocator
 	arenaAlloc ArenaAllocator
 	// ownArenas is the prefaulting arena allocator the heap made for
-	// itself (when Config.Arenas is nil); Close stops its worker.
+	// itself (Config.Prefault with Config.Arenas nil); Close stops its
+	// worker.
 	ownArenas *PrefaultArenas
 	// ownLarge is the large allocator the heap made for itself (when
 	// Config.Large is nil); Close closes it.
@@ -69,17 +70,17 @@ func New(cfg Config) (*Heap, error) {
 	h.arenaAlloc = cfg.Arenas
 	switch {
 	case h.arenaAlloc != nil:
-	case cfg.NoPrefault:
-		h.arenaAlloc = MmapArenas{}
-	default:
+	case cfg.Prefault:
 		h.ownArenas = &PrefaultArenas{Align: l.poolSize}
 		h.arenaAlloc = h.ownArenas
+	default:
+		h.arenaAlloc = MmapArenas{}
 	}
 	h.large = cfg.Large
 	if h.large == nil {
 		h.ownLarge = rawalloc.NewPrivate(nil)
-		if cfg.NoPrefault {
-			h.ownLarge.DisablePopulateAhead()
+		if cfg.Prefault {
+			h.ownLarge.EnablePopulateAhead()
 		}
 		h.large = h.ownLarge
 	}

@@ -34,6 +34,9 @@ const DefaultPrefaultStock = 2
 // do it on, and Alloc maps synchronously. The stock holds arenas of one
 // size, the size of the latest Alloc. Free unmaps, as MmapArenas does.
 //
+// Config.Prefault gives a heap one of its own, with Align set to its pool
+// size; the default is MmapArenas, CPython's way.
+//
 // The zero value is ready to use; the worker starts at the first Alloc.
 // It is safe for concurrent use. Close stops the worker and unmaps the
 // stock; one that is never closed keeps its goroutine and its stock for

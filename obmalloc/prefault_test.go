@@ -245,12 +245,13 @@ func TestPrefaultArenasPopulateThePoolsOnly(t *testing.T) {
 	}
 }
 
-// A heap made without Config.Arenas has its own PrefaultArenas, with the
-// heap's pool size as alignment; Close stops its worker.
+// A heap made with Config.Prefault and no Config.Arenas has its own
+// PrefaultArenas, with the heap's pool size as alignment; Close stops its
+// worker.
 func TestHeapPrefaultsItsArenas(t *testing.T) {
 	withProcs(t, 2)
 	before := runtime.NumGoroutine()
-	h, err := New(Config{PoolSize: 4 << 10, ArenaSize: 256 << 10})
+	h, err := New(Config{PoolSize: 4 << 10, ArenaSize: 256 << 10, Prefault: true})
 	require.NoError(t, err)
 	require.NotNil(t, h.ownArenas)
 	assert.Equal(t, uintptr(4<<10), h.ownArenas.Align)
@@ -275,14 +276,14 @@ func TestHeapPrefaultsItsArenas(t *testing.T) {
 	}
 	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "the worker goroutine ends with the heap")
 
-	h2 := newHeap(t, Config{Arenas: MmapArenas{}})
+	h2 := newHeap(t, Config{Arenas: MmapArenas{}, Prefault: true})
 	assert.Nil(t, h2.ownArenas, "an allocator given in Config is used as it is")
 }
 
-// NoPrefault: CPython's way, every fault where the page is first touched.
-func TestHeapNoPrefault(t *testing.T) {
+// By default CPython's way: every fault where the page is first touched.
+func TestHeapPrefaultIsOptIn(t *testing.T) {
 	withProcs(t, 2)
-	h := newHeap(t, Config{NoPrefault: true})
+	h := newHeap(t, Config{})
 	assert.Nil(t, h.ownArenas)
 	assert.Equal(t, MmapArenas{}, h.arenaAlloc)
 	var ps []unsafe.Pointer
@@ -290,11 +291,11 @@ func TestHeapNoPrefault(t *testing.T) {
 		ps = append(ps, h.Malloc(64), h.Malloc(4000))
 	}
 	assert.False(t, h.ownLarge.PopulatesAhead(), "no worker for the large blocks")
-	h2 := newHeap(t, Config{})
+	h2 := newHeap(t, Config{Prefault: true})
 	for range 1000 {
 		h2.Malloc(4000)
 	}
-	assert.Equal(t, mmap.PopulateSupported(), h2.ownLarge.PopulatesAhead(), "one by default, where the system can populate")
+	assert.Equal(t, mmap.PopulateSupported(), h2.ownLarge.PopulatesAhead(), "one with Prefault, where the system can populate")
 	for _, p := range ps {
 		h.Free(p)
 	}
@@ -326,7 +327,7 @@ func TestPrefaultArenasGOMAXPROCSChanges(t *testing.T) {
 	for g := range 4 {
 		wg.Go(func() {
 			for range 5 {
-				h, err := New(Config{})
+				h, err := New(Config{Prefault: true})
 				if err != nil {
 					t.Error(err)
 					return

@@ -58,15 +58,13 @@
 //
 // # Page faults off the allocating goroutine
 //
-// By default the arenas come from an obmalloc.PrefaultArenas: a background
-// goroutine maps the next two arenas and makes their pages resident before
-// the heap needs them, and the large-block allocator has its fresh memory
-// populated ahead the same way, so a growing heap's page faults are taken
-// on another processor (with GOMAXPROCS 1 they are not, and nothing
-// changes). It costs up to two arenas, and 1 MiB of large-block space, of
-// resident memory no block holds yet. SetArenaAllocator(obmalloc.MmapArenas{})
-// before the first allocation maps arenas as CPython does (after it, the
-// default allocator's stock stays mapped, as every arena does).
+// SetArenaAllocator(&obmalloc.PrefaultArenas{Align: obmalloc.DefaultPoolSize})
+// before the first allocation has a background goroutine map the next two
+// arenas and make their pages resident before the default heap needs
+// them, so a growing heap's page faults are taken on another processor
+// (docs/benchmarks.md has what it gains and costs). By default the arenas
+// are mapped as CPython maps them, and fault in where they are first
+// touched.
 //
 // # Huge pages
 //

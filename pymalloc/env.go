@@ -88,8 +88,7 @@ func AllocatorName() string {
 // arenas on transparent huge pages, read once at start-up: "1" installs an
 // obmalloc.HugePageArenas as the arena allocator (as
 // SetArenaAllocator(&obmalloc.HugePageArenas{}) would), "0" or unset keeps
-// one mmap per arena, made resident ahead of need (defaultArenas),
-// anything else stops the program. It is this port's
+// one mmap per arena, anything else stops the program. It is this port's
 // PYTHON_PYMALLOC_HUGEPAGES, CPython's run-time opt-in to the huge pages
 // of a --with-pymalloc-hugepages build; where that build maps 2 MiB arenas
 // from the kernel's reserved pool (MAP_HUGETLB), this only asks for
@@ -97,19 +96,12 @@ func AllocatorName() string {
 // and fall back to ordinary pages (docs/experiments.md).
 const HugePagesEnvVar = "GOPYMALLOC_HUGEPAGES"
 
-// defaultArenas maps the default heap's arenas unless HugePagesEnvVar or
-// SetArenaAllocator says otherwise: one mmap per arena, as CPython's, with
-// the pages made resident by a background goroutine before the heap needs
-// them (obmalloc.PrefaultArenas; its stock of ready arenas is shared by
-// the shards).
-var defaultArenas = &obmalloc.PrefaultArenas{Align: obmalloc.DefaultPoolSize}
-
 // arenasFromEnv returns the arena allocator that value of HugePagesEnvVar
 // asks for.
 func arenasFromEnv(value string) (ArenaAllocator, error) {
 	switch value {
 	case "", "0":
-		return defaultArenas, nil
+		return obmalloc.MmapArenas{}, nil
 	case "1":
 		return &obmalloc.HugePageArenas{}, nil
 	}

@@ -93,7 +93,7 @@ func TestGOPYMALLOC_HUGEPAGES(t *testing.T) {
 		t.Skip("runs the test binary 4 times")
 	}
 	for value, want := range map[string]string{
-		"": "*obmalloc.PrefaultArenas", "0": "*obmalloc.PrefaultArenas", "1": "*obmalloc.HugePageArenas",
+		"": "obmalloc.MmapArenas", "0": "obmalloc.MmapArenas", "1": "*obmalloc.HugePageArenas",
 	} {
 		t.Run("value="+value, func(t *testing.T) {
 			stdout, stderr, err := runChildTest(t, "TestHugePagesChild", HugePagesEnvVar+"="+value)

@@ -209,8 +209,7 @@ func init() {
 }
 
 // GetArenaAllocator returns the allocator that maps the default heap's
-// arenas (PyObject_GetArenaAllocator); by default an
-// *obmalloc.PrefaultArenas (mmap, pages made resident ahead of need).
+// arenas (PyObject_GetArenaAllocator); by default, mmap.
 func GetArenaAllocator() ArenaAllocator { return arenaAllocator.Load().a }
 
 // SetArenaAllocator makes a map the default heap's future arenas and

@@ -43,9 +43,7 @@ func rssNow() (int64, bool) {
 // keepOrRelease runs the program once on a heap with policy.
 func keepOrRelease(policy obmalloc.ArenaPolicy, n int) (keptFigures, error) {
 	k := keptFigures{Policy: policy}
-	// NoPrefault: the RSS then moves with the arenas the heap takes, not
-	// with the two a background goroutine keeps ready.
-	h, err := obmalloc.New(obmalloc.Config{Policy: policy, NoPrefault: true})
+	h, err := obmalloc.New(obmalloc.Config{Policy: policy})
 	if err != nil {
 		return k, err
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // replaySynopsis is the replay subcommand's command line.
-const replaySynopsis = "demo replay [-stats] [-stats-at N1,N2,...] [-arenas keep|release] [-no-touch] [-hugepages] [-no-prefault] [-repeat N] [-cpuprofile FILE] TRACE.gz..."
+const replaySynopsis = "demo replay [-stats] [-stats-at N1,N2,...] [-arenas keep|release] [-no-touch] [-hugepages] [-prefault] [-repeat N] [-cpuprofile FILE] TRACE.gz..."
 
 // replayUsage describes the replay subcommand.
 func replayUsage(w io.Writer) {
@@ -36,9 +36,9 @@ func replayUsage(w io.Writer) {
     -hugepages      an experiment: carve the arenas out of 64 MiB
                     reservations on transparent huge pages (linux; see
                     docs/experiments.md) instead of one mmap per arena
-    -no-prefault    take every page fault in the loop, as CPython does,
-                    instead of having the next arenas and large-block
-                    memory made resident ahead by another goroutine
+    -prefault       have the next arenas and the large blocks' fresh memory
+                    made resident ahead of need by other goroutines, instead
+                    of taking every page fault in the loop as CPython does
     -repeat N       replay each trace N times, a fresh heap each time, one
                     line per replay (default 1)
     -cpuprofile F   write a CPU profile of the replays to F (go tool pprof;
@@ -58,7 +58,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	arenas := fs.String("arenas", "keep", "")
 	noTouch := fs.Bool("no-touch", false, "")
 	hugePages := fs.Bool("hugepages", false, "")
-	noPrefault := fs.Bool("no-prefault", false, "")
+	prefault := fs.Bool("prefault", false, "")
 	repeat := fs.Int("repeat", 1, "")
 	cpuprofile := fs.String("cpuprofile", "", "")
 	// A usage error prints what was wrong and the synopsis, not the
@@ -143,7 +143,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 				Policy:     policy,
 				NoTouch:    *noTouch,
 				HugePages:  *hugePages,
-				NoPrefault: *noPrefault,
+				Prefault:   *prefault,
 				StatsAt:    points[i],
 				StatsAtEnd: *stats,
 				Stats:      stdout,

@@ -58,9 +58,9 @@ func TestReplay(t *testing.T) {
 	assert.NotContains(t, stdout, "hugepages")
 	assert.NotContains(t, stdout, "prefault")
 
-	code, stdout, stderr = runDemo("replay", "-no-prefault", good)
+	code, stdout, stderr = runDemo("replay", "-prefault", good)
 	require.Equal(t, exitOK, code, stderr)
-	assert.Contains(t, stdout, " touch=1 arenas=keep prefault=0\n")
+	assert.Contains(t, stdout, " touch=1 arenas=keep prefault=1\n")
 
 	code, stdout, stderr = runDemo("replay", "-hugepages", "-stats", good)
 	require.Equal(t, exitOK, code, stderr)

@@ -7,10 +7,10 @@ import (
 	"github.com/gopymalloc/gopymalloc/mmap"
 )
 
-// Populating ahead. Class blocks are carved from fresh chunk space, whose
-// pages fault in one by one at their first touch, in the allocating
-// goroutine. A worker goroutine keeps the current chunk resident a little
-// beyond the bump pointer instead (mmap.Populate, which leaves contents
+// Populating ahead, an opt-in (EnablePopulateAhead). Class blocks are
+// carved from fresh chunk space, whose pages fault in one by one at their
+// first touch, in the allocating goroutine. A worker goroutine can keep
+// the current chunk resident a little beyond the bump pointer instead (mmap.Populate, which leaves contents
 // alone, so the heap may carve and write the same pages meanwhile). It
 // is done only where there is another processor to do it on and where the
 // system can populate in one call (linux 5.14 and later), and only for a
@@ -47,7 +47,7 @@ func (h *Heap) populateAhead() {
 	if to == h.limit {
 		h.aheadNext = h.limit // the rest of the chunk is asked for
 	}
-	if from >= to || h.noAhead || h.mapFn != nil || !mmap.PopulateSupported() || runtime.GOMAXPROCS(0) < 2 {
+	if from >= to || !h.aheadOn || h.mapFn != nil || !mmap.PopulateSupported() || runtime.GOMAXPROCS(0) < 2 {
 		return
 	}
 	h.ahead.request(h.bump&^(pageBytes-1), from, to)
@@ -62,13 +62,15 @@ func (h *Heap) PopulatesAhead() bool {
 	return h.ahead.wake != nil
 }
 
-// DisablePopulateAhead makes the heap leave the page faults of its fresh
-// memory to the goroutine that first touches it, as the C library's
-// malloc does. Call it before the first allocation.
-func (h *Heap) DisablePopulateAhead() {
+// EnablePopulateAhead has a worker goroutine populate the heap's fresh
+// chunk space ahead of the bump pointer (see above), where the system and
+// GOMAXPROCS allow it. By default, as the C library's malloc, the heap
+// leaves each page fault to the goroutine that first touches the page.
+// Call it before the first allocation; Close stops the worker.
+func (h *Heap) EnablePopulateAhead() {
 	h.lock()
 	defer h.unlock()
-	h.noAhead = true
+	h.aheadOn = true
 }
 
 // request asks for [start, end) and wakes the worker. A range that

@@ -39,6 +39,7 @@ func TestPopulateAhead(t *testing.T) {
 	old := runtime.GOMAXPROCS(2)
 	defer runtime.GOMAXPROCS(old)
 	h := NewPrivate(nil)
+	h.EnablePopulateAhead()
 	h.chunkBytes = 64 << 20 // as if the heap had grown: a 16 MiB chunk next
 	p := h.Malloc(4096)     // the first chunk, and the first request
 	require.NotNil(t, p)
@@ -99,6 +100,7 @@ func TestPopulateAheadNotOnAMapFunc(t *testing.T) {
 	old := runtime.GOMAXPROCS(2)
 	defer runtime.GOMAXPROCS(old)
 	h := newTestHeap(t, (&testMapper{}).mapFn)
+	h.EnablePopulateAhead()
 	for range 100 {
 		require.NotNil(t, h.Malloc(16<<10))
 	}
@@ -109,6 +111,7 @@ func TestPopulateAheadNeedsTwoProcessors(t *testing.T) {
 	old := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(old)
 	h := newTestHeap(t, nil)
+	h.EnablePopulateAhead()
 	for range 100 {
 		require.NotNil(t, h.Malloc(16<<10))
 	}
@@ -122,6 +125,7 @@ func TestPopulateAheadStopsOnClose(t *testing.T) {
 	before := runtime.NumGoroutine()
 	for range 20 {
 		h := NewPrivate(nil)
+		h.EnablePopulateAhead()
 		for range 50 {
 			require.NotNil(t, h.Malloc(200<<10))
 		}
@@ -159,4 +163,21 @@ func TestAheadRequestExtendsOrReplaces(t *testing.T) {
 		a.request(step.bump, step.start, step.end)
 		assert.Equal(t, step.want, [2]uintptr{a.start, a.end}, step.name)
 	}
+}
+
+// Off by default: the C library's malloc lets each page fault where it is
+// first touched.
+func TestPopulateAheadIsOptIn(t *testing.T) {
+	old := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(old)
+	h := newTestHeap(t, nil)
+	for range 100 {
+		require.NotNil(t, h.Malloc(16<<10))
+	}
+	assert.False(t, h.PopulatesAhead())
+	h.aheadOn = true // as EnablePopulateAhead, after the fact
+	for range 100 {
+		require.NotNil(t, h.Malloc(16<<10))
+	}
+	assert.Equal(t, mmap.PopulateSupported(), h.PopulatesAhead())
 }

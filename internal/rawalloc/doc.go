@@ -63,13 +63,14 @@
 // big mapping are handed back with mmap.Decommit, which keeps the address
 // range mapped and lets the operating system take the physical memory.
 //
-// Populating ahead (ahead.go). The pages of fresh chunk space fault in at
-// their first touch, one by one, in the allocating goroutine. Where the
-// system can populate a range in one call (linux 5.14 and later) and
-// GOMAXPROCS is above 1, a worker goroutine keeps the current chunk
-// resident up to 1 MiB beyond the bump pointer instead, so carving and
-// copying into fresh blocks take no page faults; the cost is up to that
-// much resident memory not yet carved. Close stops the worker.
+// Populating ahead (ahead.go), an opt-in (EnablePopulateAhead). The pages
+// of fresh chunk space fault in at their first touch, one by one, in the
+// allocating goroutine. Where the system can populate a range in one call
+// (linux 5.14 and later) and GOMAXPROCS is above 1, a worker goroutine can
+// keep the current chunk resident up to 1 MiB beyond the bump pointer
+// instead, so carving and copying into fresh blocks take no page faults;
+// the cost is up to that much resident memory not yet carved. Close stops
+// the worker.
 //
 // Like the obmalloc arenas, a Heap keeps everything it maps: nothing is ever
 // unmapped, Stats.MappedBytes never decreases, and freed memory is reused.
@@ -110,7 +111,7 @@
 // only synchronisation. Malloc and Free of a class size take the lock, do a
 // handful of loads and stores and a binary search over the mappings, and do
 // not allocate on the Go heap; a system call happens only when a chunk or a
-// big block is mapped, or when a freed big block is decommitted, and a
-// carve that passes the middle of the populated range wakes the worker
-// (a channel send that does not block).
+// big block is mapped, or when a freed big block is decommitted, and, with
+// populating ahead, a carve that passes the middle of the populated range
+// wakes the worker (a channel send that does not block).
 package rawalloc

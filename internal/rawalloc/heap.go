@@ -42,7 +42,7 @@ type Heap struct {
 	// ended.
 	aheadNext, aheadEnd uintptr
 	ahead               ahead
-	noAhead             bool // DisablePopulateAhead
+	aheadOn             bool // EnablePopulateAhead
 
 	// bigFree caches the mappings of freed big blocks, sorted by size and
 	// then address; bigCommitted is the size of those whose pages were not
@@ -326,7 +326,7 @@ func (h *Heap) unmapLocked() error {
 		errs = append(errs, mmap.Unmap(ptr(r.start), r.end-r.start))
 	}
 	// Every field back to zero but the mutex (held) and the settings made
-	// before the first allocation: the MapFunc, private and noAhead.
+	// before the first allocation: the MapFunc, private and aheadOn.
 	h.regions, h.bigFree = nil, nil
 	h.freeHead, h.freeCount = [numClasses]uintptr{}, [numClasses]int{}
 	h.cur, h.bump, h.limit, h.chunkBytes, h.bigCommitted = 0, 0, 0, 0, 0

@@ -77,22 +77,22 @@ func fidelityOfTrace(t *testing.T, name, path string) {
 
 	// The arenas on huge pages (Options.HugePages) start on pool
 	// boundaries, so their arena lines differ; the rows must not. Who
-	// takes the page faults (NoPrefault) must change nothing either.
+	// takes the page faults (Options.Prefault) must change nothing either.
 	for _, cfg := range []struct {
-		policy     obmalloc.ArenaPolicy
-		huge, nopf bool
-	}{{obmalloc.KeepArenas, false, false}, {obmalloc.ReleaseArenas, false, false}, {obmalloc.ReleaseArenas, false, true}, {obmalloc.KeepArenas, true, false}} {
+		policy         obmalloc.ArenaPolicy
+		huge, prefault bool
+	}{{obmalloc.KeepArenas, false, false}, {obmalloc.KeepArenas, false, true}, {obmalloc.ReleaseArenas, false, false}, {obmalloc.KeepArenas, true, false}} {
 		policy := cfg.policy
 		label := policy.String()
 		if cfg.huge {
 			label += "+hugepages"
 		}
-		if cfg.nopf {
-			label += "+noprefault"
+		if cfg.prefault {
+			label += "+prefault"
 		}
 		t.Run(label, func(t *testing.T) {
 			var out bytes.Buffer
-			res, err := Run(tr, Options{Policy: policy, StatsAt: points, StatsAtEnd: true, Stats: &out, HugePages: cfg.huge, NoPrefault: cfg.nopf})
+			res, err := Run(tr, Options{Policy: policy, StatsAt: points, StatsAtEnd: true, Stats: &out, HugePages: cfg.huge, Prefault: cfg.prefault})
 			require.NoError(t, err)
 			t.Logf("%v", res)
 			got, err := parseSections(out.String())

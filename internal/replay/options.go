@@ -29,9 +29,10 @@ type Options struct {
 	// arenas of an earlier one, whose huge pages were decommitted whole
 	// when its heap closed, so they fault in afresh, as huge pages.
 	HugePages bool
-	// NoPrefault takes every page fault in the replay loop, as CPython
-	// does (obmalloc.Config.NoPrefault).
-	NoPrefault bool
+	// Prefault has the page faults of the heap's growth taken by
+	// background goroutines (obmalloc.Config.Prefault) instead of in the
+	// replay loop, where CPython takes them.
+	Prefault bool
 }
 
 var hugePageArenas obmalloc.HugePageArenas

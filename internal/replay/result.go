@@ -39,8 +39,8 @@ type Result struct {
 	// reservation of the process's shared HugePageArenas (linux with
 	// transparent huge pages; elsewhere the arenas are small pages).
 	HugePages, HugePagesAdvised bool
-	// NoPrefault says that Options.NoPrefault was set.
-	NoPrefault bool
+	// Prefault says that Options.Prefault was set.
+	Prefault bool
 
 	// Dumps is the number of statistics dumps written and DumpSeconds the
 	// time they took, outside Seconds.
@@ -67,8 +67,8 @@ func (r Result) String() string {
 		}
 		s += fmt.Sprintf(" hugepages=%d", advised)
 	}
-	if r.NoPrefault {
-		s += " prefault=0"
+	if r.Prefault {
+		s += " prefault=1"
 	}
 	if r.Dumps > 0 {
 		s += fmt.Sprintf(" dumps=%d dump_seconds=%.6f", r.Dumps, r.DumpSeconds)

@@ -32,7 +32,7 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 
 	// A new large-block allocator too, so that the replay starts from an
 	// empty heap as replay.c's one replay per process does.
-	cfg := obmalloc.Config{Policy: opt.Policy, NoPrefault: opt.NoPrefault}
+	cfg := obmalloc.Config{Policy: opt.Policy, Prefault: opt.Prefault}
 	if opt.HugePages {
 		cfg.Arenas = &hugePageArenas
 	}
@@ -63,7 +63,7 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 		Touch:          !opt.NoTouch,
 		Policy:         opt.Policy,
 		HugePages:      opt.HugePages,
-		NoPrefault:     opt.NoPrefault,
+		Prefault:       opt.Prefault,
 		RSSBeforeKB:    -1,
 		RSSPeakKB:      -1,
 		ReplayRSSKB:    -1,

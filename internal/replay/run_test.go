@@ -153,9 +153,9 @@ func TestRunResultLine(t *testing.T) {
 	assert.NotContains(t, line, "prefault=")
 	assert.False(t, res.Touch)
 
-	res, err = Run(readTrace(t, "example", formatExample), Options{NoPrefault: true})
+	res, err = Run(readTrace(t, "example", formatExample), Options{Prefault: true})
 	require.NoError(t, err)
-	assert.True(t, strings.HasSuffix(res.String(), " touch=1 arenas=keep prefault=0"), res.String())
+	assert.True(t, strings.HasSuffix(res.String(), " touch=1 arenas=keep prefault=1"), res.String())
 
 	res, err = Run(readTrace(t, "example", formatExample), Options{HugePages: true})
 	require.NoError(t, err)
