@@ -90,7 +90,7 @@ type Config struct {
 	// touches each page: a nil Arenas then means a PrefaultArenas of the
 	// heap's own (two arenas kept mapped and resident), and the heap's own
 	// large allocator (Large nil) populates its fresh memory 1 MiB ahead.
-	// Replays run 10..20 % faster with a core to spare, for up to 3 MiB
+	// Replays take 7..20 % less time with a core to spare, for up to 3 MiB
 	// resident ahead of need, which also lets RSS rise for a moment after
 	// the heap stops growing (docs/benchmarks.md). Close stops the
 	// goroutines. Off by default, as CPython faults in the allocating

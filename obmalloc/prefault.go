@@ -53,15 +53,14 @@ type PrefaultArenas struct {
 	// own PrefaultArenas.
 	Align uintptr
 
-	mu      sync.Mutex
-	size    uintptr          // bytes per stocked arena: the latest Alloc's size
-	ready   []unsafe.Pointer // mapped, populated, still zero; len ≤ stock
-	stock   int
-	align   uintptr
-	wake    chan struct{} // capacity 1: a pending wake-up is enough
-	done    chan struct{} // closed by the worker as it exits
-	started bool
-	closed  bool
+	mu     sync.Mutex
+	size   uintptr          // bytes per stocked arena: the latest Alloc's size
+	ready  []unsafe.Pointer // mapped, populated, still zero; len ≤ stock
+	stock  int
+	align  uintptr
+	wake   chan struct{} // capacity 1; nil until the worker starts
+	done   chan struct{} // closed by the worker as it exits
+	closed bool
 
 	afterMap func() // tests: called by the worker between map and stock
 }
@@ -74,7 +73,7 @@ func (a *PrefaultArenas) Alloc(size uintptr) unsafe.Pointer {
 		a.mu.Unlock()
 		panic(fmt.Sprintf("obmalloc: PrefaultArenas.Alloc(%d): the allocator is closed", size))
 	}
-	if !a.started {
+	if a.wake == nil {
 		a.start()
 	}
 	var stale []unsafe.Pointer
@@ -125,13 +124,13 @@ func (a *PrefaultArenas) Close() {
 		return
 	}
 	a.closed = true
-	stale, size := a.ready, a.size
+	stale, size, started := a.ready, a.size, a.wake != nil
 	a.ready = nil
-	if a.started {
+	if started {
 		close(a.wake)
 	}
 	a.mu.Unlock()
-	if a.started {
+	if started {
 		// An arena the worker is preparing is unmapped by the worker
 		// (fill sees closed): wait, so none is left when Close returns.
 		<-a.done
@@ -148,7 +147,6 @@ func (a *PrefaultArenas) start() {
 	a.align = a.Align
 	a.ready = make([]unsafe.Pointer, 0, a.stock)
 	a.wake, a.done = make(chan struct{}, 1), make(chan struct{})
-	a.started = true
 	go a.work(a.wake, a.done)
 }
 

@@ -10,13 +10,13 @@ import (
 // Populating ahead, an opt-in (EnablePopulateAhead). Class blocks are
 // carved from fresh chunk space, whose pages fault in one by one at their
 // first touch, in the allocating goroutine. A worker goroutine can keep
-// the current chunk resident a little beyond the bump pointer instead (mmap.Populate, which leaves contents
-// alone, so the heap may carve and write the same pages meanwhile). It
-// is done only where there is another processor to do it on and where the
-// system can populate in one call (linux 5.14 and later), and only for a
-// heap that maps its memory itself (no MapFunc: a MapFunc's owner may
-// unmap that memory without telling the heap); elsewhere the pages fault
-// in as before.
+// the current chunk resident a little beyond the bump pointer instead
+// (mmap.Populate, which leaves contents alone, so the heap may carve and
+// write the same pages meanwhile). It is done only where there is another
+// processor to do it on and where the system can populate in one call
+// (linux 5.14 and later), and only for a heap that maps its memory itself
+// (no MapFunc: a MapFunc's owner may unmap that memory without telling
+// the heap); elsewhere the pages fault in as before.
 const (
 	// aheadBytes is how far beyond the bump pointer the worker populates.
 	aheadBytes = 1 << 20
@@ -40,6 +40,11 @@ type ahead struct {
 // aheadBytes beyond the bump pointer, and sets when to ask next: once the
 // bump has used half of that. The heap's lock is held.
 func (h *Heap) populateAhead() {
+	if !h.aheadOn || h.mapFn != nil {
+		// Never populated: not asked again until the next chunk.
+		h.aheadNext = h.limit
+		return
+	}
 	to := min(h.limit, roundUp(h.bump+aheadBytes, pageBytes))
 	from := max(h.aheadEnd, h.bump&^(pageBytes-1))
 	h.aheadEnd = to
@@ -47,7 +52,7 @@ func (h *Heap) populateAhead() {
 	if to == h.limit {
 		h.aheadNext = h.limit // the rest of the chunk is asked for
 	}
-	if from >= to || !h.aheadOn || h.mapFn != nil || !mmap.PopulateSupported() || runtime.GOMAXPROCS(0) < 2 {
+	if from >= to || !mmap.PopulateSupported() || runtime.GOMAXPROCS(0) < 2 {
 		return
 	}
 	h.ahead.request(h.bump&^(pageBytes-1), from, to)
