@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/arenatest"
 )
 
 // newHeap returns a heap that the test closes when it ends.
@@ -220,4 +222,31 @@ func assertFilled(t *testing.T, p unsafe.Pointer, n uintptr, v byte) {
 			t.Fatalf("byte %d of %p is %#x, want %#x", i, p, b, v)
 		}
 	}
+}
+
+// An address in the partial pool before the first pool boundary of an
+// arena that is not pool-aligned is refused without reading the would-be
+// pool header, which lies before the arena (unmapped here: a read would
+// fault).
+func TestFreeInTheHeadOfAMisalignedArena(t *testing.T) {
+	arenas := &arenatest.HeadlessArenas{PoolSize: DefaultPoolSize, HeadBytes: 4096}
+	h := newHeap(t, Config{Arenas: arenas})
+	p := h.Malloc(64)
+	info, ok := h.Block(p)
+	require.True(t, ok)
+	require.NotZero(t, info.ArenaBase%DefaultPoolSize, "the arena is misaligned")
+	for _, call := range []string{"Free", "Realloc"} {
+		bad := info.ArenaBase + 64
+		want := Fault{Call: call, Addr: bad, Problem: "the address is in the partial pool before the arena's first pool boundary, where no block lies"}
+		assert.PanicsWithValue(t, want, func() {
+			if call == "Free" {
+				h.Free(ptr(bad))
+			} else {
+				h.Realloc(ptr(bad), 10)
+			}
+		})
+	}
+	assert.True(t, h.Owns(ptr(info.ArenaBase+64)), "the arena's whole range is its own, as address_in_range says")
+	h.Free(p)
+	require.NoError(t, h.Check())
 }

@@ -98,7 +98,7 @@ func (h *Heap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 // header.
 func (h *Heap) Free(p unsafe.Pointer) {
 	a := uintptr(p)
-	if m := &h.arenaMap; !m.covers(m.bot(a), a) { // isUsed, written out
+	if m := &h.arenaMap; !m.coversPool(m.bot(a), a, h.l.poolMask) {
 		h.freeLarge(p)
 		return
 	}
@@ -126,9 +126,20 @@ func (h *Heap) freeLarge(p unsafe.Pointer) {
 		return
 	}
 	h.checkOpen("Free", uintptr(p))
+	h.refuseHeadOfArena("Free", uintptr(p))
 	defer explainLargeFault()
 	h.large.Free(p)
 	h.rawAllocatedBlocks--
+}
+
+// refuseHeadOfArena panics for an address that lies in one of the arenas
+// although coversPool said no: it is in the partial pool before the first
+// pool boundary of an arena that is not pool-aligned, where no block lies,
+// and whose pool header would be outside the arena.
+func (h *Heap) refuseHeadOfArena(call string, a uintptr) {
+	if h.arenaMap.isUsed(a) {
+		panic(Fault{Call: call, Addr: a, Problem: "the address is in the partial pool before the arena's first pool boundary, where no block lies"})
+	}
 }
 
 // poolOf returns the pool of block address a (known to be in an arena)
@@ -163,9 +174,10 @@ func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 		return h.Malloc(n)
 	}
 	a := uintptr(p)
-	if m := &h.arenaMap; !m.covers(m.bot(a), a) { // isUsed, written out
+	if m := &h.arenaMap; !m.coversPool(m.bot(a), a, h.l.poolMask) {
 		// The large allocator alone knows how many bytes p holds.
 		h.checkOpen("Realloc", a)
+		h.refuseHeadOfArena("Realloc", a)
 		defer explainLargeFault()
 		return h.large.Realloc(p, n)
 	}

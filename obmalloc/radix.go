@@ -217,3 +217,15 @@ func (m *arenaMap) covers(bot, p uintptr) bool {
 	off := int32(p & m.arenaMask)
 	return off < leaf.tailLo || off >= leaf.tailHi && leaf.tailHi != 0
 }
+
+// coversPool is covers for Free and Realloc, which read the header of
+// p's pool: it is also false when that header would lie before the arena,
+// that is for p in the partial pool ahead of the first pool boundary of an
+// arena that is not pool-aligned (where no block lies). An arena that
+// began in the slot before covers the slot's first boundary, so only the
+// arena starting in this slot (at tailHi) needs the test.
+func (m *arenaMap) coversPool(bot, p, poolMask uintptr) bool {
+	leaf := *(*arenaCoverage)(unsafe.Add(nil, bot+p>>m.botOff&m.botOffMask))
+	off := int32(p & m.arenaMask)
+	return off < leaf.tailLo || off&^int32(poolMask) >= leaf.tailHi && leaf.tailHi != 0
+}

@@ -1,0 +1,44 @@
+// Package arenatest holds arena allocators for tests of the packages that
+// map arenas (obmalloc, pymalloc).
+package arenatest
+
+import (
+	"sync"
+	"unsafe"
+
+	"github.com/gopymalloc/gopymalloc/mmap"
+)
+
+// HeadlessArenas maps every arena HeadBytes past a multiple of PoolSize,
+// so that the arena is not pool-aligned, and leaves the memory before the
+// arena unmapped: code that reads the would-be pool header of an address
+// in the arena's first, partial pool faults instead of reading garbage.
+// It is safe for concurrent use.
+type HeadlessArenas struct {
+	PoolSize  uintptr // the heap's pool size, a multiple of the page size
+	HeadBytes uintptr // offset of each arena past a pool boundary, a multiple of the page size below PoolSize
+
+	mu sync.Mutex
+}
+
+// Alloc maps size bytes as described above.
+func (a *HeadlessArenas) Alloc(size uintptr) unsafe.Pointer {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	span := size + 2*a.PoolSize
+	m, err := mmap.Map(span)
+	if err != nil {
+		return nil
+	}
+	// base - start < PoolSize + HeadBytes < 2*PoolSize: the arena fits,
+	// and what lies on either side of it is unmapped again.
+	start := uintptr(m)
+	base := (start+a.PoolSize-1)&^(a.PoolSize-1) + a.HeadBytes
+	_ = mmap.Unmap(m, base-start)
+	end := base + size
+	_ = mmap.Unmap(unsafe.Add(m, end-start), start+span-end)
+	return unsafe.Add(m, base-start)
+}
+
+// Free unmaps an arena.
+func (a *HeadlessArenas) Free(p unsafe.Pointer, size uintptr) { _ = mmap.Unmap(p, size) }
