@@ -164,6 +164,16 @@ func ExampleHeap_Block() {
 }
 
 // Arenas walks every arena and pool: the data of the demo's heap map.
+func ExampleLiveClassOf() {
+	h, _ := obmalloc.New(obmalloc.Config{})
+	defer h.Close()
+	p := h.Malloc(100)
+	class, ok := obmalloc.LiveClassOf(p) // reads the pool header only, not h
+	fmt.Println(class, ok)
+	h.Free(p)
+	// Output: 6 true
+}
+
 func ExampleHeap_Arenas() {
 	h, _ := obmalloc.New(obmalloc.Config{})
 	defer h.Close()

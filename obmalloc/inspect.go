@@ -133,3 +133,25 @@ func (h *Heap) arenaContaining(a uintptr) *arenaObject {
 	})
 	return found
 }
+
+// LiveClassOf returns the size class of the pool block p of a heap with
+// the default Alignment, Threshold and PoolSize, read from its pool's
+// header, and reports false when p cannot be a block handed out there:
+// it points into the pool's header, or the pool has no block in use (a
+// double free, or a pointer never returned by Malloc). p must lie in an
+// arena of such a heap (Heap.Owns). It reads p's pool header and nothing
+// else, not even the heap, so, unlike the heap's methods, it may run
+// while another goroutine calls the heap, provided p is a block the
+// caller holds: a pool's class cannot change while one of its blocks is
+// in use, and its count stays at least one. pymalloc's per-processor
+// caches use it to file a freed block without taking the owning heap's
+// lock.
+func LiveClassOf(p unsafe.Pointer) (class int, ok bool) {
+	const overhead = (poolHeaderSize + DefaultAlignment - 1) &^ (DefaultAlignment - 1)
+	a := uintptr(p)
+	pool := poolAt(a &^ (DefaultPoolSize - 1))
+	if a&(DefaultPoolSize-1) < overhead || pool.count == 0 || pool.szidx >= DefaultThreshold/DefaultAlignment {
+		return 0, false
+	}
+	return int(pool.szidx), true
+}

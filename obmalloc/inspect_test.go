@@ -62,3 +62,27 @@ func TestBlockAndArenas(t *testing.T) {
 	assert.Equal(t, PoolFull, h.Arenas()[0].Pools[1].State, "the empty pool was reused for the same class")
 	assert.Equal(t, "full", PoolFull.String())
 }
+
+func TestLiveClassOf(t *testing.T) {
+	h := newHeap(t, Config{})
+	p := h.Malloc(500)
+	q := h.Malloc(24)
+	gone := h.Malloc(200)
+	h.Free(gone) // its pool has no other block: empty now
+	pool := uintptr(p) &^ (DefaultPoolSize - 1)
+	for _, tc := range []struct {
+		name  string
+		p     unsafe.Pointer
+		class int
+		ok    bool
+	}{
+		{"a block of class 31", p, 31, true},
+		{"a block of class 1", q, 1, true},
+		{"inside the pool header", ptr(pool + 8), 0, false},
+		{"a block of an empty pool", gone, 0, false},
+	} {
+		class, ok := LiveClassOf(tc.p)
+		assert.Equal(t, tc.ok, ok, tc.name)
+		assert.Equal(t, tc.class, class, tc.name)
+	}
+}

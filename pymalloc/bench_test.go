@@ -56,6 +56,16 @@ func BenchmarkChurnParallelSharded(b *testing.B) {
 	BenchmarkChurnParallel(b)
 }
 
+// BenchmarkBulkSharded is Bulk on a default heap sharded from the start,
+// from one goroutine: the per-processor caches' worst case, where every
+// allocation misses and every free overflows, so blocks move between the
+// caches and the shards 16 at a time.
+func BenchmarkBulkSharded(b *testing.B) {
+	d := newSharedHeap(max(runtime.GOMAXPROCS(0), runtime.NumCPU()))
+	d.sharded.Store(true)
+	workload.Bulk(b, d)
+}
+
 // The parts of sharded mode's cost, one at a time (docs/benchmarks.md,
 // "Several goroutines on the package-level API"): the processor lookup
 // that picks a shard for each allocation, the owners lookup of each free,

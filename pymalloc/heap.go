@@ -35,6 +35,7 @@ type sharedHeap struct {
 	shards   [maxShards]shard
 	ownersMu sync.Mutex // serialises the writers of owners (the shards' arena hooks)
 	owners   arenaOwners
+	caches   caches // per-processor caches of free blocks (pcache.go)
 }
 
 // shard is one heap and its lock, padded to its own cache lines so two
@@ -110,7 +111,15 @@ func (d *sharedHeap) ensureHeap(s *shard, i uint32) {
 
 func (d *sharedHeap) Malloc(n uintptr) unsafe.Pointer {
 	s := &d.shards[0]
-	if d.sharded.Load() || !s.mu.TryLock() {
+	if d.sharded.Load() {
+		if n-1 < obmalloc.DefaultThreshold {
+			if p := d.caches.get(n); p != nil {
+				return p
+			}
+			return d.mallocRefill(n)
+		}
+		s = d.lockSharded()
+	} else if !s.mu.TryLock() {
 		s = d.lockSharded()
 	}
 	p := s.h.Malloc(n)
@@ -120,7 +129,15 @@ func (d *sharedHeap) Malloc(n uintptr) unsafe.Pointer {
 
 func (d *sharedHeap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 	s := &d.shards[0]
-	if d.sharded.Load() || !s.mu.TryLock() {
+	if d.sharded.Load() {
+		if hi, n := bits.Mul64(uint64(nelem), uint64(elsize)); hi == 0 && n-1 < obmalloc.DefaultThreshold {
+			if p := d.caches.get(uintptr(n)); p != nil {
+				clear(unsafe.Slice((*byte)(p), n)) // a cached block holds old data
+				return p
+			}
+		}
+		s = d.lockSharded()
+	} else if !s.mu.TryLock() {
 		s = d.lockSharded()
 	}
 	p := s.h.Calloc(nelem, elsize)
@@ -141,11 +158,83 @@ func (d *sharedHeap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 func (d *sharedHeap) Free(p unsafe.Pointer) {
 	s := &d.shards[0]
 	if d.sharded.Load() {
-		s = &d.shards[max(d.owners.owner(uintptr(p)), 0)]
+		o, inside := d.owners.lookup(uintptr(p))
+		if inside {
+			if c, ok := obmalloc.LiveClassOf(p); ok && (d.caches.put(p, c) || d.freeSpilling(p, c)) {
+				return
+			}
+		}
+		s = &d.shards[max(o, 0)]
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock() // Free panics on a foreign pointer
 	s.h.Free(p)
+}
+
+// mallocRefill serves a small request whose class the processor's cache
+// lacks: from the shard, with cacheBatch more blocks of the class taken
+// under the same lock for the cache.
+func (d *sharedHeap) mallocRefill(n uintptr) unsafe.Pointer {
+	c := int((n - 1) / obmalloc.DefaultAlignment)
+	var batch [cacheBatch]uintptr
+	got := 0
+	s := d.lockSharded()
+	p := s.h.Malloc(n)
+	if p != nil && s.h.Owns(p) {
+		size := uintptr(c+1) * obmalloc.DefaultAlignment
+		for got < cacheBatch {
+			q := s.h.Malloc(size)
+			if q != nil && !s.h.Owns(q) {
+				s.h.Free(q) // no arena to be had: the large allocator's
+				q = nil
+			}
+			if q == nil {
+				break
+			}
+			batch[got] = uintptr(q)
+			got++
+		}
+	}
+	s.mu.Unlock()
+	if rest := d.caches.putBatch(c, batch[:got]); len(rest) > 0 {
+		d.freeBatch(rest)
+	}
+	return p
+}
+
+// freeSpilling caches the freed block p of class c after put found the
+// class full, handing the cache's older half back to the shards, and
+// reports whether p was cached.
+func (d *sharedHeap) freeSpilling(p unsafe.Pointer, c int) bool {
+	var spill [cacheBatch]uintptr
+	k := d.caches.putSpilling(p, c, &spill)
+	if k > 0 {
+		d.freeBatch(spill[:k])
+	}
+	return k >= 0
+}
+
+// freeBatch frees pool blocks that a cache gave up, each to its owner,
+// taking each owner's lock once for a run of its blocks.
+func (d *sharedHeap) freeBatch(blocks []uintptr) {
+	for len(blocks) > 0 {
+		blocks = blocks[d.freeRun(blocks):]
+	}
+}
+
+// freeRun frees the leading blocks that have the first one's owner, under
+// its lock, and returns how many it freed.
+func (d *sharedHeap) freeRun(blocks []uintptr) int {
+	o := d.owners.owner(blocks[0])
+	s := &d.shards[o]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for n < len(blocks) && d.owners.owner(blocks[n]) == o {
+		s.h.Free(ptrAt(blocks[n]))
+		n++
+	}
+	return n
 }
 
 // each runs f on every shard's heap in turn, each under its lock.
@@ -232,6 +321,7 @@ func Stats() obmalloc.Stats { return defaultHeap.stats() }
 func (d *sharedHeap) stats() obmalloc.Stats {
 	var s obmalloc.Stats
 	d.each(func(_ int, h *obmalloc.Heap) { s.Add(h.Stats()) })
+	d.caches.uncountCached(&s)
 	return s
 }
 
@@ -317,7 +407,16 @@ func (d *sharedHeap) poolBlocks() int {
 	return s.AllocatedBlocks() - s.RawAllocatedBlocks
 }
 
+// allocatedBlocks counts the blocks handed out and not freed: the
+// shards' count less the blocks waiting in the processors' caches.
 func (d *sharedHeap) allocatedBlocks() int {
+	_, cached := d.caches.counts()
+	return d.shardBlocks() - cached
+}
+
+// shardBlocks counts the blocks the shards have handed out, to the
+// program or to a processor's cache.
+func (d *sharedHeap) shardBlocks() int {
 	n := 0
 	d.each(func(_ int, h *obmalloc.Heap) { n += h.AllocatedBlocks() })
 	return n

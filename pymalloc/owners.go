@@ -71,15 +71,27 @@ func (t *arenaOwners) entry(slot uintptr) *atomic.Uint64 {
 // owner returns the index of the shard owning p, or -1. It is written to
 // inline into Free: two loads and no branch before the entry.
 func (t *arenaOwners) owner(p uintptr) int {
+	o, _ := t.lookup(p)
+	return o
+}
+
+// lookup is owner, and also reports whether p is in an arena whose pool
+// boundary at or below p lies inside it, so that p's would-be pool header
+// is memory of the arena: not so in the partial pool before the first
+// boundary of an arena that is not pool-aligned.
+func (t *arenaOwners) lookup(p uintptr) (owner int, headerInside bool) {
 	w := t.root[min(p>>(ownerSlotBits+ownerLeafBits), 1<<ownerRootBits)].Load()[p>>ownerSlotBits&(1<<ownerLeafBits-1)].Load()
 	off := uint64(p & ownerSlotMask)
 	if off < w&ownerSlotMask {
-		return int(w>>40&0xff) - 1
+		// The arena began in the slot before: every boundary from the
+		// slot's start up is inside it.
+		return int(w>>40&0xff) - 1, true
 	}
-	if off >= w>>20&ownerSlotMask {
-		return int(w>>48) - 1 // -1 when no arena starts in the slot
+	if hiStart := w >> 20 & ownerSlotMask; off >= hiStart {
+		o := int(w>>48) - 1 // -1 when no arena starts in the slot
+		return o, o >= 0 && off&^(obmalloc.DefaultPoolSize-1) >= hiStart
 	}
-	return -1
+	return -1, false
 }
 
 // set records the arena [base, base+1 MiB) as shard's (shard >= 0) or as

@@ -22,29 +22,39 @@ func TestArenaOwners(t *testing.T) {
 	require.True(t, o.set(base+2*mib+0x9000, 7))   // starts in slot 2 after a gap
 	require.False(t, o.set(ownerLimit-mib/2, 1))   // beyond the table
 	require.False(t, o.set(^uintptr(0)&^0xfff, 1)) // far beyond
+	// inside: p's pool boundary (16 KiB) is inside p's arena; the arena
+	// at base+2 MiB+0x9000 is not pool-aligned, and its first boundary is
+	// at +0xc000.
 	for _, tc := range []struct {
-		p    uintptr
-		want int
+		p      uintptr
+		want   int
+		inside bool
 	}{
-		{base - 1, -1},
-		{base, 2},
-		{base + mib - 1, 2},
-		{base + mib, -1},
-		{base + mib + 0x3fff, -1},
-		{base + mib + 0x4000, 5},
-		{base + 2*mib - 1, 5},
-		{base + 2*mib, 5},
-		{base + 2*mib + 0x3fff, 5},
-		{base + 2*mib + 0x4000, -1},
-		{base + 2*mib + 0x8fff, -1},
-		{base + 2*mib + 0x9000, 7},
-		{base + 3*mib + 0x8fff, 7},
-		{base + 3*mib + 0x9000, -1},
-		{0, -1},
-		{ownerLimit, -1},
-		{^uintptr(0), -1},
+		{base - 1, -1, false},
+		{base, 2, true},
+		{base + mib - 1, 2, true},
+		{base + mib, -1, false},
+		{base + mib + 0x3fff, -1, false},
+		{base + mib + 0x4000, 5, true},
+		{base + 2*mib - 1, 5, true},
+		{base + 2*mib, 5, true},
+		{base + 2*mib + 0x3fff, 5, true},
+		{base + 2*mib + 0x4000, -1, false},
+		{base + 2*mib + 0x8fff, -1, false},
+		{base + 2*mib + 0x9000, 7, false},
+		{base + 2*mib + 0xbfff, 7, false},
+		{base + 2*mib + 0xc000, 7, true},
+		{base + 3*mib, 7, true},
+		{base + 3*mib + 0x8fff, 7, true},
+		{base + 3*mib + 0x9000, -1, false},
+		{0, -1, false},
+		{ownerLimit, -1, false},
+		{^uintptr(0), -1, false},
 	} {
 		assert.Equal(t, tc.want, o.owner(tc.p), "owner(%#x)", tc.p)
+		got, inside := o.lookup(tc.p)
+		assert.Equal(t, tc.want, got, "lookup(%#x)", tc.p)
+		assert.Equal(t, tc.inside, inside, "lookup(%#x): pool header inside the arena", tc.p)
 	}
 	// Forgetting an arena leaves its neighbours alone.
 	require.True(t, o.set(base+mib+0x4000, -1))
@@ -142,9 +152,12 @@ func TestSharedHeapRoutesForeignPointers(t *testing.T) {
 // any shard and every large block is freed through shard 0, yet a sum read
 // that way never falls below the blocks live when the test began: a block
 // counted freed in a shard already read was counted allocated before, in a
-// shard read now or earlier.
+// shard read now or earlier. (Blocks in the processors' caches count as
+// the shards' here; once every goroutine is done, the count less them
+// comes back to where it started.)
 func TestCrossGoroutineFrees(t *testing.T) {
 	heapBlocks := defaultHeap.allocatedBlocks
+	shardBlocks := defaultHeap.shardBlocks
 	// Not zero: a test that frees a RawMalloc block through Free leaves
 	// the heap's count one lower for good, as CPython's
 	// raw_allocated_blocks does.
@@ -179,7 +192,7 @@ func TestCrossGoroutineFrees(t *testing.T) {
 				return
 			default:
 			}
-			if n := heapBlocks(); n < before {
+			if n := shardBlocks(); n < before {
 				panic(fmt.Sprintf("the shards hold %d blocks, fewer than the %d before the test", n, before))
 			}
 			_ = Stats()

@@ -1,0 +1,219 @@
+package pymalloc
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/arenatest"
+	"github.com/gopymalloc/gopymalloc/obmalloc"
+)
+
+// onOneProcessor runs f with GOMAXPROCS 1 on a sharded heap of its own, so
+// that every call meets the same processor's cache.
+func onOneProcessor(t *testing.T, f func(d *sharedHeap)) {
+	t.Helper()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	d := newSharedHeap(2)
+	d.sharded.Store(true)
+	// The first call on a processor makes its cache.
+	d.Free(d.Malloc(8))
+	f(d)
+}
+
+// arenaBytesAddUp checks the identity of the stats' byte figures.
+func arenaBytesAddUp(t *testing.T, s obmalloc.Stats) {
+	t.Helper()
+	sum := s.BytesInAllocatedBlocks + s.BytesInAvailableBlocks + uintptr(s.UnusedPools)*s.PoolSize +
+		s.BytesLostToPoolHeaders + s.BytesLostToQuantization + s.BytesLostToArenaAlignment
+	assert.Equal(t, s.ArenaBytes(), sum, "the byte figures add up to the arenas")
+}
+
+func TestCacheHandsBackTheLastFreedBlock(t *testing.T) {
+	onOneProcessor(t, func(d *sharedHeap) {
+		p := d.Malloc(100)
+		d.Free(p)
+		assert.Equal(t, p, d.Malloc(100), "same class: the block just freed")
+		assert.NotEqual(t, p, d.Malloc(100), "handed out once only")
+	})
+}
+
+func TestCacheRefillsAndCounts(t *testing.T) {
+	onOneProcessor(t, func(d *sharedHeap) {
+		const size = 100 // class 6
+		class := (size - 1) / obmalloc.DefaultAlignment
+		before, shardBefore := d.allocatedBlocks(), d.shardBlocks()
+		p := d.Malloc(size) // the class's cache is empty: a refill
+		bc := d.caches.of(0)
+		require.NotNil(t, bc)
+		assert.EqualValues(t, cacheBatch, bc.n[class], "the refill cached a batch")
+		assert.Equal(t, before+1, d.allocatedBlocks(), "cached blocks are not counted as allocated")
+		assert.Equal(t, shardBefore+1+cacheBatch, d.shardBlocks(), "the shard handed them out")
+		s := d.stats()
+		assert.Equal(t, 1, s.Classes[class].BlocksInUse)
+		arenaBytesAddUp(t, s)
+
+		// The cached blocks are distinct live blocks of the class.
+		seen := map[uintptr]bool{uintptr(p): true}
+		for _, b := range bc.blocks[class][:bc.n[class]] {
+			assert.False(t, seen[b], "block %#x cached twice", b)
+			seen[b] = true
+			c, ok := obmalloc.LiveClassOf(ptrAt(b))
+			assert.True(t, ok)
+			assert.Equal(t, class, c)
+		}
+		d.Free(p)
+		require.NoError(t, d.check())
+		assert.Equal(t, before, d.allocatedBlocks())
+	})
+}
+
+func TestCacheSpillsItsOlderHalf(t *testing.T) {
+	onOneProcessor(t, func(d *sharedHeap) {
+		const size, n = 500, 200 // class 31
+		class := (size - 1) / obmalloc.DefaultAlignment
+		before, shardBefore := d.allocatedBlocks(), d.shardBlocks()
+		blocks := make([]unsafe.Pointer, n)
+		for i := range blocks {
+			blocks[i] = d.Malloc(size)
+		}
+		for _, p := range blocks {
+			d.Free(p)
+		}
+		bc := d.caches.of(0)
+		assert.LessOrEqual(t, int(bc.n[class]), cacheDepth)
+		assert.Equal(t, blocks[n-1], ptrAt(bc.blocks[class][bc.n[class]-1]), "the newest block stays on top")
+		assert.Equal(t, before, d.allocatedBlocks())
+		assert.LessOrEqual(t, d.shardBlocks()-shardBefore, cacheDepth, "the rest went back to the shard")
+		require.NoError(t, d.check())
+		arenaBytesAddUp(t, d.stats())
+	})
+}
+
+func TestCacheCallocClears(t *testing.T) {
+	onOneProcessor(t, func(d *sharedHeap) {
+		p := d.Malloc(64)
+		b := unsafe.Slice((*byte)(p), 64)
+		for i := range b {
+			b[i] = 0xff
+		}
+		d.Free(p)
+		q := d.Calloc(4, 16)
+		require.Equal(t, p, q, "from the cache")
+		assert.Equal(t, make([]byte, 64), unsafe.Slice((*byte)(q), 64))
+		d.Free(q)
+	})
+}
+
+func TestCacheMisuse(t *testing.T) {
+	onOneProcessor(t, func(d *sharedHeap) {
+		p := d.Malloc(48)
+		d.Free(p)
+		assert.PanicsWithValue(t, obmalloc.Fault{Call: "Free", Addr: uintptr(p),
+			Problem: "double free: the block was just freed (it is the last block in this processor's cache)"},
+			func() { d.Free(p) })
+
+		// Into a pool header: not cached, refused by the shard.
+		q := d.Malloc(48)
+		header := unsafe.Add(nil, uintptr(q)&^(obmalloc.DefaultPoolSize-1)+8)
+		assert.PanicsWithError(t, fmt.Sprintf("obmalloc: Free(%#x): the address is inside the pool's header, not a block (pool %#x)",
+			uintptr(header), uintptr(q)&^(obmalloc.DefaultPoolSize-1)), func() { d.Free(header) })
+		d.Free(q)
+		require.NoError(t, d.check(), "the heap is usable after the panics")
+	})
+}
+
+// An address in the partial pool before the first pool boundary of an
+// arena that is not pool-aligned: neither the cache nor the shard reads
+// its would-be pool header, which lies before the arena (unmapped here).
+func TestCacheRefusesThePartialPoolOfAMisalignedArena(t *testing.T) {
+	prev := GetArenaAllocator()
+	SetArenaAllocator(&arenatest.HeadlessArenas{PoolSize: obmalloc.DefaultPoolSize, HeadBytes: 4096})
+	defer SetArenaAllocator(prev)
+	onOneProcessor(t, func(d *sharedHeap) {
+		p := d.Malloc(32)
+		info, ok := d.shards[0].h.Block(p)
+		require.True(t, ok)
+		require.NotZero(t, info.ArenaBase%obmalloc.DefaultPoolSize, "the arena is misaligned")
+		bad := info.ArenaBase + 64
+		assert.PanicsWithValue(t, obmalloc.Fault{Call: "Free", Addr: bad,
+			Problem: "the address is in the partial pool before the arena's first pool boundary, where no block lies"},
+			func() { d.Free(ptrAt(bad)) })
+		d.Free(p)
+		require.NoError(t, d.check())
+	})
+}
+
+// Goroutines allocate, stamp every byte of each block with an owner tag,
+// hand half of their blocks to a neighbour to free, and check every stamp
+// before freeing: a block handed out twice at once would be caught by a
+// stamp overwritten under its owner (run with -race in CI).
+func TestCacheNeverHandsOutABlockTwice(t *testing.T) {
+	d := newSharedHeap(4)
+	d.sharded.Store(true)
+	const workers, rounds, batch = 4, 300, 64
+	before := d.allocatedBlocks()
+	type stamped struct {
+		p   unsafe.Pointer
+		n   uintptr
+		tag byte
+	}
+	check := func(b stamped) {
+		for i, v := range unsafe.Slice((*byte)(b.p), b.n) {
+			if v != b.tag {
+				panic(fmt.Sprintf("block %p byte %d is %d, want %d: handed out twice", b.p, i, v, b.tag))
+			}
+		}
+	}
+	handoff := make([]chan []stamped, workers)
+	for i := range handoff {
+		handoff[i] = make(chan []stamped, rounds)
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			defer close(handoff[(w+1)%workers])
+			for r := range rounds {
+				tag := byte(w*rounds + r)
+				var mine, theirs []stamped
+				for i := range batch {
+					n := uintptr(1 + (w*7+r*13+i*31)%512)
+					p := d.Malloc(n)
+					b := unsafe.Slice((*byte)(p), n)
+					for j := range b {
+						b[j] = tag
+					}
+					if i%2 == 0 {
+						mine = append(mine, stamped{p, n, tag})
+					} else {
+						theirs = append(theirs, stamped{p, n, tag})
+					}
+				}
+				handoff[(w+1)%workers] <- theirs
+				for _, b := range mine {
+					check(b)
+					d.Free(b.p)
+				}
+			}
+		})
+	}
+	for w := range workers {
+		wg.Go(func() {
+			for bs := range handoff[w] {
+				for _, b := range bs {
+					check(b)
+					d.Free(b.p)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, d.check())
+	assert.Equal(t, before, d.allocatedBlocks())
+	arenaBytesAddUp(t, d.stats())
+}
