@@ -139,13 +139,18 @@ func (h *Heap) arenaContaining(a uintptr) *arenaObject {
 // header, and reports false when p cannot be a block handed out there:
 // it points into the pool's header, or the pool has no block in use (a
 // double free, or a pointer never returned by Malloc). p must lie in an
-// arena of such a heap (Heap.Owns). It reads p's pool header and nothing
-// else, not even the heap, so, unlike the heap's methods, it may run
-// while another goroutine calls the heap, provided p is a block the
-// caller holds: a pool's class cannot change while one of its blocks is
-// in use, and its count stays at least one. pymalloc's per-processor
-// caches use it to file a freed block without taking the owning heap's
-// lock.
+// arena of such a heap (Heap.Owns) at or after the arena's first pool
+// boundary, so that its pool header is memory of the arena: in the
+// partial pool ahead of that boundary, the header would lie before the
+// arena. It reads p's pool header and nothing else, not even the heap,
+// so, unlike the heap's methods, it may run while another goroutine
+// calls the heap, provided p is a block the caller holds: a pool's class
+// cannot change while one of its blocks is in use, and its count stays at
+// least one. (Those reads race with the owner's writes of the same
+// words; a word-sized read sees one of the values written, and the race
+// detector does not watch memory outside the Go heap.) pymalloc's
+// per-processor caches use it to file a freed block without taking the
+// owning heap's lock.
 func LiveClassOf(p unsafe.Pointer) (class int, ok bool) {
 	const overhead = (poolHeaderSize + DefaultAlignment - 1) &^ (DefaultAlignment - 1)
 	a := uintptr(p)

@@ -113,10 +113,13 @@ func (d *sharedHeap) Malloc(n uintptr) unsafe.Pointer {
 	s := &d.shards[0]
 	if d.sharded.Load() {
 		if n-1 < obmalloc.DefaultThreshold {
-			if p := d.caches.get(n); p != nil {
+			p, haveCache := d.caches.get(n)
+			if p != nil {
 				return p
 			}
-			return d.mallocRefill(n)
+			if haveCache {
+				return d.mallocRefill(n)
+			}
 		}
 		s = d.lockSharded()
 	} else if !s.mu.TryLock() {
@@ -131,7 +134,7 @@ func (d *sharedHeap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 	s := &d.shards[0]
 	if d.sharded.Load() {
 		if hi, n := bits.Mul64(uint64(nelem), uint64(elsize)); hi == 0 && n-1 < obmalloc.DefaultThreshold {
-			if p := d.caches.get(uintptr(n)); p != nil {
+			if p, _ := d.caches.get(uintptr(n)); p != nil {
 				clear(unsafe.Slice((*byte)(p), n)) // a cached block holds old data
 				return p
 			}
@@ -408,10 +411,14 @@ func (d *sharedHeap) poolBlocks() int {
 }
 
 // allocatedBlocks counts the blocks handed out and not freed: the
-// shards' count less the blocks waiting in the processors' caches.
+// shards' count less the blocks waiting in the processors' caches, class
+// by class (stats). It is exact when no goroutine allocates meanwhile;
+// while some do, a block the shards handed to a cache after they were
+// read may be taken off too, so a class may read a little low, never
+// below zero.
 func (d *sharedHeap) allocatedBlocks() int {
-	_, cached := d.caches.counts()
-	return d.shardBlocks() - cached
+	s := d.stats()
+	return s.AllocatedBlocks()
 }
 
 // shardBlocks counts the blocks the shards have handed out, to the

@@ -32,8 +32,11 @@ import (
 //
 // The caches live outside the Go heap (one mapping per processor, made at
 // its first use), like the blocks. Each holds at most cacheDepth blocks
-// per class, 1,024 blocks in all; a processor whose id is at or above
-// maxShards has none.
+// per class, 1,024 blocks in all. A processor whose id is maxCaches or
+// more, or whose cache could not be mapped, has none and takes the
+// shards' path, one block per lock, as before caches. When GOMAXPROCS
+// falls, the caches of the processors that go away keep their blocks
+// (counted as free) until a processor with that id runs again.
 
 // cacheDepth is how many free blocks of one class a processor's cache
 // holds.
@@ -56,55 +59,70 @@ type blockCache struct {
 	blocks [cacheClasses][cacheDepth]uintptr
 }
 
+// maxCaches bounds the processors that get a cache.
+const maxCaches = 256
+
+// noCache in a processor's slot says its cache could not be mapped; the
+// mapping is not tried again.
+const noCache = 1
+
 // caches holds each processor's cache address, 0 until its first use.
-type caches [maxShards]atomic.Uintptr
+type caches [maxCaches]atomic.Uintptr
 
 // of returns processor pid's cache, or nil.
 func (cs *caches) of(pid int) *blockCache {
-	if uint(pid) >= maxShards {
+	if uint(pid) >= maxCaches {
+		return nil
+	}
+	v := cs[pid].Load()
+	if v <= noCache {
+		// Tested on the integer: a pointer made from an address is
+		// taken to be non-nil by the compiler.
 		return nil
 	}
 	// The cache is a mapping of its own, which outlives the heap: the
 	// address stays valid.
-	return (*blockCache)(ptrAt(cs[pid].Load()))
+	return (*blockCache)(ptrAt(v))
 }
 
 // make gives processor pid a cache, unless it has one or has no slot.
 // The goroutine is not pinned: mapping may block.
 func (cs *caches) make(pid int) {
-	if uint(pid) >= maxShards || cs[pid].Load() != 0 {
+	if uint(pid) >= maxCaches || cs[pid].Load() != 0 {
 		return
 	}
 	m, err := mmap.Map(unsafe.Sizeof(blockCache{}))
 	if err != nil {
-		return // no cache: the calls take the shards' path
+		cs[pid].CompareAndSwap(0, noCache)
+		return
 	}
 	if !cs[pid].CompareAndSwap(0, uintptr(m)) {
 		_ = mmap.Unmap(m, unsafe.Sizeof(blockCache{}))
 	}
 }
 
-// get takes a cached block for a request of n bytes (1..512), or
-// returns nil.
-func (cs *caches) get(n uintptr) unsafe.Pointer {
+// get takes a cached block for a request of n bytes (1..512). It returns
+// nil when there is none, with haveCache false when the processor has no
+// cache to refill.
+func (cs *caches) get(n uintptr) (p unsafe.Pointer, haveCache bool) {
 	c := (n - 1) / obmalloc.DefaultAlignment
 	pid := runtimeProcPin()
 	bc := cs.of(pid)
 	if bc == nil {
 		runtimeProcUnpin()
 		cs.make(pid)
-		return nil
+		return nil, false
 	}
 	k := bc.n[c]
 	if k == 0 {
 		runtimeProcUnpin()
-		return nil
+		return nil, true
 	}
 	k--
 	bc.n[c] = k
-	p := bc.blocks[c][k]
+	b := bc.blocks[c][k]
 	runtimeProcUnpin()
-	return ptrAt(p)
+	return ptrAt(b), true
 }
 
 // put caches the freed block p of class c and reports whether it did:
@@ -119,9 +137,13 @@ func (cs *caches) put(p unsafe.Pointer, c int) bool {
 		return false
 	}
 	k := bc.n[c]
+	// Only the block freed last is compared: scanning the class's blocks
+	// for every Free cost more than the rest of the call (two goroutines'
+	// churn pair went from 11.0 to 19.2 ns). The debug hooks catch every
+	// double free.
 	if k > 0 && bc.blocks[c][k-1] == uintptr(p) {
 		runtimeProcUnpin()
-		panic(obmalloc.Fault{Call: "Free", Addr: uintptr(p), Problem: "double free: the block was just freed (it is the last block in this processor's cache)"})
+		panic(obmalloc.Fault{Call: "Free", Addr: uintptr(p), Problem: "double free: the block was the last one freed on this processor"})
 	}
 	if k == cacheDepth {
 		runtimeProcUnpin()
@@ -172,7 +194,8 @@ func (cs *caches) putBatch(c int, blocks []uintptr) (rest []uintptr) {
 }
 
 // counts adds up the blocks every cache holds, per class. The counts are
-// read while their processors may change them, so they are exact only
+// read while their processors may change them (with plain stores: a
+// word-sized read sees one of the values written), so they are exact only
 // when no goroutine allocates meanwhile.
 func (cs *caches) counts() (perClass [cacheClasses]int, total int) {
 	for i := range cs {

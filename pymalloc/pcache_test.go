@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"unsafe"
 
@@ -86,7 +87,7 @@ func TestCacheSpillsItsOlderHalf(t *testing.T) {
 			d.Free(p)
 		}
 		bc := d.caches.of(0)
-		assert.LessOrEqual(t, int(bc.n[class]), cacheDepth)
+		assert.Greater(t, int(bc.n[class]), cacheBatch, "a spill keeps the newer half")
 		assert.Equal(t, blocks[n-1], ptrAt(bc.blocks[class][bc.n[class]-1]), "the newest block stays on top")
 		assert.Equal(t, before, d.allocatedBlocks())
 		assert.LessOrEqual(t, d.shardBlocks()-shardBefore, cacheDepth, "the rest went back to the shard")
@@ -112,11 +113,13 @@ func TestCacheCallocClears(t *testing.T) {
 
 func TestCacheMisuse(t *testing.T) {
 	onOneProcessor(t, func(d *sharedHeap) {
+		// Only a block freed twice in a row is caught here (the debug
+		// hooks catch the rest).
 		p := d.Malloc(48)
 		d.Free(p)
-		assert.PanicsWithValue(t, obmalloc.Fault{Call: "Free", Addr: uintptr(p),
-			Problem: "double free: the block was just freed (it is the last block in this processor's cache)"},
+		assert.PanicsWithValue(t, obmalloc.Fault{Call: "Free", Addr: uintptr(p), Problem: "double free: the block was the last one freed on this processor"},
 			func() { d.Free(p) })
+		assert.NotEqual(t, d.Malloc(48), d.Malloc(48), "the cache held the block once")
 
 		// Into a pool header: not cached, refused by the shard.
 		q := d.Malloc(48)
@@ -216,4 +219,108 @@ func TestCacheNeverHandsOutABlockTwice(t *testing.T) {
 	require.NoError(t, d.check())
 	assert.Equal(t, before, d.allocatedBlocks())
 	arenaBytesAddUp(t, d.stats())
+}
+
+// A processor without a cache (its id beyond maxCaches, or its cache not
+// mapped) takes the shards' path, one block per lock, with no refill.
+func TestCacheMissingTakesTheShardPath(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	d := newSharedHeap(2)
+	d.sharded.Store(true)
+	d.caches[0].Store(noCache)
+	require.Nil(t, d.caches.of(0))
+	blocks := make([]unsafe.Pointer, 100)
+	for i := range blocks {
+		blocks[i] = d.Malloc(uintptr(1 + i*5))
+	}
+	assert.Equal(t, 100, d.allocatedBlocks())
+	assert.Equal(t, 100, d.shardBlocks(), "nothing was taken for a cache")
+	for _, p := range blocks {
+		d.Free(p)
+	}
+	assert.Zero(t, d.shardBlocks(), "every block went back to its shard")
+	require.NoError(t, d.check())
+}
+
+// Without arenas a small request falls back to the large allocator; the
+// refill then takes nothing for the cache.
+func TestCacheRefillWithoutArenas(t *testing.T) {
+	prev := GetArenaAllocator()
+	SetArenaAllocator(failingArenas{})
+	defer SetArenaAllocator(prev)
+	onOneProcessor(t, func(d *sharedHeap) {
+		before := d.shardBlocks()
+		p := d.Malloc(100)
+		require.NotNil(t, p)
+		o, _ := d.owners.lookup(uintptr(p))
+		assert.Equal(t, -1, o, "a large block")
+		assert.Zero(t, d.caches.of(0).n[(100-1)/obmalloc.DefaultAlignment])
+		assert.Equal(t, before+1, d.shardBlocks())
+		d.Free(p)
+		assert.Equal(t, before, d.shardBlocks())
+		require.NoError(t, d.check())
+	})
+}
+
+// Blocks cached on a processor that goes away when GOMAXPROCS falls stay
+// counted as free, and the heap goes on working.
+func TestCacheSurvivesGOMAXPROCSChanges(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	d := newSharedHeap(4)
+	d.sharded.Store(true)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			var ps []unsafe.Pointer
+			for i := range 2000 {
+				ps = append(ps, d.Malloc(uintptr(1+i%512)))
+			}
+			for _, p := range ps {
+				d.Free(p)
+			}
+		})
+	}
+	wg.Wait()
+	_, cached := d.caches.counts()
+	require.Positive(t, cached, "the frees filled caches")
+	assert.Zero(t, d.allocatedBlocks())
+	runtime.GOMAXPROCS(1)
+	assert.Zero(t, d.allocatedBlocks(), "cached blocks of removed processors count as free")
+	p := d.Malloc(64)
+	assert.Equal(t, 1, d.allocatedBlocks())
+	d.Free(p)
+	runtime.GOMAXPROCS(3)
+	assert.Zero(t, d.allocatedBlocks())
+	require.NoError(t, d.check())
+	arenaBytesAddUp(t, d.stats())
+}
+
+// While another goroutine allocates, the count may read low, never
+// below zero.
+func TestAllocatedBlocksWhileOthersAllocate(t *testing.T) {
+	d := newSharedHeap(2)
+	d.sharded.Store(true)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var ps [100]unsafe.Pointer
+		for !stop.Load() {
+			for i := range ps {
+				ps[i] = d.Malloc(16)
+			}
+			for _, p := range ps {
+				d.Free(p)
+			}
+		}
+	})
+	low, high := 0, 0
+	for range 20000 {
+		n := d.allocatedBlocks()
+		low, high = min(low, n), max(high, n)
+	}
+	stop.Store(true)
+	wg.Wait()
+	assert.GreaterOrEqual(t, low, 0)
+	assert.LessOrEqual(t, high, 100+cacheBatch+1, "at most the goroutine's blocks, and a refill in flight")
+	assert.Zero(t, d.allocatedBlocks())
 }
