@@ -295,7 +295,7 @@ func TestCacheSurvivesGOMAXPROCSChanges(t *testing.T) {
 	arenaBytesAddUp(t, d.stats())
 }
 
-// While another goroutine allocates, the count may read low, never
+// While another goroutine allocates, the count is approximate, and never
 // below zero.
 func TestAllocatedBlocksWhileOthersAllocate(t *testing.T) {
 	d := newSharedHeap(2)
@@ -321,6 +321,9 @@ func TestAllocatedBlocksWhileOthersAllocate(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 	assert.GreaterOrEqual(t, low, 0)
-	assert.LessOrEqual(t, high, 100+cacheBatch+1, "at most the goroutine's blocks, and a refill in flight")
+	// High: the goroutine's 100 blocks, plus what the shards counted as
+	// handed out but a moment later the caches no longer held (a class
+	// holds at most cacheDepth), plus a refill or spill in flight.
+	assert.LessOrEqual(t, high, 100+cacheDepth+cacheBatch+1)
 	assert.Zero(t, d.allocatedBlocks())
 }
