@@ -313,17 +313,15 @@ func TestAllocatedBlocksWhileOthersAllocate(t *testing.T) {
 			}
 		}
 	})
-	low, high := 0, 0
+	low := 0
 	for range 20000 {
-		n := d.allocatedBlocks()
-		low, high = min(low, n), max(high, n)
+		low = min(low, d.allocatedBlocks())
 	}
 	stop.Store(true)
 	wg.Wait()
+	// Reads while the goroutine runs mix moments (the shards are read one
+	// after the other, then the caches), so they may be off either way;
+	// never negative, and exact once the goroutine is done.
 	assert.GreaterOrEqual(t, low, 0)
-	// High: the goroutine's 100 blocks, plus what the shards counted as
-	// handed out but a moment later the caches no longer held (a class
-	// holds at most cacheDepth), plus a refill or spill in flight.
-	assert.LessOrEqual(t, high, 100+cacheDepth+cacheBatch+1)
 	assert.Zero(t, d.allocatedBlocks())
 }
