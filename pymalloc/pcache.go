@@ -157,8 +157,9 @@ func (cs *caches) put(p unsafe.Pointer, c int) bool {
 
 // putSpilling caches p as put does, first moving the older half of a full
 // class out to spill, and returns how many blocks it moved there for the
-// caller to free (0 when the class was not full, or when there is no
-// cache and p was not cached: then it returns -1).
+// caller to free (0 when the class was not full: the goroutine may be on
+// another processor than put's), or -1 when the processor has no cache
+// and p was not cached.
 func (cs *caches) putSpilling(p unsafe.Pointer, c int, spill *[cacheBatch]uintptr) int {
 	pid := runtimeProcPin()
 	bc := cs.of(pid)
