@@ -2,6 +2,7 @@ package pymalloc
 
 import (
 	"runtime"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -48,8 +49,7 @@ func BenchmarkChurnParallel(b *testing.B) {
 // sharding costs one goroutine against BenchmarkChurnParallel's unsharded
 // heap.
 func BenchmarkChurnParallelSharded(b *testing.B) {
-	d := newSharedHeap(max(runtime.GOMAXPROCS(0), runtime.NumCPU()))
-	d.sharded.Store(true)
+	d := shardedBenchHeap()
 	prev := GetAllocator(DomainObj)
 	SetAllocator(DomainObj, d)
 	defer SetAllocator(DomainObj, prev)
@@ -61,10 +61,18 @@ func BenchmarkChurnParallelSharded(b *testing.B) {
 // allocation misses and every free overflows, so blocks move between the
 // caches and the shards 16 at a time.
 func BenchmarkBulkSharded(b *testing.B) {
+	workload.Bulk(b, shardedBenchHeap())
+}
+
+// shardedBenchHeap is a default heap sharded from the start, one for all
+// the benchmarks that want one and all their runs: a heap keeps the
+// arenas it maps, so a new one per run would hold on to all of them
+// (bulk's million blocks take about 150 MiB).
+var shardedBenchHeap = sync.OnceValue(func() *sharedHeap {
 	d := newSharedHeap(max(runtime.GOMAXPROCS(0), runtime.NumCPU()))
 	d.sharded.Store(true)
-	workload.Bulk(b, d)
-}
+	return d
+})
 
 // The parts of sharded mode's cost, one at a time (docs/benchmarks.md,
 // "Several goroutines on the package-level API"): the processor lookup
