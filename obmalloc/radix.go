@@ -210,20 +210,17 @@ func (m *arenaMap) bot(p uintptr) uintptr {
 	return m.zero + *(*uintptr)(unsafe.Add(nil, mid+p>>m.midOff&m.midOffMask))
 }
 
-// covers reads p's leaf in bottom node bot. The shift and mask yield the
-// leaf's byte offset directly (every leaf is 8 bytes).
-func (m *arenaMap) covers(bot, p uintptr) bool {
-	leaf := *(*arenaCoverage)(unsafe.Add(nil, bot+p>>m.botOff&m.botOffMask))
-	off := int32(p & m.arenaMask)
-	return off < leaf.tailLo || off >= leaf.tailHi && leaf.tailHi != 0
-}
+// covers reads p's leaf in bottom node bot: whether p lies in an arena.
+func (m *arenaMap) covers(bot, p uintptr) bool { return m.coversPool(bot, p, 0) }
 
 // coversPool is covers for Free and Realloc, which read the header of
 // p's pool: it is also false when that header would lie before the arena,
 // that is for p in the partial pool ahead of the first pool boundary of an
 // arena that is not pool-aligned (where no block lies). An arena that
 // began in the slot before covers the slot's first boundary, so only the
-// arena starting in this slot (at tailHi) needs the test.
+// arena starting in this slot (at tailHi) needs the test; with a poolMask
+// of 0 it is covers. The shift and mask yield the leaf's byte offset
+// directly (every leaf is 8 bytes).
 func (m *arenaMap) coversPool(bot, p, poolMask uintptr) bool {
 	leaf := *(*arenaCoverage)(unsafe.Add(nil, bot+p>>m.botOff&m.botOffMask))
 	off := int32(p & m.arenaMask)

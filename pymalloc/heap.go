@@ -161,13 +161,12 @@ func (d *sharedHeap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 func (d *sharedHeap) Free(p unsafe.Pointer) {
 	s := &d.shards[0]
 	if d.sharded.Load() {
-		o, inside := d.owners.lookup(uintptr(p))
-		if inside {
+		if d.owners.poolHeaderInside(uintptr(p)) {
 			if c, ok := obmalloc.LiveClassOf(p); ok && (d.caches.put(p, c) || d.freeSpilling(p, c)) {
 				return
 			}
 		}
-		s = &d.shards[max(o, 0)]
+		s = &d.shards[max(d.owners.owner(uintptr(p)), 0)]
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock() // Free panics on a foreign pointer
@@ -232,7 +231,8 @@ func (d *sharedHeap) freeRun(blocks []uintptr) int {
 	s := &d.shards[o]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
+	s.h.Free(ptrAt(blocks[0]))
+	n := 1
 	for n < len(blocks) && d.owners.owner(blocks[n]) == o {
 		s.h.Free(ptrAt(blocks[n]))
 		n++

@@ -69,29 +69,38 @@ func (t *arenaOwners) entry(slot uintptr) *atomic.Uint64 {
 }
 
 // owner returns the index of the shard owning p, or -1. It is written to
-// inline into Free: two loads and no branch before the entry.
+// inline into its callers: two loads and no branch before the entry.
 func (t *arenaOwners) owner(p uintptr) int {
-	o, _ := t.lookup(p)
-	return o
-}
-
-// lookup is owner, and also reports whether p is in an arena whose pool
-// boundary at or below p lies inside it, so that p's would-be pool header
-// is memory of the arena: not so in the partial pool before the first
-// boundary of an arena that is not pool-aligned.
-func (t *arenaOwners) lookup(p uintptr) (owner int, headerInside bool) {
-	w := t.root[min(p>>(ownerSlotBits+ownerLeafBits), 1<<ownerRootBits)].Load()[p>>ownerSlotBits&(1<<ownerLeafBits-1)].Load()
+	w := t.entryOf(p)
 	off := uint64(p & ownerSlotMask)
 	if off < w&ownerSlotMask {
-		// The arena began in the slot before: every boundary from the
-		// slot's start up is inside it.
-		return int(w>>40&0xff) - 1, true
+		return int(w>>40&0xff) - 1
 	}
-	if hiStart := w >> 20 & ownerSlotMask; off >= hiStart {
-		o := int(w>>48) - 1 // -1 when no arena starts in the slot
-		return o, o >= 0 && off&^(obmalloc.DefaultPoolSize-1) >= hiStart
+	if off >= w>>20&ownerSlotMask {
+		return int(w>>48) - 1 // -1 when no arena starts in the slot
 	}
-	return -1, false
+	return -1
+}
+
+// poolHeaderInside reports whether p is in an arena whose pool boundary
+// at or below p lies inside it, so that p's would-be pool header is
+// memory of the arena: not so outside every arena, nor in the partial pool
+// before the first boundary of an arena that is not pool-aligned.
+func (t *arenaOwners) poolHeaderInside(p uintptr) bool {
+	w := t.entryOf(p)
+	off := uint64(p & ownerSlotMask)
+	if off < w&ownerSlotMask {
+		// In the arena that began in the slot before: every boundary
+		// from the slot's start up is inside it.
+		return true
+	}
+	return w>>48 != 0 && off&^(obmalloc.DefaultPoolSize-1) >= w>>20&ownerSlotMask
+}
+
+// entryOf is the leaf entry of p's slot (the emptyLeaf's zero entry for a
+// slot with no leaf, or an address at or above ownerLimit).
+func (t *arenaOwners) entryOf(p uintptr) uint64 {
+	return t.root[min(p>>(ownerSlotBits+ownerLeafBits), 1<<ownerRootBits)].Load()[p>>ownerSlotBits&(1<<ownerLeafBits-1)].Load()
 }
 
 // set records the arena [base, base+1 MiB) as shard's (shard >= 0) or as

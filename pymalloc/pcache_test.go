@@ -252,7 +252,7 @@ func TestCacheRefillWithoutArenas(t *testing.T) {
 		before := d.shardBlocks()
 		p := d.Malloc(100)
 		require.NotNil(t, p)
-		o, _ := d.owners.lookup(uintptr(p))
+		o := d.owners.owner(uintptr(p))
 		assert.Equal(t, -1, o, "a large block")
 		assert.Zero(t, d.caches.of(0).n[(100-1)/obmalloc.DefaultAlignment])
 		assert.Equal(t, before+1, d.shardBlocks())
