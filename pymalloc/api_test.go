@@ -142,6 +142,37 @@ func TestSetAllocatorHooks(t *testing.T) {
 	assert.Equal(t, int64(4), hook.calls.Load())
 }
 
+// As CPython's public functions, Malloc and Realloc of every domain refuse
+// a size above PY_SSIZE_T_MAX before the domain's allocator hears of it,
+// and Realloc does so without looking at its pointer; a calloc overflow
+// still reaches the allocator (for the debug hooks' report), which
+// returns nil.
+func TestSizesAbovePySsizeTMaxNeverReachTheAllocator(t *testing.T) {
+	var x [32]byte
+	foreign := unsafe.Pointer(&x[16])
+	for i, d := range []Domain{DomainObj, DomainMem, DomainRaw} {
+		f := families[i]
+		t.Run(d.String(), func(t *testing.T) {
+			prev := GetAllocator(d)
+			hook := &counting{next: prev}
+			SetAllocator(d, hook)
+			defer SetAllocator(d, prev)
+			for _, n := range []uintptr{pySsizeTMax + 1, ^uintptr(0)} {
+				assert.Nil(t, f.malloc(n), "malloc(%#x)", n)
+				assert.Nil(t, f.realloc(nil, n), "realloc(nil, %#x)", n)
+				assert.Nil(t, f.realloc(foreign, n), "realloc(foreign, %#x)", n)
+			}
+			p := f.malloc(10)
+			require.NotNil(t, p)
+			assert.Nil(t, f.realloc(p, pySsizeTMax+1))
+			f.free(p) // p is intact after the refused realloc
+			assert.Equal(t, int64(2), hook.calls.Load(), "only the malloc(10) and its free reach the allocator")
+			assert.Nil(t, f.calloc(pySsizeTMax/2+1, 2))
+			assert.Equal(t, int64(3), hook.calls.Load(), "a calloc overflow reaches it")
+		})
+	}
+}
+
 func TestBadDomainPanics(t *testing.T) {
 	assert.PanicsWithValue(t, "pymalloc: GetAllocator(7): unknown domain (want DomainRaw, DomainMem or DomainObj)", func() { GetAllocator(7) })
 	assert.Panics(t, func() { SetAllocator(-1, &counting{}) })

@@ -342,6 +342,16 @@ Enable tracemalloc to get the memory block allocation traceback
 	flt = mustFault(t, FaultWrongDomain, func() { Free(p) })
 	assert.Equal(t, "bad ID: Allocated using API 'r', verified using API 'o'", flt.Problem)
 	RawFree(p)
+
+	// An OBJ block whose id byte was overwritten with MEM's, freed through
+	// MEM: CPython, which has only the byte, would accept it; the registry
+	// knows the block's domain, and the message names it, not the byte.
+	p = Malloc(16)
+	setBytes(p, -8, "m")
+	flt = mustFault(t, FaultWrongDomain, func() { MemFree(p) })
+	assert.Equal(t, "bad ID: Allocated using API 'o', verified using API 'm'", flt.Problem)
+	setBytes(p, -8, "o")
+	Free(p)
 }
 
 func addrHex(p unsafe.Pointer) string { return fmt.Sprintf("%#x", uintptr(p)) }

@@ -531,7 +531,7 @@ func (st *debugState) check(d *debugAllocator, call string, a uintptr, b *dblock
 	id := head[debugSST]
 	switch {
 	case b.owner.api != d.api:
-		return blockFault(call, a, b, FaultWrongDomain, badIDProblem(id, d.api)), true
+		return blockFault(call, a, b, FaultWrongDomain, badIDProblem(b.owner.api, d.api)), true
 	case id != d.api:
 		return blockFault(call, a, b, FaultBadID, badIDProblem(id, d.api)), true
 	}

@@ -52,13 +52,14 @@ func configure(value string) error {
 // AllocatorName names the allocators the domains hold, as
 // _testcapi.pymem_getallocatorsname() does: "pymalloc", "pymalloc_debug",
 // "malloc" or "malloc_debug" (the GOPYMALLOC values), or "" for any other
-// combination. Tracing, which wraps whatever is installed, does not change
-// the name.
+// combination. While tracing is on the domains hold tracers, which match
+// none of these: the name is "", where CPython raises RuntimeError
+// ("cannot get allocators name").
 func AllocatorName() string {
 	var base [3]Allocator
 	hooked := 0
 	for d := range base {
-		a := belowTracer(domains[d].Load().a)
+		a := domains[d].Load().a
 		if h, ok := a.(*debugAllocator); ok && h.st == debug {
 			hooked++
 			a = h.next

@@ -275,9 +275,9 @@ var hooksMu sync.Mutex
 
 // StartTracing starts tracing the blocks of the three domains, keeping up
 // to nframe frames of the stack that allocated each (tracemalloc.start).
-// Blocks allocated before are not traced. When tracing is already on, only
-// the limit changes, for blocks allocated from now on. It returns an error
-// when nframe is not in 1..MaxTracebackLimit.
+// Blocks allocated before are not traced. When tracing is already on, it
+// does nothing, not even change the limit, as tracemalloc.start does. It
+// returns an error when nframe is not in 1..MaxTracebackLimit.
 //
 // Tracing costs a stack capture and a map update per call; off, it costs
 // nothing: the tracers are removed from the domains.
@@ -289,10 +289,6 @@ func StartTracing(nframe int) error {
 	defer hooksMu.Unlock()
 	tracing.mu.Lock()
 	if tracing.on.Load() {
-		if int(tracing.nframe.Load()) != nframe {
-			tracing.nframe.Store(int32(nframe))
-			tracing.stacks = map[string]*stack{} // resolved with the old limit
-		}
 		tracing.mu.Unlock()
 		return nil
 	}
@@ -352,8 +348,15 @@ func ClearTraces() {
 func IsTracing() bool { return tracing.on.Load() }
 
 // TracebackLimit is the number of frames kept per block
-// (tracemalloc.get_traceback_limit); 0 before the first StartTracing.
-func TracebackLimit() int { return int(tracing.nframe.Load()) }
+// (tracemalloc.get_traceback_limit): the limit of the latest StartTracing
+// that started tracing, kept after StopTracing, and 1, CPython's default,
+// before the first.
+func TracebackLimit() int {
+	if n := int(tracing.nframe.Load()); n > 0 {
+		return n
+	}
+	return 1
+}
 
 // TracedMemory returns the bytes of the traced blocks now and at their
 // peak since tracing started or ResetPeak (tracemalloc.get_traced_memory);

@@ -31,6 +31,9 @@ func here() int {
 
 func TestTracingStartStop(t *testing.T) {
 	require.False(t, IsTracing())
+	if tracing.nframe.Load() == 0 {
+		assert.Equal(t, 1, TracebackLimit(), "CPython's default before the first start")
+	}
 	_, err := TakeSnapshot()
 	assert.ErrorIs(t, err, ErrNotTracing)
 	assert.Error(t, StartTracing(0))
@@ -43,12 +46,17 @@ func TestTracingStartStop(t *testing.T) {
 	for d := range before {
 		assert.IsType(t, &tracer{}, GetAllocator(Domain(d)))
 	}
-	assert.Equal(t, "pymalloc", AllocatorName(), "tracing does not change the name")
-	require.NoError(t, StartTracing(5), "again: only the limit changes")
-	assert.Equal(t, 5, TracebackLimit())
+	assert.Equal(t, "", AllocatorName(), "no name while tracing, as CPython's RuntimeError")
+	require.NoError(t, StartTracing(5), "again: nothing changes, as tracemalloc.start(5) after start(3)")
+	assert.Equal(t, 3, TracebackLimit())
+	assert.IsType(t, &tracer{}, GetAllocator(DomainObj))
+	_, nested := GetAllocator(DomainObj).(*tracer).next.(*tracer)
+	assert.False(t, nested, "no tracer under a tracer")
 	p := Malloc(10)
 	StopTracing()
 	StopTracing()
+	assert.Equal(t, 3, TracebackLimit(), "the limit outlives tracing, as in CPython")
+	assert.Equal(t, "pymalloc", AllocatorName(), "the name is back once tracing stops")
 
 	// Off, it costs nothing: the domains hold exactly what they held.
 	for d, a := range before {
