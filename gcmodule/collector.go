@@ -57,6 +57,9 @@ type Collector struct {
 	debug      int
 
 	garbage   Object // gc.garbage, a list
+	// emptyTuple is (), CPython's singleton: NewTuple() hands out new
+	// references to it; it is never tracked, counted or freed.
+	emptyTuple Object
 	Callbacks []Callback
 
 	stats            [numGenerations]GenStats
@@ -141,9 +144,11 @@ func NewCollector() *Collector {
 	c.interned = make(map[string]Object)
 
 	c.garbage = c.NewList()
-	if c.garbage == Nil {
+	c.emptyTuple = c.alloc(typeTabAt(TupleType), ptrSize)
+	if c.garbage == Nil || c.emptyTuple == Nil {
 		panic("gcmodule: NewCollector: out of memory")
 	}
+	c.uncount() // static in CPython: never linked into the counts
 	return c
 }
 

@@ -249,7 +249,23 @@ func checkGraph(t *testing.T, src *bytesSource) {
 			}
 		}
 	}
+	// Every empty tuple node is the collector's one empty tuple: it is
+	// never freed, and its count is the collector's own reference plus
+	// those of all the nodes that stand for it.
+	emptyRefs, empties := 1, 0
 	for i, nd := range nodes {
+		if nd.kind == nTuple && len(nd.edges) == 0 {
+			require.Equal(t, c.emptyTuple, nd.o, "node %d: NewTuple() is the singleton", i)
+			require.False(t, freed[nd.o], "node %d: the empty tuple was freed", i)
+			empties++
+			if reach[i] {
+				emptyRefs += in[i]
+			}
+			if root[i] {
+				emptyRefs++
+			}
+			continue
+		}
 		if !reach[i] {
 			require.True(t, freed[nd.o], "node %d (%v) is unreachable but was not freed", i, nd.kind)
 			continue
@@ -268,6 +284,9 @@ func checkGraph(t *testing.T, src *bytesSource) {
 			require.Equal(t, want, c.WeakrefGet(nd.o), "weakref node %d", i)
 		}
 	}
+	if empties > 0 {
+		require.Equal(t, emptyRefs, c.Refcount(c.emptyTuple), "the empty tuple's refcount")
+	}
 	require.Empty(t, c.garbageItems())
 
 	for i, nd := range nodes {
@@ -277,8 +296,11 @@ func checkGraph(t *testing.T, src *bytesSource) {
 	}
 	c.Collect(2)
 	for i, nd := range nodes {
-		require.True(t, freed[nd.o], "node %d (%v) survived the end", i, nd.kind)
+		if nd.o != c.emptyTuple {
+			require.True(t, freed[nd.o], "node %d (%v) survived the end", i, nd.kind)
+		}
 	}
+	require.Equal(t, 1, c.Refcount(c.emptyTuple), "only the collector holds the empty tuple at the end")
 	c.freeHook = nil
 	require.Equal(t, base, pymalloc.AllocatedBlocks(), "pymalloc blocks in use")
 	require.Equal(t, 1, c.Refcount(callback))

@@ -1,7 +1,8 @@
 package gcmodule
 
 // tuple: an immutable container with its items inline (PyTupleObject).
-// Tracked from creation, except the empty tuple, and untracked by every
+// Tracked from creation, except the empty tuple, a singleton per
+// collector, and untracked by every
 // collection once it holds nothing that may be tracked (bpo-4688): a tuple
 // of atoms can never be part of a cycle. Tuples have no tp_clear; the
 // collector breaks cycles through them by clearing the other members.
@@ -13,14 +14,20 @@ func tupleItem(o Object, i int) *Object {
 func tupleLen(o Object) int { return *at[int](body(o)) }
 
 // NewTuple returns a new tuple of items (each increfed), or Nil when
-// memory is exhausted. As in CPython the empty tuple is never tracked.
+// memory is exhausted. As in CPython, NewTuple() with no items returns a
+// new reference to the collector's one empty tuple, which allocates
+// nothing, does not count towards a collection and is never tracked.
 func (c *Collector) NewTuple(items ...Object) Object {
+	n := len(items)
+	if n == 0 {
+		c.incref(c.emptyTuple)
+		return c.emptyTuple
+	}
 	for _, it := range items {
 		if it != Nil {
 			c.check("NewTuple", it)
 		}
 	}
-	n := len(items)
 	o := c.alloc(typeTabAt(TupleType), ptrSize*uintptr(1+n))
 	if o == Nil {
 		return Nil
@@ -30,9 +37,7 @@ func (c *Collector) NewTuple(items ...Object) Object {
 		c.incref(it)
 		*tupleItem(o, i) = it
 	}
-	if n > 0 {
-		c.track(o)
-	}
+	c.track(o)
 	return o
 }
 
@@ -61,6 +66,10 @@ func tupleTraverse(o Object, visit func(Object)) {
 }
 
 func tupleDealloc(c *Collector, o Object) {
+	if o == c.emptyTuple {
+		hdr(o).refcnt = 1 // kept usable, as CPython's static singleton
+		panic(usage("Decref", o, "the empty tuple's reference count fell to zero: it was released more times than NewTuple() handed it out"))
+	}
 	untrack(o)
 	if c.trashBegin(o) {
 		return

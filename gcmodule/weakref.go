@@ -216,7 +216,17 @@ func (c *Collector) clearWeakRefs(o Object, t *typeDesc) {
 			c.handleCallback(cur, cb)
 		}
 	}
+	// CPython holds the pairs in a tuple, whose release goes from its last
+	// item to its first: the oldest weakref's callback, then that weakref,
+	// and so on back to the newest. Reversing the chain gives that order
+	// (a __del__ of a callback sees it).
+	var prev Object
 	for cur := first; cur != Nil; {
+		next := wrOf(cur).next
+		wrOf(cur).next = prev
+		prev, cur = cur, next
+	}
+	for cur := prev; cur != Nil; {
 		b := wrOf(cur)
 		next, cb := b.next, b.prev
 		b.prev, b.next = Nil, Nil

@@ -308,3 +308,40 @@ func TestWeakrefCallbackGCs(t *testing.T) {
 	require.Equal(t, []string{"__del__", "callback"}, order, "refcount path: finalizer first")
 	e.drop(ref1, cb)
 }
+
+// TestWeakrefCallbacksReleasedOldestFirst: when an object with several
+// callback weakrefs dies, the callbacks run newest first, and then the
+// references to the pairs are dropped as CPython's tuple of them is
+// released, from its last item: the oldest callback first. Measured with
+// python3 3.11.7 (callbacks whose __del__ prints, three weakrefs to one
+// object, then del):
+//
+//	call 3, call 2, call 1, del 1, del 2, del 3
+func TestWeakrefCallbacksReleasedOldestFirst(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	var log []string
+	cbClass := NewClass(ClassSpec{Name: "CB",
+		Call: func(c *Collector, self, _ Object) {
+			v, _ := c.GetAttr(self, "name")
+			log = append(log, "call "+c.StrValue(v))
+		},
+		Finalize: func(c *Collector, self Object) {
+			v, _ := c.GetAttr(self, "name")
+			log = append(log, "del "+c.StrValue(v))
+		},
+	})
+	o := e.inst(plainClass)
+	var refs []Object
+	for _, n := range []string{"1", "2", "3"} {
+		cb := e.inst(cbClass)
+		name := e.c.NewStr(n)
+		e.set(cb, "name", name)
+		e.drop(name)
+		refs = append(refs, e.c.NewWeakref(o, cb))
+		e.drop(cb)
+	}
+	e.drop(o)
+	require.Equal(t, []string{"call 3", "call 2", "call 1", "del 1", "del 2", "del 3"}, log)
+	e.drop(refs...)
+}
