@@ -56,6 +56,25 @@ var benchGraphs = []struct {
 		return root
 	}},
 	{"tree", buildTree},
+	{"instances", func(c *Collector, n int) Object {
+		// A ring of instances of one class, each with two attributes.
+		cls := benchClass
+		first := c.NewInstance(cls)
+		one := c.NewInt(1)
+		cur := first
+		for i := 1; i < n; i++ {
+			next := c.NewInstance(cls)
+			_ = c.SetAttr(cur, "v", one)
+			_ = c.SetAttr(cur, "next", next)
+			c.Decref(next)
+			cur = next
+		}
+		_ = c.SetAttr(cur, "v", one)
+		_ = c.SetAttr(cur, "next", first)
+		c.Decref(first)
+		c.Decref(one)
+		return Nil
+	}},
 	{"mixed", func(c *Collector, n int) Object {
 		root := c.NewList()
 		for i := 0; i < n/4; i++ {
@@ -70,6 +89,8 @@ var benchGraphs = []struct {
 		return root
 	}},
 }
+
+var benchClass = NewClass(ClassSpec{Name: "Node"})
 
 // buildTree makes a 4-ary tree of n nodes, breadth first, whose levels
 // alternate lists and dicts (keys 0..3).

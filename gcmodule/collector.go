@@ -56,11 +56,11 @@ type Collector struct {
 	broken     string // set when a collection panicked half-way
 	debug      int
 
-	garbage   Object // gc.garbage, a list
+	garbage Object // gc.garbage, a list
 	// emptyTuple is (), CPython's singleton: NewTuple() hands out new
 	// references to it; it is never tracked, counted or freed.
 	emptyTuple Object
-	Callbacks []Callback
+	Callbacks  []Callback
 
 	stats            [numGenerations]GenStats
 	longLivedTotal   int
@@ -76,6 +76,8 @@ type Collector struct {
 	lo, hi uintptr // every object this collector allocated lies in [lo, hi)
 
 	interned map[string]Object // attribute names
+	// classKeys are the classes' shared keys (instance.go).
+	classKeys map[*typeDesc]*sharedKeys
 
 	// Visitors, bound once so that traversing makes no allocation.
 	visitDecrefFn      func(Object)
@@ -142,6 +144,7 @@ func NewCollector() *Collector {
 	c.visitAppendFn = c.visitAppend
 	c.visitReferrerFn = c.visitReferrer
 	c.interned = make(map[string]Object)
+	c.classKeys = make(map[*typeDesc]*sharedKeys)
 
 	c.garbage = c.NewList()
 	c.emptyTuple = c.alloc(typeTabAt(TupleType), ptrSize)

@@ -30,8 +30,9 @@
 //
 // Atoms (int, str) have no GC head and are never tracked. Built-in types:
 // list, tuple, dict, weakref, int, str, and classes (NewClass) whose
-// instances keep their attributes inline, as 3.11's instances do. Programs
-// add container types with RegisterType.
+// instances keep their attributes inline, numbered by the class's shared
+// keys, as 3.11's instances do (instance.go). Programs add container types
+// with RegisterType.
 //
 // Incref and Decref count references; at zero the type's dealloc runs at
 // once and drops the object's own references in turn. The trashcan

@@ -3,20 +3,134 @@ package gcmodule
 // Instances of classes: what a Python class statement produces, reduced
 // to what the collector cares about. A class is a registered type whose
 // finalizer (__del__), legacy finalizer (tp_del) and __call__ are Go
-// functions in the type table. An instance keeps its attributes in a hash
-// table of its own, like CPython 3.11's inline values: a = A(); a.a = a
-// is one object to the collector (collect() returns 1), not an instance
-// plus a __dict__. Instances are tracked from creation and support weak
-// references.
+// functions in the type table. Instances are tracked from creation and
+// support weak references.
+//
+// Attributes are kept as CPython 3.11 keeps them (Objects/dictobject.c):
+// each class has, in each collector, one list of attribute names, its
+// shared keys, in the order instances first set them; an instance holds
+// its values inline, in an array numbered by that list. So a = A();
+// a.a = a is one object to the collector (collect() returns 1), and the
+// collector visits, clears and releases an instance's attributes in the
+// class's order, not in the order this instance set them. The shared
+// keys take at most 30 names, and every new instance lowers that room by
+// one: when an instance sets a name the list can no longer take, its
+// attributes move to a __dict__ of its own, a dict object, as CPython
+// materialises one.
+//
+//	instance body:  values ──> | size | norder | hi | values[size] | order[size] |
+//	                dict   ──> a dict object, once materialised (values is then 0)
+//	                weaklist
 
 type instBody struct {
-	attrs    uintptr // attribute table (dicttable.go), or 0
+	values   uintptr // the inline values, or 0 once a dict holds the attributes
+	dict     Object  // the materialised __dict__, or Nil
 	weaklist Object
 }
 
-const instBodySize = 16
+const instBodySize = 24
 
 func instOf(o Object) *instBody { return at[instBody](body(o)) }
+
+// The inline values (PyDictValues): a MEM block of a head, the values
+// numbered by the class's shared keys, and the order in which this
+// instance set them (one byte per slot), which a materialised dict keeps.
+type valuesHead struct {
+	size   int32 // slots: the shared keys' room when the instance was made
+	norder int32 // entries of order in use
+	hi     int32 // one past the highest slot ever set: traversal stops here
+	_      int32
+}
+
+const valuesHeadSize = 16
+
+func valuesOf(v uintptr) *valuesHead { return at[valuesHead](v) }
+
+func valuesSlot(v uintptr, i int) *Object {
+	return at[Object](v + valuesHeadSize + uintptr(i)*ptrSize)
+}
+
+func valuesOrder(v uintptr, i int) *uint8 {
+	return at[uint8](v + valuesHeadSize + uintptr(valuesOf(v).size)*ptrSize + uintptr(i))
+}
+
+// addToOrder is _PyDictValues_AddToInsertionOrder.
+func addToOrder(v uintptr, ix int) {
+	h := valuesOf(v)
+	*valuesOrder(v, int(h.norder)) = uint8(ix)
+	h.norder++
+}
+
+// deleteFromOrder is delete_index_from_values.
+func deleteFromOrder(v uintptr, ix int) {
+	h := valuesOf(v)
+	n := int(h.norder)
+	for i := 0; i < n; i++ {
+		if int(*valuesOrder(v, i)) == ix {
+			for ; i+1 < n; i++ {
+				*valuesOrder(v, i) = *valuesOrder(v, i+1)
+			}
+			h.norder--
+			return
+		}
+	}
+}
+
+// sharedKeysMaxSize is SHARED_KEYS_MAX_SIZE: the most names a class's
+// shared keys hold.
+const sharedKeysMaxSize = 30
+
+// sharedKeys is a class's ht_cached_keys in one collector.
+type sharedKeys struct {
+	index  map[string]int // name -> slot
+	names  []Object       // the interned names, by slot
+	usable int            // dk_usable: names that may still be added
+}
+
+// keysOf returns t's shared keys in c, made as _PyDict_NewKeysForClass
+// makes them (room for SHARED_KEYS_MAX_SIZE names, less one per instance).
+func (c *Collector) keysOf(t *typeDesc) *sharedKeys {
+	sk := c.classKeys[t]
+	if sk == nil {
+		sk = &sharedKeys{index: map[string]int{}, usable: sharedKeysMaxSize}
+		c.classKeys[t] = sk
+	}
+	return sk
+}
+
+// insert is insert_into_dictkeys: name's slot, the next one if name is
+// new and room remains, or -1.
+func (sk *sharedKeys) insert(name string, k Object) int {
+	if ix, ok := sk.index[name]; ok {
+		return ix
+	}
+	if sk.usable <= 0 {
+		return -1
+	}
+	ix := len(sk.names)
+	sk.names = append(sk.names, k)
+	sk.index[name] = ix
+	sk.usable--
+	return ix
+}
+
+// initInlineValues is init_inline_values: every new instance takes one
+// from the room its class's shared keys have left (down to 1), and gets a
+// slot for each name they hold or may still take.
+func (c *Collector) initInlineValues(o Object, t *typeDesc) bool {
+	sk := c.keysOf(t)
+	if sk.usable > 1 {
+		sk.usable--
+	}
+	size := len(sk.names) + sk.usable
+	v := memCalloc(1, valuesHeadSize+uintptr(size)*(ptrSize+1))
+	if v == 0 {
+		return false
+	}
+	valuesOf(v).size = int32(size)
+	instOf(o).values = v
+	return true
+}
 
 // ClassSpec describes a class for NewClass.
 type ClassSpec struct {
@@ -46,10 +160,10 @@ func NewClass(spec ClassSpec) Type {
 		kind:     kindInstance,
 		gc:       true,
 		size:     instBodySize,
-		weaklist: hdrSize + 8,
+		weaklist: hdrSize + 16,
 		traverse: instanceTraverse,
 		clear:    instanceClear,
-		release:  instanceClear,
+		release:  instanceRelease,
 		finalize: spec.Finalize,
 		del:      spec.Del,
 		call:     spec.Call,
@@ -80,47 +194,185 @@ func (c *Collector) intern(name string) Object {
 }
 
 // SetAttr sets o.name = v, taking a reference to v, which must not be Nil
-// (DelAttr deletes). It returns ErrNoMemory when the table cannot grow.
+// (DelAttr deletes). It returns ErrNoMemory when memory runs out: for the
+// name's str, or for the __dict__ the instance may need (see above).
 func (c *Collector) SetAttr(o Object, name string, v Object) error {
 	c.checkKind("SetAttr", o, kindInstance)
 	c.check("SetAttr", v)
-	k := c.intern(name)
-	if k == Nil {
-		return ErrNoMemory
-	}
-	return c.tableSet(&instOf(o).attrs, k, v)
+	_, err := c.storeAttr(o, name, v)
+	return err
 }
 
 // GetAttr returns o.name, borrowed, and whether o has it.
 func (c *Collector) GetAttr(o Object, name string) (Object, bool) {
 	c.checkKind("GetAttr", o, kindInstance)
+	b := instOf(o)
+	if v := b.values; v != 0 {
+		sk := c.classKeys[typeOf(o)]
+		if sk == nil {
+			return Nil, false
+		}
+		ix, ok := sk.index[name]
+		if !ok || ix >= int(valuesOf(v).size) {
+			return Nil, false
+		}
+		x := *valuesSlot(v, ix)
+		return x, x != Nil
+	}
 	k, ok := c.interned[name]
-	if !ok {
+	if !ok || b.dict == Nil {
 		return Nil, false
 	}
-	return tableGet(instOf(o).attrs, k)
+	return tableGet(*dictTable(b.dict), k)
 }
 
 // DelAttr deletes o.name (del o.name) and reports whether it was there.
+// As in CPython, deleting a name the instance does not have still adds
+// it to the class's shared keys, or materialises the instance's __dict__
+// when they are full.
 func (c *Collector) DelAttr(o Object, name string) bool {
 	c.checkKind("DelAttr", o, kindInstance)
-	k, ok := c.interned[name]
-	if !ok {
-		return false
-	}
-	return c.tableDel(instOf(o).attrs, k)
+	found, _ := c.storeAttr(o, name, Nil)
+	return found
 }
 
-// instanceTraverse visits the attribute values in insertion order
-// (_PyObject_VisitInstanceAttributes).
-func instanceTraverse(o Object, visit func(Object)) { tableTraverse(instOf(o).attrs, visit) }
+// storeAttr is _PyObject_StoreInstanceAttribute, or PyDict_SetItem /
+// PyDict_DelItem on the materialised dict: o.name = v, or del o.name when
+// v is Nil. found reports whether o had the name before.
+func (c *Collector) storeAttr(o Object, name string, v Object) (found bool, err error) {
+	k := c.intern(name)
+	if k == Nil {
+		return false, ErrNoMemory
+	}
+	b := instOf(o)
+	if vals := b.values; vals != 0 {
+		if ix := c.keysOf(typeOf(o)).insert(name, k); ix >= 0 {
+			p := valuesSlot(vals, ix)
+			old := *p
+			if v != Nil {
+				c.incref(v)
+			}
+			*p = v
+			if h := valuesOf(vals); int32(ix) >= h.hi {
+				h.hi = int32(ix) + 1
+			}
+			switch {
+			case old == Nil && v == Nil:
+				return false, nil
+			case old == Nil:
+				addToOrder(vals, ix)
+			case v == Nil:
+				deleteFromOrder(vals, ix)
+			}
+			c.decref(old)
+			return old != Nil, nil
+		}
+		if err := c.materialize(o); err != nil {
+			return false, err
+		}
+	}
+	if b.dict == Nil {
+		if v == Nil {
+			return false, nil
+		}
+		if b.dict = c.NewDict(); b.dict == Nil {
+			return false, ErrNoMemory
+		}
+	}
+	if v == Nil {
+		return c.tableDel(*dictTable(b.dict), k), nil
+	}
+	_, found = tableGet(*dictTable(b.dict), k)
+	return found, c.DictSetItem(b.dict, k, v)
+}
 
-// instanceClear is subtype_clear: drop the attributes.
+// materialize is make_dict_from_instance_attributes and the dict's
+// conversion to a table of its own when a name that the shared keys
+// cannot take arrives: a new dict holds o's attributes in the order o set
+// them, and the inline values go. Making the dict may start a collection,
+// which sees o as it was.
+func (c *Collector) materialize(o Object) error {
+	d := c.NewDict()
+	if d == Nil {
+		return ErrNoMemory
+	}
+	b := instOf(o)
+	vals := b.values
+	names := c.keysOf(typeOf(o)).names
+	for i, n := 0, int(valuesOf(vals).norder); i < n; i++ {
+		ix := int(*valuesOrder(vals, i))
+		if err := c.DictSetItem(d, names[ix], *valuesSlot(vals, ix)); err != nil {
+			c.decref(d)
+			return err
+		}
+	}
+	b.values, b.dict = 0, d
+	c.freeValues(vals)
+	return nil
+}
+
+// freeValues drops the references the inline values hold, in slot order,
+// and frees them (_PyObject_FreeInstanceAttributes); the caller has
+// detached them from the instance.
+func (c *Collector) freeValues(v uintptr) {
+	for i, n := 0, int(valuesOf(v).hi); i < n; i++ {
+		if x := *valuesSlot(v, i); x != Nil {
+			c.decref(x)
+		}
+	}
+	memFree(v)
+}
+
+// instanceTraverse is subtype_traverse: the inline values in slot order
+// (_PyObject_VisitInstanceAttributes), or the materialised dict.
+func instanceTraverse(o Object, visit func(Object)) {
+	b := instOf(o)
+	if v := b.values; v != 0 {
+		for i, n := 0, int(valuesOf(v).hi); i < n; i++ {
+			if x := *valuesSlot(v, i); x != Nil {
+				visit(x)
+			}
+		}
+	} else if b.dict != Nil {
+		visit(b.dict)
+	}
+}
+
+// instanceClear is subtype_clear: each attribute dropped in slot order,
+// one at a time (_PyObject_ClearInstanceAttributes), then the
+// materialised dict. The inline values stay, empty.
 func instanceClear(c *Collector, o Object) {
 	b := instOf(o)
-	t := b.attrs
-	b.attrs = 0
-	c.tableFree(t)
+	if v := b.values; v != 0 {
+		for i := 0; i < int(valuesOf(v).hi); i++ {
+			p := valuesSlot(v, i)
+			if x := *p; x != Nil {
+				*p = Nil
+				deleteFromOrder(v, i)
+				c.decref(x)
+			}
+		}
+	}
+	if d := b.dict; d != Nil {
+		b.dict = Nil
+		c.decref(d)
+	}
+}
+
+// instanceRelease is the part of subtype_dealloc that drops the
+// attributes: the materialised dict, or the inline values, detached
+// first and then released in slot order.
+func instanceRelease(c *Collector, o Object) {
+	b := instOf(o)
+	if d := b.dict; d != Nil {
+		b.dict = Nil
+		c.decref(d)
+		return
+	}
+	if v := b.values; v != 0 {
+		b.values = 0
+		c.freeValues(v)
+	}
 }
 
 // subtypeDealloc is subtype_dealloc, the tp_dealloc of classes and of

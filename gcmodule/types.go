@@ -304,5 +304,9 @@ func (c *Collector) NewObject(t Type) Object {
 	if d.gc {
 		c.track(o)
 	}
+	if d.kind == kindInstance && !c.initInlineValues(o, d) {
+		c.decref(o) // object_new: the values could not be had
+		return Nil
+	}
 	return o
 }

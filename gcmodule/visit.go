@@ -94,7 +94,7 @@ func (c *Collector) refsWalk(containers uintptr, first bool) int {
 			tableDecref(*dictTable(o), first)
 		default:
 			if d := tab[t]; d.kind == kindInstance {
-				tableDecref(instOf(o).attrs, first)
+				instanceDecref(o, first)
 			} else {
 				d.traverse(o, visit)
 			}
@@ -121,6 +121,18 @@ func tableDecref(t uintptr, first bool) {
 			decrefVisit(en.key, first)
 		}
 	}
+}
+
+// instanceDecref is instanceTraverse with decrefVisit.
+func instanceDecref(o Object, first bool) {
+	b := instOf(o)
+	if v := b.values; v != 0 {
+		for i, n := 0, int(valuesOf(v).hi); i < n; i++ {
+			decrefVisit(*valuesSlot(v, i), first)
+		}
+		return
+	}
+	decrefVisit(b.dict, first)
 }
 
 // reachableVisit is visit_reachable; young is move_unreachable's list.
@@ -224,7 +236,7 @@ func (c *Collector) moveUnreachable(young, unreachable uintptr) youngCounts {
 				}
 			default:
 				if d := tab[t]; d.kind == kindInstance {
-					_ = tableReachable(young, instOf(o).attrs)
+					instanceReachable(young, o)
 				} else {
 					d.traverse(o, c.visitReachableFn)
 				}
@@ -248,6 +260,18 @@ func (c *Collector) moveUnreachable(young, unreachable uintptr) youngCounts {
 	}
 	setWord(young+8, prev)
 	return n
+}
+
+// instanceReachable is instanceTraverse with reachableVisit.
+func instanceReachable(young uintptr, o Object) {
+	b := instOf(o)
+	if v := b.values; v != 0 {
+		for i, n := 0, int(valuesOf(v).hi); i < n; i++ {
+			reachableVisit(young, *valuesSlot(v, i))
+		}
+		return
+	}
+	reachableVisit(young, b.dict)
 }
 
 // tableReachable is tableTraverse with reachableVisit. It also reports
