@@ -1,6 +1,9 @@
 package gcmodule
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // The gc module's functions, name for name, as methods of a Collector.
 // default.go has the same functions at package level, on Default.
@@ -83,14 +86,21 @@ func (c *Collector) GetThreshold() (threshold0, threshold1, threshold2 int) {
 
 // SetThreshold sets threshold0 and, if given, threshold1 and threshold2
 // (gc.set_threshold); the others are unchanged. threshold0 = 0 turns
-// automatic collection off. More than three thresholds panic.
+// automatic collection off. More than three thresholds panic, and so
+// does a threshold outside a C int, which CPython's argument parsing
+// refuses with an OverflowError after storing the thresholds before it.
 func (c *Collector) SetThreshold(threshold0 int, more ...int) {
 	if len(more) > numGenerations-1 {
 		panic(fmt.Errorf("gcmodule: SetThreshold: takes at most 3 arguments (%d given)", 1+len(more)))
 	}
-	c.gens[0].threshold = threshold0
-	for i, t := range more {
-		c.gens[i+1].threshold = t
+	for i, t := range append([]int{threshold0}, more...) {
+		switch {
+		case t > math.MaxInt32:
+			panic(fmt.Errorf("gcmodule: SetThreshold: signed integer is greater than maximum (%d)", t))
+		case t < math.MinInt32:
+			panic(fmt.Errorf("gcmodule: SetThreshold: signed integer is less than minimum (%d)", t))
+		}
+		c.gens[i].threshold = t
 	}
 }
 

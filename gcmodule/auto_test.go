@@ -136,6 +136,18 @@ func TestThresholdZero(t *testing.T) {
 		func() { a.c.SetThreshold(1, 2, 3, 4) })
 	a.c.SetThreshold(5, 6)
 	require.Equal(t, [3]int{5, 6, 10}, thresholds(a.c))
+	// Thresholds are C ints: gc.set_threshold(7, 2**40) raises
+	// OverflowError and leaves (7, 6, 10) (python3 3.11.7 from (5, 6, 10)
+	// would print that; from the defaults it prints (7, 10, 10)).
+	require.PanicsWithError(t, "gcmodule: SetThreshold: signed integer is greater than maximum (1099511627776)",
+		func() { a.c.SetThreshold(7, 1<<40) })
+	require.Equal(t, [3]int{7, 6, 10}, thresholds(a.c))
+	require.PanicsWithError(t, "gcmodule: SetThreshold: signed integer is less than minimum (-1099511627776)",
+		func() { a.c.SetThreshold(-1 << 40) })
+	require.Equal(t, [3]int{7, 6, 10}, thresholds(a.c))
+	a.c.SetThreshold(-1, 0) // negative thresholds are accepted, as in CPython
+	require.Equal(t, [3]int{-1, 0, 10}, thresholds(a.c))
+	a.c.SetThreshold(0)
 	a.drop(a.keep)
 }
 

@@ -246,7 +246,7 @@ func (c *Collector) deleteGarbage(collectable, old uintptr) {
 }
 
 func (c *Collector) callClear(o Object, t *typeDesc) {
-	defer c.catch("in tp_clear of", o)
+	defer c.catchType("in tp_clear of", t)
 	t.clear(c, o)
 }
 

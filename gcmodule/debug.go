@@ -36,7 +36,10 @@ func (c *Collector) showStatsEachGenerations() {
 type Unraisable struct {
 	Err    any    // the value passed to panic
 	Msg    string // context, "Exception ignored" followed by Msg; "" means "in"
-	Object Object // the object whose code panicked, or Nil
+	// Object is the object whose code panicked, or Nil: a collection
+	// callback has none, and a Clear is reported against its type, as
+	// CPython reports tp_clear's exceptions (Desc "<class 'Name'>").
+	Object Object
 	Desc   string // what that was, as printed, e.g. "<A 0x7f...>"
 }
 
@@ -54,16 +57,30 @@ func (c *Collector) catch(msg string, o Object) {
 	}
 }
 
+// catchType is catch for code whose panic CPython reports against the
+// object's type (tp_clear's): with no type objects here, the report
+// carries the type's repr and no object.
+func (c *Collector) catchType(msg string, t *typeDesc) {
+	if r := recover(); r != nil {
+		c.report(Unraisable{Err: r, Msg: msg, Desc: "<class '" + t.name + "'>"})
+	}
+}
+
 func (c *Collector) unraisableMsg(err any, msg string, o Object) {
 	u := Unraisable{Err: err, Msg: msg, Object: o}
 	if o != Nil {
 		u.Desc = repr(o)
 	}
+	c.report(u)
+}
+
+// report hands u to the unraisable hook, or prints it.
+func (c *Collector) report(u Unraisable) {
+	err, ctx := u.Err, u.Msg
 	if c.unraisable != nil {
 		c.unraisable(u)
 		return
 	}
-	ctx := msg
 	if ctx == "" {
 		ctx = "in"
 	}

@@ -231,6 +231,27 @@ func TestUnraisable(t *testing.T) {
 	e.drop(b)
 	require.Equal(t, "Exception ignored in: <A "+hex(b)+">\npanic: boom in __del__\n", e.out.String())
 	e.drop(wr, cb)
+
+	// A Clear that panics is reported against its type, as
+	// delete_garbage's _PyErr_WriteUnraisableMsg("in tp_clear of",
+	// Py_TYPE(op)) does, and the collection goes on.
+	holder := RegisterType(TypeSpec{Name: "Holder", Size: 8, GC: true,
+		Traverse: func(o Object, visit func(Object)) {
+			if x := Slot(o, 0); x != Nil {
+				visit(x)
+			}
+		},
+		Clear: func(c *Collector, o Object) {
+			c.SetSlot(o, 0, Nil)
+			panic("boom in tp_clear")
+		},
+		Dealloc: func(c *Collector, o Object) { c.SetSlot(o, 0, Nil) }})
+	h := e.c.NewObject(holder)
+	e.c.SetSlot(h, 0, h)
+	e.drop(h)
+	e.out.Reset()
+	require.Equal(t, 1, e.c.Collect(2))
+	require.Equal(t, "Exception ignored in tp_clear of: <class 'Holder'>\npanic: boom in tp_clear\n", e.out.String())
 }
 
 // TestGetReferrers: the tracked containers of the three generations that
