@@ -246,7 +246,11 @@ func (c *Collector) storeAttr(o Object, name string, v Object) (found bool, err 
 	}
 	b := instOf(o)
 	if vals := b.values; vals != 0 {
-		if ix := c.keysOf(typeOf(o)).insert(name, k); ix >= 0 {
+		// ix < size always holds (an instance's size is the keys' names
+		// plus room when it was made, a sum that never grows); checked
+		// all the same, since a slot past the values would be memory
+		// that is not theirs.
+		if ix := c.keysOf(typeOf(o)).insert(name, k); ix >= 0 && ix < int(valuesOf(vals).size) {
 			p := valuesSlot(vals, ix)
 			old := *p
 			if v != Nil {
@@ -298,6 +302,11 @@ func (c *Collector) materialize(o Object) error {
 	}
 	b := instOf(o)
 	vals := b.values
+	if vals == 0 {
+		// A finalizer run by that collection materialised o meanwhile.
+		c.decref(d)
+		return nil
+	}
 	names := c.keysOf(typeOf(o)).names
 	for i, n := 0, int(valuesOf(vals).norder); i < n; i++ {
 		ix := int(*valuesOrder(vals, i))
