@@ -189,6 +189,14 @@ func checkGraph(t *testing.T, src *bytesSource) {
 			f.keys[key] = to
 		default:
 			name := propAttrs[src.intn(len(propAttrs))]
+			if src.intn(5) == 0 {
+				// del f.name, whether f has it or not (a name it lacks
+				// still takes a shared-keys slot, or materialises its dict).
+				_, had := f.attrs[name]
+				require.Equal(t, had, c.DelAttr(f.o, name), "del %s", name)
+				delete(f.attrs, name)
+				break
+			}
 			require.NoError(t, c.SetAttr(f.o, name, nodes[to].o))
 			f.attrs[name] = to
 		}
@@ -276,6 +284,16 @@ func checkGraph(t *testing.T, src *bytesSource) {
 			want++
 		}
 		require.Equal(t, want, c.Refcount(nd.o), "node %d (%v): refcount", i, nd.kind)
+		if isInst(nd.kind) {
+			for _, name := range propAttrs {
+				v, ok := c.GetAttr(nd.o, name)
+				to, has := nd.attrs[name]
+				require.Equal(t, has, ok, "node %d: has %s", i, name)
+				if has {
+					require.Equal(t, nodes[to].o, v, "node %d: %s", i, name)
+				}
+			}
+		}
 		if nd.kind == nWeakref {
 			want := Nil
 			if reach[nd.target] {
