@@ -38,6 +38,15 @@ func (e *env) boxed(v int64) Object {
 	return l
 }
 
+// namedClass is a class whose __del__ appends "del " and the instance's
+// attribute n (a str) to log.
+func namedClass(name string, log *[]string) Type {
+	return NewClass(ClassSpec{Name: name, Finalize: func(c *Collector, self Object) {
+		v, _ := c.GetAttr(self, "n")
+		*log = append(*log, "del "+c.StrValue(v))
+	}})
+}
+
 // setNew sets o.name to a new object and drops the caller's reference.
 func (e *env) setNew(o Object, name string, v Object) {
 	e.set(o, name, v)
@@ -93,10 +102,7 @@ func TestInstanceReleasesAttributesInTheClassOrder(t *testing.T) {
 	e := newEnv(t)
 	e.noLeak()
 	var log []string
-	d := NewClass(ClassSpec{Name: "D", Finalize: func(c *Collector, self Object) {
-		v, _ := c.GetAttr(self, "n")
-		log = append(log, "del "+c.StrValue(v))
-	}})
+	d := namedClass("D", &log)
 	newD := func(n string) Object {
 		o := e.inst(d)
 		e.setNew(o, "n", e.c.NewStr(n))
@@ -130,10 +136,7 @@ func TestInstanceFinalizerOrderFollowsTheClassOrder(t *testing.T) {
 	e := newEnv(t)
 	e.noLeak()
 	var log []string
-	f := NewClass(ClassSpec{Name: "F", Finalize: func(c *Collector, self Object) {
-		v, _ := c.GetAttr(self, "n")
-		log = append(log, "del "+c.StrValue(v))
-	}})
+	f := namedClass("F", &log)
 	newF := func(n string) Object {
 		o := e.inst(f)
 		e.setNew(o, "n", e.c.NewStr(n))
