@@ -83,9 +83,13 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	if len(paths) == 0 {
 		return bad("no trace file given")
 	}
-	for _, p := range paths {
-		if strings.HasPrefix(p, "-") {
-			return bad("%q after the trace files: flags go before them", p)
+	// After "--" a name may start with "-"; otherwise that is a flag put
+	// after the files, which flag does not parse.
+	if afterDashes := len(args) > len(paths) && args[len(args)-len(paths)-1] == "--"; !afterDashes {
+		for _, p := range paths {
+			if strings.HasPrefix(p, "-") {
+				return bad("%q after the trace files: flags go before them", p)
+			}
 		}
 	}
 	if *repeat < 1 {
@@ -96,14 +100,21 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		return bad("-arenas %q: want keep or release", *arenas)
 	}
 	// The syntax of -stats-at is checked before the (slow) reading, its
-	// range against each trace after.
-	if *statsAt != "" {
+	// range against each trace after. Given, even empty, it is a list.
+	statsAtSet := false
+	fs.Visit(func(f *flag.Flag) { statsAtSet = statsAtSet || f.Name == "stats-at" })
+	if statsAtSet {
 		if _, err := pytrace.ParsePoints(*statsAt); err != nil {
 			return bad("-stats-at: %v", err)
 		}
 	}
 
+	// Every trace is read and validated before any replays. Only the
+	// first is kept; the others are read again in turn, so that no replay
+	// runs with another trace in memory and rss_peak_kb stays what one
+	// replay per process would measure.
 	traces := make([]*pytrace.Trace, len(paths))
+	points := make([][]int, len(paths))
 	prog := newProgress(stderr)
 	for i, p := range paths {
 		t, err := loadTrace(p, prog)
@@ -111,15 +122,14 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "demo replay: %v\n", err)
 			return exitUsage
 		}
-		traces[i] = t
-	}
-	points := make([][]int, len(traces))
-	if *statsAt != "" {
-		for i, t := range traces {
+		if statsAtSet {
 			if points[i], err = t.ParsePoints(*statsAt); err != nil {
 				fmt.Fprintf(stderr, "demo replay: -stats-at: %v (%s)\n", err, paths[i])
 				return exitUsage
 			}
+		}
+		if i == 0 {
+			traces[i] = t
 		}
 	}
 
@@ -138,6 +148,13 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		}()
 	}
 	for i, t := range traces {
+		if t == nil {
+			if t, err = loadTrace(paths[i], prog); err != nil {
+				// Changed since it was validated.
+				fmt.Fprintf(stderr, "demo replay: %v\n", err)
+				return exitFail
+			}
+		}
 		for range *repeat {
 			res, err := replay.Run(t, replay.Options{
 				Policy:     policy,
@@ -152,11 +169,14 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "demo replay: %v\n", err)
 				return exitFail
 			}
-			fmt.Fprintln(stdout, res)
+			if _, err := fmt.Fprintln(stdout, res); err != nil {
+				fmt.Fprintf(stderr, "demo replay: writing the result: %v\n", err)
+				return exitFail
+			}
 		}
 		// Let the collector take this trace back before the next replay,
 		// whose RSS figures would otherwise include it.
-		traces[i] = nil
+		traces[i], t = nil, nil
 	}
 	return exitOK
 }

@@ -120,6 +120,7 @@ func TestReplayRefuses(t *testing.T) {
 		{"-stats-at descending", []string{"-stats-at", "5,3", good}, []string{"-stats-at", "strictly ascending"}},
 		{"-stats-at op 0", []string{"-stats-at", "0", good}, []string{"-stats-at", "ops are counted from 1"}},
 		{"-stats-at not a number", []string{"-stats-at", "1,x", good}, []string{"-stats-at", `"x"`}},
+		{"-stats-at empty", []string{"-stats-at", "", good}, []string{"-stats-at", "empty"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runDemo(append([]string{"replay"}, tc.args...)...)
@@ -129,6 +130,30 @@ func TestReplayRefuses(t *testing.T) {
 				assert.Contains(t, stderr, w)
 			}
 		})
+	}
+}
+
+// A name that starts with "-" is a trace after "--"; the file's content,
+// not its name, says whether it is gzip'd; an empty file is an empty trace.
+func TestReplayNames(t *testing.T) {
+	dir := t.TempDir()
+	dash := filepath.Join(dir, "-dash.trace.gz")
+	require.NoError(t, os.Rename(writeTrace(t, "x.trace.gz", goodTrace), dash))
+	plainGz := filepath.Join(dir, "plain.trace.gz")
+	require.NoError(t, os.WriteFile(plainGz, []byte(goodTrace), 0o644))
+	zipped := filepath.Join(dir, "zipped.trace")
+	require.NoError(t, os.Rename(writeTrace(t, "y.trace.gz", goodTrace), zipped))
+	empty := filepath.Join(dir, "empty.trace.gz")
+	require.NoError(t, os.WriteFile(empty, nil, 0o644))
+	t.Chdir(dir)
+	code, stdout, stderr := runDemo("replay", "--", "-dash.trace.gz", plainGz, zipped, empty)
+	require.Equal(t, exitOK, code, stderr)
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	require.Len(t, lines, 4)
+	for i, want := range []string{"-dash 7", "plain 7", "zipped 7", "empty 0"} {
+		m := resultLine.FindStringSubmatch(lines[i])
+		require.NotNil(t, m, lines[i])
+		assert.Equal(t, want, m[1]+" "+m[2])
 	}
 }
 

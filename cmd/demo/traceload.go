@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"compress/gzip"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/gopymalloc/gopymalloc/internal/pytrace"
 )
@@ -29,15 +25,11 @@ func loadTrace(path string, p *progress) (*pytrace.Trace, error) {
 	}
 	p.start("reading " + filepath.Base(path))
 	defer p.finish()
-	var r io.Reader = &countingReader{r: f, total: size, p: p}
-	if !strings.HasSuffix(path, ".gz") {
-		return pytrace.Read(r, path)
-	}
-	zr, err := gzip.NewReader(bufio.NewReaderSize(r, 1<<16))
+	r, err := pytrace.Text(&countingReader{r: f, total: size, p: p}, path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
-	return pytrace.Read(zr, path)
+	return pytrace.Read(r, path)
 }
 
 // countingReader reports how much of a file has been read.

@@ -129,17 +129,30 @@ func ReadFile(path string) (*Trace, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if !strings.HasSuffix(path, ".gz") {
-		return Read(f, path)
+	r, err := Text(f, path)
+	if err != nil {
+		return nil, err
 	}
+	return Read(r, path)
+}
+
+// Text returns the trace text that the file read by r holds: r's bytes
+// decompressed when they start with gzip's magic number, else r's bytes
+// themselves, whatever the file's name, as zlib's gzopen in CPython's
+// replayer reads both (an empty file is an empty plain trace). A corrupt
+// or truncated gzip stream surfaces later, as a read error at the line
+// where it is found; the checksum is checked at the end.
+func Text(r io.Reader, path string) (io.Reader, error) {
 	// Without a buffer of its own the decompressor reads 4 KB at a time.
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
+	br := bufio.NewReaderSize(r, 1<<16)
+	if magic, _ := br.Peek(2); len(magic) < 2 || magic[0] != 0x1f || magic[1] != 0x8b {
+		return br, nil
+	}
+	zr, err := gzip.NewReader(br)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	// A corrupt or truncated stream surfaces as a read error at the line
-	// where it is found; the checksum is checked at the end.
-	return Read(zr, path)
+	return zr, nil
 }
 
 // traceName strips the directory and the usual suffixes off a file name.
