@@ -34,8 +34,8 @@ func (c *Collector) showStatsEachGenerations() {
 // a weak reference callback, a collection callback, a tp_clear (CPython
 // reports those exceptions through sys.unraisablehook and carries on).
 type Unraisable struct {
-	Err    any    // the value passed to panic
-	Msg    string // context, "Exception ignored" followed by Msg; "" means "in"
+	Err any    // the value passed to panic
+	Msg string // context, "Exception ignored" followed by Msg; "" means "in"
 	// Object is the object whose code panicked, or Nil: a collection
 	// callback has none, and a Clear is reported against its type, as
 	// CPython reports tp_clear's exceptions (Desc "<class 'Name'>").
