@@ -165,9 +165,12 @@ func (c *Collector) handleCallback(wr, cb Object) {
 
 // clearWeakRefs is PyObject_ClearWeakRefs, run when o dies by reference
 // counting: every weakref to o is cleared first, then the callbacks of
-// those still alive are called, in list order. The pending callbacks are
-// chained through the cleared weakrefs' own prev (callback) and next
-// fields instead of a temporary tuple, so nothing is allocated.
+// those still alive are called, in list order (newest first). With more
+// than one weakref left, CPython holds the (weakref, callback) pairs in a
+// new tuple while the callbacks run: an allocation that counts towards
+// generation 0 and may start a collection, a tuple that GetReferrers
+// finds from inside a callback, and whose release, last item first,
+// drops the oldest callback first. So does this.
 func (c *Collector) clearWeakRefs(o Object, t *typeDesc) {
 	list := weaklist(o, t)
 	// The shared callback-less ref first.
@@ -190,48 +193,43 @@ func (c *Collector) clearWeakRefs(o Object, t *typeDesc) {
 		}
 		return
 	}
-	var first, last Object
-	for cur := *list; cur != Nil; {
+	count := 0
+	for cur := *list; cur != Nil; cur = wrOf(cur).next {
+		count++
+	}
+	// o is untracked, so a collection started here does not see it; one
+	// of its weakrefs may die in it, so the list is walked afresh below.
+	pairs := c.alloc(typeTabAt(TupleType), ptrSize*uintptr(1+2*count))
+	if pairs == Nil {
+		// CPython gives up with a MemoryError and leaves the weakrefs
+		// pointing at the dead object; here they are cleared, and their
+		// callbacks dropped uncalled.
+		for *list != Nil {
+			c.clearWeakref(*list)
+		}
+		c.unraisableMsg(ErrNoMemory, "in clearing the weak references to", o)
+		return
+	}
+	*at[int](body(pairs)) = 2 * count
+	c.track(pairs)
+	for i, cur := 0, *list; i < count && cur != Nil; i++ {
 		b := wrOf(cur)
-		next := b.next
-		cb := b.callback
+		next, cb := b.next, b.callback
 		b.callback = Nil
-		unlinkWeakref(cur)
 		if hdr(cur).refcnt > 0 {
 			c.incref(cur)
-			b.prev = cb // chain: prev holds the callback, next the next ref
-			if last == Nil {
-				first = cur
-			} else {
-				wrOf(last).next = cur
-			}
-			last = cur
+			*tupleItem(pairs, 2*i) = cur
+			*tupleItem(pairs, 2*i+1) = cb
 		} else {
 			c.decref(cb)
 		}
+		unlinkWeakref(cur)
 		cur = next
 	}
-	for cur := first; cur != Nil; cur = wrOf(cur).next {
-		if cb := wrOf(cur).prev; cb != Nil {
-			c.handleCallback(cur, cb)
+	for i := 0; i < count; i++ {
+		if cb := *tupleItem(pairs, 2*i+1); cb != Nil {
+			c.handleCallback(*tupleItem(pairs, 2*i), cb)
 		}
 	}
-	// CPython holds the pairs in a tuple, whose release goes from its last
-	// item to its first: the oldest weakref's callback, then that weakref,
-	// and so on back to the newest. Reversing the chain gives that order
-	// (a __del__ of a callback sees it).
-	var prev Object
-	for cur := first; cur != Nil; {
-		next := wrOf(cur).next
-		wrOf(cur).next = prev
-		prev, cur = cur, next
-	}
-	for cur := prev; cur != Nil; {
-		b := wrOf(cur)
-		next, cb := b.next, b.prev
-		b.prev, b.next = Nil, Nil
-		c.decref(cb)
-		c.decref(cur)
-		cur = next
-	}
+	c.decref(pairs)
 }
