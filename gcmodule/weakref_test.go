@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/pymalloc"
 )
 
 // Ports of the collector and deallocation cases of CPython 3.11's
@@ -401,4 +404,42 @@ func TestWeakrefCallbacksHeldInATuple(t *testing.T) {
 			e.drop(refs...)
 		})
 	}
+}
+
+// failingObj is an OBJ-domain allocator that refuses every request while
+// armed.
+type failingObj struct {
+	pymalloc.Allocator
+	armed bool
+}
+
+func (f *failingObj) Malloc(n uintptr) unsafe.Pointer {
+	if f.armed {
+		return nil
+	}
+	return f.Allocator.Malloc(n)
+}
+
+// Out of memory for the tuple of pairs: the weakrefs are cleared all the
+// same, their callbacks dropped uncalled, and the failure reported.
+func TestWeakrefCallbacksWithoutMemoryForTheTuple(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	called := 0
+	cb := e.callable(func(Object) { called++ })
+	a := e.inst(plainClass)
+	r1, r2 := e.c.NewWeakref(a, cb), e.c.NewWeakref(a, cb)
+	hook := &failingObj{Allocator: pymalloc.GetAllocator(pymalloc.DomainObj)}
+	pymalloc.SetAllocator(pymalloc.DomainObj, hook)
+	hook.armed = true
+	e.drop(a)
+	hook.armed = false
+	pymalloc.SetAllocator(pymalloc.DomainObj, hook.Allocator)
+	assert.Zero(t, called)
+	assert.Equal(t, Nil, e.c.WeakrefGet(r1))
+	assert.Equal(t, Nil, e.c.WeakrefGet(r2))
+	require.Len(t, e.unraisable, 1)
+	assert.Equal(t, ErrNoMemory, e.unraisable[0].Err)
+	assert.Equal(t, 1, e.c.Refcount(cb), "the weakrefs' references to cb were dropped")
+	e.drop(r1, r2, cb)
 }
