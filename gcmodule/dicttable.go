@@ -110,11 +110,12 @@ func findEmptySlot(t uintptr, hash uint64) int {
 	return int(i)
 }
 
-// tableResize rebuilds the table for at least minUsed entries, compacting
-// away deleted ones (dictresize).
-func tableResize(tp *uintptr, minUsed int) bool {
+// tableResize rebuilds the table with at least minSize index slots (and
+// PyDict_MINSIZE), compacting away deleted entries: dictresize with
+// calculate_log2_keysize.
+func tableResize(tp *uintptr, minSize int) bool {
 	log2 := minLog2Size
-	for usableFraction(1<<log2) < minUsed {
+	for 1<<log2 < minSize {
 		log2++
 	}
 	nt := newTable(log2)
@@ -174,7 +175,7 @@ func (c *Collector) tableSet(tp *uintptr, key, value Object) error {
 		if *tp != 0 {
 			used = tabHead(*tp).used
 		}
-		if !tableResize(tp, used*3+1) { // GROWTH_RATE
+		if !tableResize(tp, used*3) { // GROWTH_RATE
 			return ErrNoMemory
 		}
 	}

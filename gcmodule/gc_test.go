@@ -945,3 +945,24 @@ func TestEmptyTupleIsASingleton(t *testing.T) {
 	assert.Equal(t, 1, e.c.Refcount(e.c.NewTuple())-1)
 	e.c.Decref(e.c.emptyTuple)
 }
+
+// TestDictTableGrowsAsCPython: a dict's index table grows to the smallest
+// power of two holding three times its used entries (GROWTH_RATE and
+// calculate_log2_keysize), so it has CPython's size, and its memory
+// CPython's. python3 3.11.7's sys.getsizeof of a dict of n ints changes
+// at n = 1, 6, 11, 22 and 43: tables of 8, 16, 32, 64 and 128 slots.
+func TestDictTableGrowsAsCPython(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	d := e.c.NewDict()
+	want := map[int]int{1: 3, 5: 3, 6: 4, 10: 4, 11: 5, 21: 5, 22: 6, 42: 6, 43: 7}
+	for n := 1; n <= 43; n++ {
+		k := e.int(int64(n))
+		e.setitem(d, k, k)
+		e.drop(k)
+		if w, ok := want[n]; ok {
+			assert.Equal(t, w, tabHead(*dictTable(d)).log2size, "log2 of the table's size after %d items", n)
+		}
+	}
+	e.drop(d)
+}
