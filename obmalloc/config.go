@@ -29,8 +29,9 @@ type ArenaPolicy int
 const (
 	// KeepArenas never unmaps an arena: a wholly free arena stays in
 	// usable_arenas and its pools serve later requests, so the process's
-	// resident memory does not fall when objects die. This is the
-	// behaviour Python users observe and gopymalloc's default.
+	// resident memory does not fall when objects die. This is what
+	// Python users often see of a long-running process (where long-lived
+	// objects pin CPython's arenas), and gopymalloc's default.
 	KeepArenas ArenaPolicy = iota
 	// ReleaseArenas is what CPython 3.11 really does: the free that empties
 	// an arena's last used pool unmaps the arena, unless that arena is the

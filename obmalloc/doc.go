@@ -40,7 +40,8 @@
 //
 // By default (KeepArenas) an arena is never unmapped: its empty pools
 // serve later requests of any class, and the process's resident memory
-// does not fall when objects die, which is what Python users observe.
+// does not fall when objects die, which is what Python users often see of
+// a long-running process (there because long-lived objects pin arenas).
 // ReleaseArenas reproduces what CPython 3.11 really does: it unmaps an
 // arena as soon as all its pools are free, unless it is the last arena in
 // usable_arenas.

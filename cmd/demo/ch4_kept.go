@@ -8,9 +8,9 @@ import (
 	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
-// Chapter 4: freed memory stays with the process. The same program runs
-// twice, on a heap that keeps its arenas (this port's default, and what
-// Python users observe) and on one that releases wholly free arenas
+// Chapter 4: freed memory goes back to the allocator. The same program
+// runs twice, on a heap that keeps its arenas (this port's default) and
+// on one that releases wholly free arenas
 // (CPython's actual rule), with the process's RSS read from the kernel
 // at each step.
 
@@ -30,8 +30,9 @@ type keptFigures struct {
 }
 
 // keptSizes are the sizes the chapter cycles through: objects of the
-// pools' commonest classes (ints, floats, strs, lists, dicts, instances).
-var keptSizes = []uintptr{28, 24, 53, 56, 64, 48, 104, 200}
+// pools' commonest classes (ints, floats, strs, lists and instances, dicts,
+// the values array of an instance of a much-used class).
+var keptSizes = []uintptr{28, 24, 53, 56, 64, 16, 104, 200}
 
 // rssNow is the RSS after the Go runtime has given back what it does not
 // use, so that the figure moves with the arenas, not with the Go heap.
@@ -108,17 +109,22 @@ func tellKept(t *teller, cfg storyConfig, f *storyFigures) error {
 			new arena (%d mapped in all).`,
 			k.Reclaimed[1], k.Arenas[1], k.Total[2])
 	}
-	t.para(`This is what Python users observe, and this port keeps every arena by
-		design. CPython itself does a little more: since 2.5, the free that empties an
-		arena's last pool gives the arena back to the system (munmap), except that
-		since 3.9 it keeps the one wholly free arena at the end of its list, so that
-		a loop allocating and freeing at an arena boundary does not map and unmap on
-		every turn (bpo-37257). Its RSS stays high all the same in real programs,
-		because one long-lived object anywhere in an arena pins the whole arena.
-		obmalloc.ReleaseArenas is CPython's rule; the same program under it:`)
+	t.para(`This port keeps every arena by design. CPython does more: since 2.5, the
+		free that empties an arena's last pool gives the arena back to the system
+		(free(), munmap since 3.3), except that since 3.9 it keeps the one wholly
+		free arena at the end of its list, so that a loop allocating and freeing at
+		an arena boundary does not map and unmap on every turn (bpo-37257). So a
+		CPython program that frees everything gets its memory back; its RSS stays
+		high when long-lived objects are scattered over the arenas, because one of
+		them anywhere in an arena pins the whole arena, which is often what Python
+		users see. obmalloc.ReleaseArenas is CPython's rule; the same program under
+		it:`)
 	writeKeptTable(t, f.Released)
 	r := f.Released
-	if r.RSSOK {
+	if r.Reclaimed[1] == 0 {
+		t.para(`No arena was unmapped this time either: with so few objects the only wholly
+			free arena is the one that the rule keeps.`)
+	} else if r.RSSOK {
 		t.para(`This time freeing everything unmapped %d of %d arenas and RSS fell by
 			%s; allocating again had to map %d arenas anew (%d mapped in all), and RSS
 			rose by %s.`,

@@ -16,10 +16,11 @@ func tellStats(t *teller, cfg storyConfig, f *storyFigures) error {
 	defer h.Close()
 	live := runWorkload(h, cfg.WorkloadObjects)
 	f.DumpLiveOfProgram = len(live)
-	t.para(`CPython prints its allocator's state with sys._debugmallocstats() (or at
-		exit with PYTHONMALLOCSTATS=1). Here is the same dump, byte for byte in
-		CPython's layout, for a heap after a small program: %s objects built, two in
-		three freed at random, %s more built (%s live).`,
+	t.para(`CPython prints its allocator's state with sys._debugmallocstats() (or, with
+		PYTHONMALLOCSTATS set, at each new arena and at exit). Here is the same dump,
+		byte for byte in the layout of its allocator section, for a heap after a small
+		program: %s objects built, two in three freed at random, %s more built (%s
+		live).`,
 		withCommas(uint64(cfg.WorkloadObjects)), withCommas(uint64(cfg.WorkloadObjects/4)), withCommas(uint64(len(live))))
 	if err := h.WriteDebugMallocStats(t.indented(4)); err != nil {
 		return err
@@ -52,7 +53,7 @@ func tellStats(t *teller, cfg storyConfig, f *storyFigures) error {
 			each, since a %d-byte pool holds %d blocks of %d bytes after its %d-byte
 			header. Every row adds up the same way (%t). Blocks in use here: %s of the
 			%s blocks of the whole heap (sys.getallocatedblocks(), which counts the large
-			blocks too).`,
+			blocks of the OBJ and MEM domains too).`,
 			example.Class, example.Size, example.Pools, withCommas(uint64(example.BlocksInUse)),
 			withCommas(uint64(example.AvailBlocks)), withCommas(uint64(example.BlocksInUse+example.AvailBlocks)),
 			example.Pools, cap(*example), s.PoolSize, cap(*example), example.Size, poolOverhead(h),

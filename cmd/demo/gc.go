@@ -238,7 +238,7 @@ func parseGCDebug(s string) (int, error) {
 
 // gcReport is what one run found, for the tests.
 type gcReport struct {
-	Objects        int // containers the graph made
+	Objects        int // containers the graph made (with -auto: generation 0's count added since the last collection)
 	Collected      int // gc.collect's result
 	Garbage        int // len(gc.garbage) after
 	BlocksBefore   int // pymalloc blocks in use before building
@@ -323,8 +323,13 @@ func runGC(w io.Writer, g gcGraph, n, keep, gen, flags int, auto bool) (*gcRepor
 	r.Objects = c1 - c0
 	r.BlocksBuilt = pymalloc.AllocatedBlocks()
 	keep = min(keep, len(units))
-	t.printf("graph %s: %s; %d containers made, %d pymalloc blocks\n", g.name,
-		strings.ReplaceAll(g.about, "N ", fmt.Sprint(n)+" "), r.Objects, r.BlocksBuilt-r.BlocksBefore)
+	made := "containers made"
+	if auto {
+		// Automatic collections reset the count it is read from.
+		made = "added to generation 0's count since the last collection"
+	}
+	t.printf("graph %s: %s; %d %s, %d pymalloc blocks\n", g.name,
+		strings.ReplaceAll(g.about, "N ", fmt.Sprint(n)+" "), r.Objects, made, r.BlocksBuilt-r.BlocksBefore)
 	if auto {
 		t.printf("automatic collection on while building: counts now %s\n", countStr(counts(col)))
 	} else {

@@ -30,8 +30,9 @@ func replayUsage(w io.Writer) {
     -stats          print the statistics after the last op
     -stats-at LIST  print them after each op of LIST (ops counted from 1,
                     strictly ascending, within every trace), e.g. 778045,1556090
-    -arenas POLICY  keep (default): never unmap an arena, as Python users
-                    observe; release: unmap an empty arena, as CPython 3.11 does
+    -arenas POLICY  keep (default): never unmap an arena, this port's
+                    policy; release: unmap an empty arena but the one wholly
+                    free arena kept last, as CPython 3.11 does
     -no-touch       do not write the first and last byte of each new block
     -hugepages      an experiment: carve the arenas out of 64 MiB
                     reservations on transparent huge pages (linux; see

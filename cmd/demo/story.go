@@ -40,7 +40,7 @@ var chapters = []chapter{
 	{"The private heap: arenas, pools and blocks", tellHeap},
 	{"Reference counting: getDays", tellRefcount},
 	{"Cycles, and the collector that finds them", tellCycles},
-	{"Freed memory stays with the process", tellKept},
+	{"Freed memory goes back to the allocator", tellKept},
 	{"The statistics, as sys._debugmallocstats() prints them", tellStats},
 }
 

@@ -16,17 +16,16 @@ import (
 // whose tail was never carved.
 
 // objectSizes are request sizes weighted like a CPython program's: the
-// 32-, 48- and 64-byte classes (ints, floats, small strs, tuples, lists,
-// dicts, instances) dominate, with a tail up to the threshold.
+// 32- and 64-byte classes (ints, floats, small strs, tuples, lists, dicts,
+// instances) dominate, with a tail up to the threshold.
 var objectSizes = []struct {
 	size   uintptr
 	weight int
 }{
 	{24, 10},  // float
 	{28, 14},  // small int
-	{48, 8},   // instance of a class (3.11: pre-header, GC head, header)
 	{53, 12},  // short str
-	{56, 12},  // list or 2-tuple
+	{56, 20},  // list, 2-tuple, instance of a class (3.11: pre-header, GC head, header)
 	{64, 8},   // dict
 	{104, 6},  // dict keys of a small dict, function's locals...
 	{200, 4},  // medium str, larger tuple
