@@ -78,11 +78,17 @@ func ParseBackends(list string) ([]Backend, error) {
 		return Backends, nil
 	}
 	var out []Backend
+	seen := map[string]bool{}
 	for _, name := range strings.Split(list, ",") {
 		b, ok := Lookup(name)
 		if !ok {
 			return nil, fmt.Errorf("unknown backend %q (known: %s)", name, strings.Join(Names(), ", "))
 		}
+		if seen[name] {
+			// Its runs would be merged into one row.
+			return nil, fmt.Errorf("backend %q listed twice", name)
+		}
+		seen[name] = true
 		out = append(out, b)
 	}
 	return out, nil

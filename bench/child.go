@@ -18,7 +18,7 @@ const ChildFlag = "-child"
 
 // ChildArgs returns the arguments after the executable's name that make
 // it run one measurement of kind for backend: kind is replay (then
-// extra ends with the trace's path), churn, bulk, bulkmem or gc.
+// extra ends with the trace's path), churn, bulk, churnmem, bulkmem or gc.
 func ChildArgs(kind, backend string, extra ...string) []string {
 	return append([]string{ChildFlag, kind, "-backend", backend}, extra...)
 }
@@ -74,6 +74,8 @@ func Child(args []string, stdout io.Writer) error {
 		}
 	case "bulkmem":
 		rec, err = RunBulkMemory(b)
+	case "churnmem":
+		rec, err = RunChurnMemory(b)
 	default:
 		return fmt.Errorf("child: unknown kind %q", kind)
 	}

@@ -142,8 +142,11 @@ func WriteReplayTable(w io.Writer, groups []Group, base string) error {
 }
 
 // WriteChurnTable writes the churn groups: ns per op (one free and one
-// malloc) and the ratio to base's.
+// malloc) and the ratio to base's, with the churnmem figures of the same
+// backend: the peak RSS and the resident bytes per requested byte of a
+// fresh instance's window after a million pairs.
 func WriteChurnTable(w io.Writer, groups []Group, base string) error {
+	mem := memoryCell(groups, "churnmem")
 	cols := []column{
 		{title: "backend", cell: nameCell},
 		{title: "runs", right: true, cell: runsCell("ns_per_op")},
@@ -154,30 +157,42 @@ func WriteChurnTable(w io.Writer, groups []Group, base string) error {
 			return Find(groups, "churn", "", base)
 		})})
 	}
+	cols = append(cols,
+		column{title: "peak RSS MiB", right: true, cell: mem("rss_peak_mib", 1)},
+		column{title: "resident / requested", right: true, cell: mem("resident_per_requested", 3)},
+	)
 	return writeMarkdown(w, cols, ofKind(groups, "churn"))
 }
 
 // WriteBulkTable writes the bulk groups (ns per block, malloc and free,
 // steady state) with the bulkmem figures of the same backend: the first,
-// page-faulting pass and the resident bytes per requested byte.
+// page-faulting pass, the peak RSS and the resident bytes per requested
+// byte.
 func WriteBulkTable(w io.Writer, groups []Group) error {
-	mem := func(metric string, decimals int) func(Group) string {
+	mem := memoryCell(groups, "bulkmem")
+	cols := []column{
+		{title: "backend", cell: nameCell},
+		{title: "runs", right: true, cell: runsCell("ns_per_op")},
+		{title: "ns per block (malloc + free)", right: true, cell: rangeCell("ns_per_op", 1, 1)},
+		{title: "first pass ns per malloc", right: true, cell: mem("first_pass_ns_per_block", 1)},
+		{title: "peak RSS MiB", right: true, cell: mem("rss_peak_mib", 1)},
+		{title: "resident / requested", right: true, cell: mem("resident_per_requested", 3)},
+	}
+	return writeMarkdown(w, cols, ofKind(groups, "bulk"))
+}
+
+// memoryCell returns the cells of a metric of the memory runs (kind) of
+// the same backend as the row's.
+func memoryCell(groups []Group, kind string) func(metric string, decimals int) func(Group) string {
+	return func(metric string, decimals int) func(Group) string {
 		return func(g Group) string {
-			m, ok := Find(groups, "bulkmem", "", g.Backend)
+			m, ok := Find(groups, kind, "", g.Backend)
 			if !ok {
 				return missing
 			}
 			return rangeCell(metric, decimals, 1)(m)
 		}
 	}
-	cols := []column{
-		{title: "backend", cell: nameCell},
-		{title: "runs", right: true, cell: runsCell("ns_per_op")},
-		{title: "ns per block (malloc + free)", right: true, cell: rangeCell("ns_per_op", 1, 1)},
-		{title: "first pass ns per malloc", right: true, cell: mem("first_pass_ns_per_block", 1)},
-		{title: "resident / requested", right: true, cell: mem("resident_per_requested", 3)},
-	}
-	return writeMarkdown(w, cols, ofKind(groups, "bulk"))
 }
 
 // WriteGCTable writes the gc groups: the time of one forced collection

@@ -44,45 +44,104 @@ func benchRecord(kind string, b Backend, res testing.BenchmarkResult) Record {
 // the process's RSS divided by the bytes requested. The handles sit in a
 // Go slice made and faulted in before the baseline, so they are not
 // counted; the allocator's own structures and the Go heap's metadata are.
-// It also reports the time per block of that first, page-faulting pass.
+// It also reports the time per block of that first, page-faulting pass,
+// and the process's peak RSS.
 func RunBulkMemory(b Backend) (Record, error) {
+	sizes := workload.Sizes(workload.BulkBlocks, 16, 256)
+	return measureMemory("bulkmem", b, len(sizes), func(a Instance, live []unsafe.Pointer) (uint64, error) {
+		var requested uint64
+		for i, s := range sizes {
+			p := a.Malloc(s)
+			if p == nil {
+				return 0, errors.New(b.Name + ": bulk allocation returned nil")
+			}
+			workload.Touch(p, s)
+			live[i] = p
+			requested += uint64(s)
+		}
+		return requested, nil
+	})
+}
+
+// churnMemoryPairs is how many free + malloc pairs RunChurnMemory makes
+// after filling the window: enough for every size to come and go many
+// times.
+const churnMemoryPairs = 1000000
+
+// RunChurnMemory is RunBulkMemory for churn: from a fresh instance, the
+// window of workload.ChurnWindow blocks made, then churnMemoryPairs free +
+// malloc pairs as workload.Churn makes them; the RSS growth over the bytes
+// the window holds at the end, the time per pair, and the peak RSS.
+func RunChurnMemory(b Backend) (Record, error) {
+	sizes := workload.Sizes(1<<16, 1, 512)
+	return measureMemory("churnmem", b, workload.ChurnWindow, func(a Instance, live []unsafe.Pointer) (uint64, error) {
+		held := make([]uintptr, len(live)) // sizes of the live blocks
+		alloc := func(slot int, n uintptr) error {
+			p := a.Malloc(n)
+			if p == nil {
+				return errors.New(b.Name + ": churn allocation returned nil")
+			}
+			workload.Touch(p, n)
+			live[slot], held[slot] = p, n
+			return nil
+		}
+		for i := range live {
+			if err := alloc(i, sizes[i]); err != nil {
+				return 0, err
+			}
+		}
+		for i := range churnMemoryPairs {
+			slot := i % len(live)
+			a.Free(live[slot])
+			if err := alloc(slot, sizes[i&(1<<16-1)]); err != nil {
+				return 0, err
+			}
+		}
+		var requested uint64
+		for _, n := range held {
+			requested += uint64(n)
+		}
+		return requested, nil
+	})
+}
+
+// measureMemory opens a fresh instance of b, runs work with a slice of
+// n handles made and faulted in beforehand, and records the RSS growth
+// over the bytes work reports as live, the time per handle of the work,
+// and the process's peak RSS; then it frees the live blocks.
+func measureMemory(kind string, b Backend, n int, work func(a Instance, live []unsafe.Pointer) (requested uint64, err error)) (Record, error) {
 	a, err := b.open()
 	if err != nil {
 		return Record{}, err
 	}
-	sizes := workload.Sizes(workload.BulkBlocks, 16, 256)
-	var requested uint64
-	for _, s := range sizes {
-		requested += uint64(s)
-	}
-	live := make([]unsafe.Pointer, len(sizes))
+	live := make([]unsafe.Pointer, n)
 	clear(live)
 	debug.FreeOSMemory()
 	rss0 := procmem.StatusKB("VmRSS")
 	start := time.Now()
-	for i, s := range sizes {
-		p := a.Malloc(s)
-		if p == nil {
-			return Record{}, errors.Join(errors.New(b.Name+": bulk allocation returned nil"), a.Close())
-		}
-		workload.Touch(p, s)
-		live[i] = p
-	}
+	requested, err := work(a, live)
 	elapsed := time.Since(start)
 	rss1 := procmem.StatusKB("VmRSS")
+	hwm := procmem.StatusKB("VmHWM")
+	if err != nil {
+		return Record{}, errors.Join(err, a.Close())
+	}
 
 	var r Record
-	r.Set("kind", "bulkmem")
+	r.Set("kind", kind)
 	r.Set("backend", b.Name)
-	r.SetInt("blocks", int64(len(sizes)))
+	r.SetInt("blocks", int64(n))
 	r.SetInt("requested_bytes", int64(requested))
 	r.SetInt("rss_growth_kb", rss1-rss0)
 	if rss0 >= 0 && rss1 >= 0 {
 		r.SetFloat("resident_per_requested", float64(rss1-rss0)*1024/float64(requested), 3)
 	}
-	r.SetFloat("first_pass_ns_per_block", float64(elapsed.Nanoseconds())/float64(len(sizes)), 2)
+	r.SetInt("rss_peak_kb", hwm)
+	r.SetFloat("first_pass_ns_per_block", float64(elapsed.Nanoseconds())/float64(n), 2)
 	for _, p := range live {
-		a.Free(p)
+		if p != nil {
+			a.Free(p)
+		}
 	}
 	runtime.KeepAlive(live)
 	return r, a.Close()

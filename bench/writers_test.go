@@ -31,7 +31,8 @@ func fixedGroups(t *testing.T) []Group {
 		"kind=churn backend=gopymalloc ns_per_op=26.5 round=1",
 		"kind=churn backend=modernc ns_per_op=13.25 round=1",
 		"kind=bulk backend=gopymalloc ns_per_op=50.0",
-		"kind=bulkmem backend=gopymalloc resident_per_requested=1.021 first_pass_ns_per_block=60.5",
+		"kind=bulkmem backend=gopymalloc resident_per_requested=1.021 first_pass_ns_per_block=60.5 rss_peak_kb=180224",
+		"kind=churnmem backend=gopymalloc resident_per_requested=1.204 first_pass_ns_per_block=31.0 rss_peak_kb=12288",
 		"kind=gc backend=empty blocks=0 gc_ms=0.2 gc_ms_min=0.15 go_heap_kb=300",
 		"kind=gc backend=goheap blocks=5000000 gc_ms=110 gc_ms_min=100 go_heap_kb=399360",
 	))
@@ -56,17 +57,17 @@ func TestWriteOtherTables(t *testing.T) {
 	g := fixedGroups(t)
 	var b bytes.Buffer
 	require.NoError(t, WriteChurnTable(&b, g, "gopymalloc"))
-	assert.Equal(t, `| backend | runs | ns per free + malloc | × gopymalloc |
-| --- | ---: | ---: | ---: |
-| gopymalloc | 1 | 26.5 | 1.00 |
-| modernc | 1 | 13.2 | 0.50 |
+	assert.Equal(t, `| backend | runs | ns per free + malloc | × gopymalloc | peak RSS MiB | resident / requested |
+| --- | ---: | ---: | ---: | ---: | ---: |
+| gopymalloc | 1 | 26.5 | 1.00 | 12.0 | 1.204 |
+| modernc | 1 | 13.2 | 0.50 | — | — |
 `, b.String())
 
 	b.Reset()
 	require.NoError(t, WriteBulkTable(&b, g))
-	assert.Equal(t, `| backend | runs | ns per block (malloc + free) | first pass ns per malloc | resident / requested |
-| --- | ---: | ---: | ---: | ---: |
-| gopymalloc | 1 | 50.0 | 60.5 | 1.021 |
+	assert.Equal(t, `| backend | runs | ns per block (malloc + free) | first pass ns per malloc | peak RSS MiB | resident / requested |
+| --- | ---: | ---: | ---: | ---: | ---: |
+| gopymalloc | 1 | 50.0 | 60.5 | 176.0 | 1.021 |
 `, b.String())
 
 	b.Reset()

@@ -54,6 +54,47 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+// Whatever would make a child fail or merge rows is refused before the
+// first run: nothing is measured, no raw file is written.
+func TestReplayRefusesBeforeRunning(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+		return p
+	}
+	good := write("a/x.trace", pytrace.FormatExample)
+	sameName := write("b/x.trace", pytrace.FormatExample)
+	bad := write("bad.trace", "m 1 10\nf 2\n")
+	notExec := write("replayer", "#!/bin/sh\n")
+	raw := filepath.Join(dir, "raw.txt")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{good, sameName}, `both trace "x"`},
+		{[]string{good, bad}, "bad.trace:2:"},
+		{[]string{"-backends", "freelist,freelist", good}, `backend "freelist" listed twice`},
+		{[]string{"-base", "nosuch", good}, `-base "nosuch"`},
+		{[]string{"-c-replayer", notExec, good}, "not an executable file"},
+		{[]string{"-c-replayer", dir, good}, "not an executable file"},
+	} {
+		args := append([]string{"replay", "-rounds", "1", "-backends", "freelist", "-o", raw}, tc.args...)
+		if tc.args[0] == "-backends" {
+			args = append([]string{"replay", "-rounds", "1", "-o", raw}, tc.args...)
+		}
+		code, stdout, stderr := runCmd(args...)
+		assert.Equal(t, exitUsage, code, "%q", tc.args)
+		assert.Contains(t, stderr, tc.want, "%q", tc.args)
+		assert.Empty(t, stdout, "%q", tc.args)
+		assert.NoFileExists(t, raw, "%q", tc.args)
+	}
+	code, _, stderr := runCmd("churn", "-rounds", "1", "-backends", "freelist", "-base", "modernc", "-benchtime", "10x")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, `-base "modernc": not a backend of this run`)
+}
+
 func TestBackends(t *testing.T) {
 	code, stdout, _ := runCmd("backends")
 	assert.Equal(t, exitOK, code)

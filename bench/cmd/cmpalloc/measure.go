@@ -1,17 +1,20 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gopymalloc/gopymalloc/bench"
+	"github.com/gopymalloc/gopymalloc/internal/pytrace"
 )
 
 // common are the flags every measuring command has.
@@ -80,7 +83,15 @@ func header(cmdline []string) []string {
 		"# date: " + time.Now().UTC().Format(time.RFC3339),
 		"# go: " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		"# cpu: " + cpuModel() + ", " + strconv.Itoa(runtime.NumCPU()) + " logical CPUs, GOMAXPROCS " + strconv.Itoa(runtime.GOMAXPROCS(0)),
+		"# GOGC: " + cmp.Or(os.Getenv("GOGC"), "unset") + " (the children inherit it)",
 	}
+}
+
+// isSet reports whether the flag name was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // cpuModel is the first "model name" of /proc/cpuinfo, or "unknown".
@@ -163,9 +174,27 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cmpalloc replay: no trace given")
 		return exitUsage
 	}
-	for _, p := range append(fs.Args(), replayers...) {
-		if _, err := os.Stat(p); err != nil {
+	// Everything a child would trip over is checked here, before the
+	// first run: a table is made of whole rounds or not at all.
+	names := map[string]string{}
+	for _, p := range fs.Args() {
+		name := bench.TraceName(p)
+		if other, ok := names[name]; ok {
+			fmt.Fprintf(stderr, "cmpalloc replay: %s and %s are both trace %q: their rows would be merged\n", other, p, name)
+			return exitUsage
+		}
+		names[name] = p
+		if _, err := pytrace.ReadFile(p); err != nil {
 			fmt.Fprintln(stderr, "cmpalloc replay:", err)
+			return exitUsage
+		}
+	}
+	for _, r := range replayers {
+		if info, err := os.Stat(r); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+			if err == nil {
+				err = fmt.Errorf("%s: not an executable file", r)
+			}
+			fmt.Fprintln(stderr, "cmpalloc replay: -c-replayer:", err)
 			return exitUsage
 		}
 	}
@@ -210,6 +239,10 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 				*base = "c-pymalloc"
 			}
 		}
+	} else if !slices.ContainsFunc(backends, func(b bench.Backend) bool { return b.Name == *base }) &&
+		!slices.ContainsFunc(replayers, func(r string) bool { return bench.ReplayerName(r) == *base }) {
+		fmt.Fprintf(stderr, "cmpalloc replay: -base %q: not a backend or C replayer of this run\n", *base)
+		return exitUsage
 	}
 	return measureRun(append([]string{"replay"}, args...), c, sets, *base, stdout, stderr)
 }
@@ -244,19 +277,20 @@ func workloadCmd(kind string) func([]string, io.Writer, io.Writer) int {
 				Label: kind + " " + b.Name,
 				Argv:  append([]string{me}, bench.ChildArgs(kind, b.Name, "-benchtime", *benchtime)...),
 			})
-			if kind == "bulk" {
-				memory = append(memory, bench.Job{
-					Label: "bulkmem " + b.Name,
-					Argv:  append([]string{me}, bench.ChildArgs("bulkmem", b.Name)...),
-				})
-			}
+			memory = append(memory, bench.Job{
+				Label: kind + "mem " + b.Name,
+				Argv:  append([]string{me}, bench.ChildArgs(kind+"mem", b.Name)...),
+			})
 		}
-		sets := [][]bench.Job{timed}
-		if len(memory) > 0 {
-			sets = append(sets, memory)
-		}
+		sets := [][]bench.Job{timed, memory}
 		if kind != "churn" {
 			*base = ""
+		} else if !slices.ContainsFunc(backends, func(b bench.Backend) bool { return b.Name == *base }) {
+			if isSet(fs, "base") {
+				fmt.Fprintf(stderr, "cmpalloc churn: -base %q: not a backend of this run\n", *base)
+				return exitUsage
+			}
+			*base = "" // the default base is not in this run: no ratio column
 		}
 		return measureRun(append([]string{kind}, args...), c, sets, *base, stdout, stderr)
 	}
