@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -39,16 +40,8 @@ const CPythonReplayEnv = "GOPYMALLOC_CPYTHON_REPLAY"
 //
 // GOPYMALLOC_DIFF_SEEDS=N runs N seeds of each pattern (default 2).
 func TestDifferentialAgainstCPython(t *testing.T) {
-	creplay := os.Getenv(CPythonReplayEnv)
-	if creplay == "" {
-		t.Skipf("%s is not set: no CPython replayer to compare with", CPythonReplayEnv)
-	}
-	seeds := 2
-	if s := os.Getenv("GOPYMALLOC_DIFF_SEEDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		require.NoError(t, err, "GOPYMALLOC_DIFF_SEEDS")
-		seeds = n
-	}
+	creplay := cpythonReplayer(t)
+	seeds := diffSeeds(t, 2)
 	dir := t.TempDir()
 	for _, pattern := range []string{"random", "lifo", "fifo", "burst", "grow", "tiny", "full"} {
 		for seed := range uint64(seeds) {
@@ -60,11 +53,10 @@ func TestDifferentialAgainstCPython(t *testing.T) {
 				require.NoError(t, err)
 				n := len(tr.Ops)
 				points := []int{n / 4, n / 2, 3 * n / 4, n}
-				list := fmt.Sprintf("%d,%d,%d,%d", points[0], points[1], points[2], points[3])
 
-				out, err := exec.Command(creplay, "--dump-at", list, path).Output()
-				require.NoError(t, err, "%s --dump-at %s %s", creplay, list, path)
-				want, err := parseSections(string(out))
+				out, err := cpythonDumps(creplay, path, points)
+				require.NoError(t, err)
+				want, err := parseSections(out)
 				require.NoError(t, err, "CPython's dumps")
 				require.Equal(t, points, ops(want))
 
@@ -90,6 +82,54 @@ func TestDifferentialAgainstCPython(t *testing.T) {
 			})
 		}
 	}
+}
+
+// cpythonReplayer returns the C replayer that CPythonReplayEnv names, or
+// skips t when it names none.
+func cpythonReplayer(t *testing.T) string {
+	t.Helper()
+	creplay := os.Getenv(CPythonReplayEnv)
+	if creplay == "" {
+		t.Skipf("%s is not set: set it to CPython's pymalloc replayer (replay-pymalloc, built by ../shared/cpython-replay/build.sh) to compare with it", CPythonReplayEnv)
+	}
+	return creplay
+}
+
+// diffSeeds returns how many seeds of each generated trace the tests
+// against CPython run: GOPYMALLOC_DIFF_SEEDS, or def when it is unset.
+func diffSeeds(t *testing.T, def int) int {
+	t.Helper()
+	s := os.Getenv("GOPYMALLOC_DIFF_SEEDS")
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err, "GOPYMALLOC_DIFF_SEEDS")
+	return n
+}
+
+// cpythonDumps replays the trace at path through CPython's pymalloc with
+// the replayer creplay, env added to its environment, and returns its
+// dumps after each op of points (ascending), each under its "=== stats
+// after op N" line, as Run writes ours.
+func cpythonDumps(creplay, path string, points []int, env ...string) (string, error) {
+	list := make([]string, len(points))
+	for i, p := range points {
+		list[i] = strconv.Itoa(p)
+	}
+	cmd := exec.Command(creplay, "--dump-at", strings.Join(list, ","), path)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			err = fmt.Errorf("%w: %s", err, bytes.TrimSpace(exit.Stderr))
+		}
+		return "", fmt.Errorf("%s: %w", strings.Join(append(env[:len(env):len(env)], cmd.Args...), " "), err)
+	}
+	return string(out), nil
 }
 
 // generateTrace writes n ops of one allocation pattern in the pytrace
