@@ -1,6 +1,7 @@
 package pymalloc
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -217,27 +218,38 @@ func (d *sharedHeap) freeSpilling(p unsafe.Pointer, c int) bool {
 }
 
 // freeBatch frees pool blocks that a cache gave up, each to its owner,
-// taking each owner's lock once for a run of its blocks.
+// taking each owner's lock once for a run of its blocks. A block whose
+// pool has no block in use was freed twice, the second time into a cache
+// that could not tell: it is left alone, the rest of the batch is freed,
+// and then the double free is reported, from whichever call made the
+// cache give the block up.
 func (d *sharedHeap) freeBatch(blocks []uintptr) {
+	bad := uintptr(0)
 	for len(blocks) > 0 {
-		blocks = blocks[d.freeRun(blocks):]
+		n, b := d.freeRun(blocks)
+		blocks, bad = blocks[n:], cmp.Or(bad, b)
+	}
+	if bad != 0 {
+		panic(obmalloc.Fault{Call: "Free", Addr: bad, Problem: "the pool has no block in use: a double free, found when a processor's cache handed the block back to its pool, during a later call"})
 	}
 }
 
 // freeRun frees the leading blocks that have the first one's owner, under
-// its lock, and returns how many it freed.
-func (d *sharedHeap) freeRun(blocks []uintptr) int {
+// its lock, and returns how many it went through and the first one it
+// left alone because its pool had no block in use.
+func (d *sharedHeap) freeRun(blocks []uintptr) (n int, bad uintptr) {
 	o := d.owners.owner(blocks[0])
 	s := &d.shards[o]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.h.Free(ptrAt(blocks[0]))
-	n := 1
-	for n < len(blocks) && d.owners.owner(blocks[n]) == o {
+	for n = 0; n < len(blocks) && (n == 0 || d.owners.owner(blocks[n]) == o); n++ {
+		if _, ok := obmalloc.LiveClassOf(ptrAt(blocks[n])); !ok {
+			bad = cmp.Or(bad, blocks[n])
+			continue
+		}
 		s.h.Free(ptrAt(blocks[n]))
-		n++
 	}
-	return n
+	return n, bad
 }
 
 // each runs f on every shard's heap in turn, each under its lock.

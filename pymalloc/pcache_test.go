@@ -3,6 +3,7 @@ package pymalloc
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -324,4 +325,58 @@ func TestAllocatedBlocksWhileOthersAllocate(t *testing.T) {
 	// never negative, and exact once the goroutine is done.
 	assert.GreaterOrEqual(t, low, 0)
 	assert.Zero(t, d.allocatedBlocks())
+}
+
+// A double free that the cache cannot see (not twice in a row) reaches
+// the pool when the cache spills the two copies: the pool of the block,
+// emptied by the first, refuses the second. The fault names the block and
+// says when it was found, and the rest of that spill is freed all the
+// same, so no block is lost.
+func TestCacheSpillReportsADoubleFreeAndFreesTheRest(t *testing.T) {
+	onOneProcessor(t, func(d *sharedHeap) {
+		const size = 512 // 31 blocks a pool
+		before := d.allocatedBlocks()
+		var all []unsafe.Pointer
+		byPool := map[uintptr][]unsafe.Pointer{}
+		for range 31 * 6 {
+			p := d.Malloc(size)
+			all = append(all, p)
+			pool := uintptr(p) &^ (obmalloc.DefaultPoolSize - 1)
+			byPool[pool] = append(byPool[pool], p)
+		}
+		var pool []unsafe.Pointer
+		for _, bs := range byPool {
+			if len(bs) == 31 {
+				pool = bs
+				break
+			}
+		}
+		require.NotNil(t, pool, "a pool of 31 blocks, all ours")
+		var others []unsafe.Pointer
+		for _, b := range all {
+			if !slices.Contains(pool, b) {
+				others = append(others, b)
+			}
+		}
+		p := pool[0]
+		// p and its pool-mates, another block, p again, then the rest.
+		seq := slices.Concat(pool, others[:1], []unsafe.Pointer{p}, others[1:])
+		var faults []obmalloc.Fault
+		for _, b := range seq {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						faults = append(faults, r.(obmalloc.Fault))
+					}
+				}()
+				d.Free(b)
+			}()
+		}
+		require.Len(t, faults, 1)
+		assert.Equal(t, uintptr(p), faults[0].Addr)
+		assert.Contains(t, faults[0].Problem, "a double free, found when a processor's cache handed the block back to its pool")
+		// Cached blocks count as free: every block is back but for none.
+		assert.Equal(t, before, d.allocatedBlocks(), "no block of the spill is lost")
+		require.NoError(t, d.check())
+	})
 }
