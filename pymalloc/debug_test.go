@@ -9,13 +9,17 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
 // Tests of the debug hooks: CPython's block layout and checks, the report
@@ -581,6 +585,83 @@ func TestRemoveDebugHooksRefusesLiveBlocks(t *testing.T) {
 	assert.Contains(t, err.Error(), "still live")
 	assert.True(t, DebugHooksInstalled())
 	Free(p)
+}
+
+// A call that loaded a hook before RemoveDebugHooks and enters it after
+// (a goroutine caught between the two) gets a bare block, which the bare
+// heap then frees as its own; before, it registered a decorated block
+// whose data address, freed later without the hooks, corrupted its pool.
+func TestRemoveDebugHooksWithACallOnItsWay(t *testing.T) {
+	require.NoError(t, Check())
+	base := AllocatedBlocks()
+	SetupDebugHooks()
+	stale := GetAllocator(DomainObj)
+	require.NoError(t, RemoveDebugHooks())
+	p := stale.Malloc(24)
+	// A bare block of the 48-byte class (24 bytes and the hooks' 24): on
+	// its class's grid, where a decorated one would be 16 bytes past it.
+	assert.Zero(t, (uintptr(p)%obmalloc.DefaultPoolSize-48)%48, "p is a block of the heap, not a hooked block's data")
+	z := stale.Calloc(4, 8)
+	assert.Equal(t, make([]byte, 32), unsafe.Slice((*byte)(z), 32), "a bare calloc'd block is zero")
+	stale.Free(z) // a bare block, passed down
+	Free(p)
+	q, r := Malloc(40), Malloc(40)
+	assert.GreaterOrEqual(t, max(uintptr(q), uintptr(r))-min(uintptr(q), uintptr(r)), uintptr(48), "distinct blocks")
+	Free(q)
+	Free(r)
+	require.NoError(t, Check())
+	assert.Equal(t, base, AllocatedBlocks())
+}
+
+// Removing the hooks while goroutines allocate and free (installed, as
+// documented, before they start): every block keeps its bytes and the
+// heap ends whole. Before the removal marked the hooks, a goroutine caught
+// between loading a hook and entering it registered a decorated block
+// after the hooks were found empty, and freed it into the bare heap: the
+// auditor's version of this crashed within a second.
+func TestRemoveDebugHooksWhileGoroutinesAllocate(t *testing.T) {
+	require.NoError(t, Check())
+	base := AllocatedBlocks()
+	for round := range 40 {
+		SetupDebugHooks()
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					n := uintptr(1 + (i*37+g*11)%480) // pool blocks, hooks included
+					p := Malloc(n)
+					b := unsafe.Slice((*byte)(p), n)
+					for j := range b {
+						b[j] = byte(g)
+					}
+					for j := range b {
+						if b[j] != byte(g) {
+							t.Errorf("round %d, goroutine %d: byte %d of a %d-byte block changed", round, g, j, n)
+							return
+						}
+					}
+					Free(p)
+				}
+			}()
+		}
+		time.Sleep(time.Millisecond)
+		for RemoveDebugHooks() != nil {
+			runtime.Gosched()
+		}
+		time.Sleep(time.Millisecond) // calls now go round the hooks
+		close(stop)
+		wg.Wait()
+	}
+	require.NoError(t, Check())
+	assert.Equal(t, base, AllocatedBlocks())
 }
 
 func TestSettingsReturnPrevious(t *testing.T) {

@@ -94,6 +94,10 @@ type debugAllocator struct {
 	// registry does not know may be one of those and is passed down
 	// unchecked. Otherwise such a pointer is a fault.
 	lenient bool
+	// removed: RemoveDebugHooks took this hook off its domain (guarded by
+	// st.mu). A call that loaded the hook before and enters it after
+	// makes its block bare, and passes unknown blocks down.
+	removed bool
 }
 
 // owner is implemented by allocators that can tell their own blocks: the
@@ -234,6 +238,14 @@ func (d *debugAllocator) alloc(zero bool, n uintptr) unsafe.Pointer {
 		fill(data, n, cleanByte)
 	}
 	d.st.mu.Lock()
+	if d.removed {
+		d.st.mu.Unlock()
+		if zero { // the header and pad were written on calloc's zeros
+			clear(bytesAt(uintptr(base), debugHead))
+			clear(bytesAt(data+n, debugSST))
+		}
+		return base
+	}
 	d.st.add(data, &dblock{size: n, owner: d, state: stateLive})
 	d.st.markInner(uintptr(base), true)
 	d.st.mu.Unlock()
@@ -274,9 +286,10 @@ func (d *debugAllocator) Free(p unsafe.Pointer) {
 	b := st.blocks[a]
 	if b == nil || b.state != stateLive || b.inner {
 		f, known := st.diagnose(call, a)
+		removed := d.removed
 		st.mu.Unlock()
-		if !known && d.passDown(p) {
-			d.next.Free(p) // a block from before the hooks
+		if !known && (removed || d.passDown(p)) {
+			d.next.Free(p) // a block from before the hooks, or after them
 			return
 		}
 		if !known {
@@ -324,9 +337,10 @@ func (d *debugAllocator) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	b := st.blocks[a]
 	if b == nil || b.state != stateLive || b.inner {
 		f, known := st.diagnose(call, a)
+		removed := d.removed
 		st.mu.Unlock()
-		if !known && d.passDown(p) {
-			return d.next.Realloc(p, n) // a block from before the hooks stays unchecked
+		if !known && (removed || d.passDown(p)) {
+			return d.next.Realloc(p, n) // a block from before the hooks, or after them, stays unchecked
 		}
 		if !known {
 			f = foreignFault(call, a)
@@ -736,28 +750,47 @@ func SetupDebugHooks() {
 // changes nothing, while blocks allocated under the hooks are live (the
 // allocators below could not free them), returning an error that counts
 // them; a domain whose hook is not on top (another hook was installed
-// since) is left as it is. It is for tests and experiments; CPython has
-// no counterpart.
+// since) is left as it is. Other goroutines may go on allocating and
+// freeing meanwhile: a call that took a hook just before it went makes a
+// plain block. It is for tests and experiments; CPython has no
+// counterpart.
 func RemoveDebugHooks() error {
 	hooksMu.Lock()
 	defer hooksMu.Unlock()
 	FlushQuarantine()
-	debug.mu.Lock()
-	live := len(debug.blocks)
-	debug.mu.Unlock()
-	if live > 0 {
-		return &liveBlocksError{live}
-	}
+	var hooks []*debugAllocator
+	var bare [3]*holder
 	for _, d := range []Domain{DomainRaw, DomainMem, DomainObj} {
 		switch a := domains[d].Load().a.(type) {
 		case *debugAllocator:
 			if a.st == debug {
-				domains[d].Store(&holder{a.next})
+				hooks, bare[d] = append(hooks, a), &holder{a.next}
 			}
 		case *tracer:
 			if h, ok := a.next.(*debugAllocator); ok && h.st == debug {
-				domains[d].Store(&holder{&tracer{domain: d, next: h.next}})
+				hooks, bare[d] = append(hooks, h), &holder{&tracer{domain: d, next: h.next}}
 			}
+		}
+	}
+	// The hooks are marked removed, under the registry's lock, only while
+	// no block made under them is live. A call that loaded a hook and
+	// enters it afterwards then makes a bare block and passes the blocks
+	// it does not know down: no block the hooks decorated can reach the
+	// bare allocator, which would take its data address for a block.
+	debug.mu.Lock()
+	n := len(debug.blocks)
+	if n == 0 {
+		for _, h := range hooks {
+			h.removed = true
+		}
+	}
+	debug.mu.Unlock()
+	if n > 0 {
+		return &liveBlocksError{n}
+	}
+	for d, h := range bare {
+		if h != nil {
+			domains[d].Store(h)
 		}
 	}
 	// Without the hooks, freed addresses are handed out again unseen:
