@@ -123,11 +123,65 @@ func (d *sharedHeap) Malloc(n uintptr) unsafe.Pointer {
 			}
 		}
 		s = d.lockSharded()
+		if n-1 < obmalloc.DefaultThreshold {
+			return d.smallFromShards(s, n, false)
+		}
 	} else if !s.mu.TryLock() {
 		s = d.lockSharded()
 	}
 	p := s.h.Malloc(n)
 	s.mu.Unlock()
+	return p
+}
+
+// smallFromShards serves a small request (zeroed if zero) from the
+// locked shard s, which it unlocks, or elsewhere (see elsewhere) when s
+// cannot serve it from its pools.
+func (d *sharedHeap) smallFromShards(s *shard, n uintptr, zero bool) unsafe.Pointer {
+	p := smallAlloc(s.h, n, zero)
+	owned := p != nil && s.h.Owns(p)
+	s.mu.Unlock()
+	if owned {
+		return p
+	}
+	return d.elsewhere(s, p, n, zero)
+}
+
+func smallAlloc(h *obmalloc.Heap, n uintptr, zero bool) unsafe.Pointer {
+	if zero {
+		return h.Calloc(1, n)
+	}
+	return h.Malloc(n)
+}
+
+// elsewhere serves a small request that shard s could not serve from its
+// pools (it could map no arena: p is the large allocator's block it fell
+// back on, or nil) from another shard's pools, as CPython's one heap
+// would have found them; only if none has room does p stand.
+func (d *sharedHeap) elsewhere(s *shard, p unsafe.Pointer, n uintptr, zero bool) unsafe.Pointer {
+	for i := range d.mask + 1 {
+		o := &d.shards[i]
+		if o == s {
+			continue
+		}
+		o.mu.Lock()
+		var q unsafe.Pointer
+		if o.h != nil {
+			if q = smallAlloc(o.h, n, zero); q != nil && !o.h.Owns(q) {
+				o.h.Free(q) // no pool here either
+				q = nil
+			}
+		}
+		o.mu.Unlock()
+		if q != nil {
+			if p != nil {
+				s.mu.Lock()
+				s.h.Free(p)
+				s.mu.Unlock()
+			}
+			return q
+		}
+	}
 	return p
 }
 
@@ -141,6 +195,9 @@ func (d *sharedHeap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 			}
 		}
 		s = d.lockSharded()
+		if hi, n := bits.Mul64(uint64(nelem), uint64(elsize)); hi == 0 && n-1 < obmalloc.DefaultThreshold {
+			return d.smallFromShards(s, uintptr(n), true)
+		}
 	} else if !s.mu.TryLock() {
 		s = d.lockSharded()
 	}
@@ -183,20 +240,22 @@ func (d *sharedHeap) mallocRefill(n uintptr) unsafe.Pointer {
 	got := 0
 	s := d.lockSharded()
 	p := s.h.Malloc(n)
-	if p != nil && s.h.Owns(p) {
-		size := uintptr(c+1) * obmalloc.DefaultAlignment
-		for got < cacheBatch {
-			q := s.h.Malloc(size)
-			if q != nil && !s.h.Owns(q) {
-				s.h.Free(q) // no arena to be had: the large allocator's
-				q = nil
-			}
-			if q == nil {
-				break
-			}
-			batch[got] = uintptr(q)
-			got++
+	if p == nil || !s.h.Owns(p) {
+		s.mu.Unlock()
+		return d.elsewhere(s, p, n, false)
+	}
+	size := uintptr(c+1) * obmalloc.DefaultAlignment
+	for got < cacheBatch {
+		q := s.h.Malloc(size)
+		if q != nil && !s.h.Owns(q) {
+			s.h.Free(q) // no arena to be had: the large allocator's
+			q = nil
 		}
+		if q == nil {
+			break
+		}
+		batch[got] = uintptr(q)
+		got++
 	}
 	s.mu.Unlock()
 	if rest := d.caches.putBatch(c, batch[:got]); len(rest) > 0 {

@@ -380,3 +380,72 @@ func TestCacheSpillReportsADoubleFreeAndFreesTheRest(t *testing.T) {
 		require.NoError(t, d.check())
 	})
 }
+
+// switchableArenas and switchableRaw fail every request while fail is set.
+type switchableArenas struct {
+	fail atomic.Bool
+	ArenaAllocator
+}
+
+func (f *switchableArenas) Alloc(n uintptr) unsafe.Pointer {
+	if f.fail.Load() {
+		return nil
+	}
+	return f.ArenaAllocator.Alloc(n)
+}
+
+type switchableRaw struct {
+	fail atomic.Bool
+	Allocator
+}
+
+func (f *switchableRaw) Malloc(n uintptr) unsafe.Pointer {
+	if f.fail.Load() {
+		return nil
+	}
+	return f.Allocator.Malloc(n)
+}
+
+// When its own shard can map no arena, a small request is served from
+// another shard's pools, as CPython's one heap would serve it: Malloc
+// returns nil only once no shard has room for the class.
+func TestSmallRequestTakesAnotherShardsPools(t *testing.T) {
+	arenas := &switchableArenas{ArenaAllocator: GetArenaAllocator()}
+	raw := &switchableRaw{Allocator: GetAllocator(DomainRaw)}
+	SetArenaAllocator(arenas)
+	SetAllocator(DomainRaw, raw)
+	defer SetArenaAllocator(arenas.ArenaAllocator)
+	defer SetAllocator(DomainRaw, raw.Allocator)
+	onOneProcessor(t, func(d *sharedHeap) {
+		d.shards[0].mu.Lock() // as if another goroutine held it a moment
+		x := d.Malloc(100)    // so shard 1 serves, and maps an arena
+		d.shards[0].mu.Unlock()
+		d.Free(x)
+		perShard := []int{}
+		d.each(func(_ int, h *obmalloc.Heap) { perShard = append(perShard, h.Stats().UnusedPools) })
+		require.Len(t, perShard, 2)
+		require.Positive(t, perShard[1], "shard 1 has empty pools")
+
+		arenas.fail.Store(true)
+		raw.fail.Store(true)
+		var live []unsafe.Pointer
+		for p := d.Malloc(100); p != nil; p = d.Malloc(100) {
+			live = append(live, p)
+		}
+		// Nil only once no shard had a free 112-byte block or an empty
+		// pool left (before, shard 0's running out was the end).
+		d.each(func(i int, h *obmalloc.Heap) {
+			st := h.Stats()
+			assert.Zero(t, st.Classes[6].AvailBlocks, "shard %d: free blocks of the class", i)
+			assert.Zero(t, st.UnusedPools, "shard %d: empty pools", i)
+		})
+		assert.Zero(t, d.stats().Classes[6].AvailBlocks, "none cached either")
+		assert.Nil(t, d.Calloc(1, 100), "and then none is left")
+		arenas.fail.Store(false)
+		raw.fail.Store(false)
+		for _, p := range live {
+			d.Free(p)
+		}
+		require.NoError(t, d.check())
+	})
+}
