@@ -529,25 +529,30 @@ func (s *Snapshot) groupBy(by GroupBy, cumulative bool) map[string]*Statistic {
 	return stats
 }
 
+// tracebackKey identifies a traceback as tracemalloc does, by the file
+// and line of each frame: two functions on one line (Go closures) are one
+// frame to it. The first traceback met under a key is the one shown.
 func tracebackKey(tb Traceback) string {
 	var b strings.Builder
 	for _, f := range tb {
-		fmt.Fprintf(&b, "%s\x00%d\x00%s\x01", f.File, f.Line, f.Function)
+		fmt.Fprintf(&b, "%s\x00%d\x01", f.File, f.Line)
 	}
 	return b.String()
 }
 
-// compareTracebacks orders tracebacks as Python orders their frame tuples.
+// compareTracebacks orders tracebacks as Python orders their frame tuples,
+// which hold the oldest frame first: Traceback holds the most recent
+// first, so the frames are compared from the end.
 func compareTracebacks(a, b Traceback) int {
-	return slices.CompareFunc(a, b, func(x, y Frame) int {
-		if c := strings.Compare(x.File, y.File); c != 0 {
+	for i, j := len(a)-1, len(b)-1; i >= 0 && j >= 0; i, j = i-1, j-1 {
+		if c := strings.Compare(a[i].File, b[j].File); c != 0 {
 			return c
 		}
-		if x.Line != y.Line {
-			return x.Line - y.Line
+		if a[i].Line != b[j].Line {
+			return a[i].Line - b[j].Line
 		}
-		return strings.Compare(x.Function, y.Function)
-	})
+	}
+	return len(a) - len(b)
 }
 
 // Statistics groups the traces and sorts the groups biggest first (by
