@@ -1,5 +1,7 @@
 package gcmodule
 
+import "unsafe"
+
 // Instances of classes: what a Python class statement produces, reduced
 // to what the collector cares about. A class is a registered type whose
 // finalizer (__del__), legacy finalizer (tp_del) and __call__ are Go
@@ -29,6 +31,17 @@ type instBody struct {
 }
 
 const instBodySize = 24
+
+// Checked at compile time: the sizes and the weaklist offset that the type
+// table and the values blocks use are the structs'.
+var (
+	_ [instBodySize - unsafe.Sizeof(instBody{})]struct{}
+	_ [unsafe.Sizeof(instBody{}) - instBodySize]struct{}
+	_ [16 - unsafe.Offsetof(instBody{}.weaklist)]struct{}
+	_ [unsafe.Offsetof(instBody{}.weaklist) - 16]struct{}
+	_ [valuesHeadSize - unsafe.Sizeof(valuesHead{})]struct{}
+	_ [unsafe.Sizeof(valuesHead{}) - valuesHeadSize]struct{}
+)
 
 func instOf(o Object) *instBody { return at[instBody](body(o)) }
 
@@ -333,7 +346,10 @@ func (c *Collector) freeValues(v uintptr) {
 }
 
 // instanceTraverse is subtype_traverse: the inline values in slot order
-// (_PyObject_VisitInstanceAttributes), or the materialised dict.
+// (_PyObject_VisitInstanceAttributes), or the materialised dict. The
+// collector's own walks repeat it with their visit written in
+// (instanceDecref, instanceReachable in visit.go), and freeValues too:
+// a change here goes there.
 func instanceTraverse(o Object, visit func(Object)) {
 	b := instOf(o)
 	if v := b.values; v != 0 {

@@ -233,3 +233,39 @@ func TestInstanceMaterialisesItsDict(t *testing.T) {
 	assert.Equal(t, []string{"[1]", "[0]"}, e.describe(e.c.GetReferents(d[0])))
 	e.drop(xs...)
 }
+
+// Making the materialised dict may start a collection, whose finalizers
+// may set an attribute of the very instance being materialised: that
+// nested call materialises it first, and the outer one then finds the
+// dict made and goes on with it (found by the session 6 review: without
+// that check, a nil dereference).
+func TestInstanceMaterialisedDuringItsOwnMaterialisation(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	o := e.inst(NewClass(ClassSpec{Name: "K"}))
+	for i := range 29 { // a first instance's shared keys take 29 names
+		e.setNew(o, fmt.Sprintf("a%d", i), e.int(int64(i)))
+	}
+	ran := false
+	g := NewClass(ClassSpec{Name: "G", Finalize: func(c *Collector, self Object) {
+		ran = true
+		n := c.NewInt(7)
+		assert.NoError(t, c.SetAttr(o, "yy", n))
+		c.Decref(n)
+	}})
+	loop := e.inst(g)
+	e.set(loop, "self", loop)
+	e.drop(loop)
+	e.c.Enable()
+	e.c.SetThreshold(1)
+	e.setNew(o, "zz", e.int(99)) // the 30th name: a dict, made by an allocation that collects
+	e.c.Disable()
+	e.c.SetThreshold(700)
+	require.True(t, ran, "the finalizer ran while the dict was being made")
+	for _, name := range []string{"yy", "zz", "a3"} {
+		_, ok := e.c.GetAttr(o, name)
+		assert.True(t, ok, name)
+	}
+	e.drop(o)
+	e.c.Collect(2)
+}

@@ -613,7 +613,7 @@ func TestRemoveDebugHooksWithACallOnItsWay(t *testing.T) {
 	assert.Equal(t, base, AllocatedBlocks())
 }
 
-// Removing the hooks while goroutines allocate and free (installed, as
+// Removing the hooks while goroutines allocate, reallocate and free (installed, as
 // documented, before they start): every block keeps its bytes and the
 // heap ends whole. Before the removal marked the hooks, a goroutine caught
 // between loading a hook and entering it registered a decorated block
@@ -642,9 +642,12 @@ func TestRemoveDebugHooksWhileGoroutinesAllocate(t *testing.T) {
 					for j := range b {
 						b[j] = byte(g)
 					}
+					m := uintptr(1 + (i*53+g*7)%480)
+					p = Realloc(p, m)
+					b = unsafe.Slice((*byte)(p), min(n, m))
 					for j := range b {
 						if b[j] != byte(g) {
-							t.Errorf("round %d, goroutine %d: byte %d of a %d-byte block changed", round, g, j, n)
+							t.Errorf("round %d, goroutine %d: byte %d of a block reallocated from %d to %d bytes changed", round, g, j, n, m)
 							return
 						}
 					}
@@ -662,6 +665,79 @@ func TestRemoveDebugHooksWhileGoroutinesAllocate(t *testing.T) {
 	}
 	require.NoError(t, Check())
 	assert.Equal(t, base, AllocatedBlocks())
+}
+
+// pausingBelow is an allocator under the hooks that remembers the blocks
+// it handed out, records a free of anything else in bad, and holds its
+// first Realloc until release is closed.
+type pausingBelow struct {
+	next    Allocator
+	mu      sync.Mutex
+	handed  map[uintptr]bool
+	entered chan struct{}
+	release chan struct{}
+	bad     []uintptr
+}
+
+func (b *pausingBelow) rec(p unsafe.Pointer) unsafe.Pointer {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.handed[uintptr(p)] = true
+	return p
+}
+
+func (b *pausingBelow) Malloc(n uintptr) unsafe.Pointer    { return b.rec(b.next.Malloc(n)) }
+func (b *pausingBelow) Calloc(a, c uintptr) unsafe.Pointer { return b.rec(b.next.Calloc(a, c)) }
+
+func (b *pausingBelow) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
+	b.mu.Lock()
+	entered := b.entered
+	b.entered = nil
+	delete(b.handed, uintptr(p))
+	b.mu.Unlock()
+	if entered != nil {
+		close(entered)
+		<-b.release
+	}
+	return b.rec(b.next.Realloc(p, n))
+}
+
+func (b *pausingBelow) Free(p unsafe.Pointer) {
+	b.mu.Lock()
+	ok := b.handed[uintptr(p)]
+	delete(b.handed, uintptr(p))
+	if !ok {
+		b.bad = append(b.bad, uintptr(p))
+	}
+	b.mu.Unlock()
+	if ok {
+		b.next.Free(p)
+	}
+}
+
+// While a Realloc has its block out of the registry (the allocator below
+// is moving it), RemoveDebugHooks refuses: that block is live. Before, it
+// saw no block, took the hooks off, and the realloc's decorated result
+// later reached the bare allocator (found by the session 6 review).
+func TestRemoveDebugHooksWaitsForARealloc(t *testing.T) {
+	prev := GetAllocator(DomainObj)
+	entered := make(chan struct{})
+	below := &pausingBelow{next: prev, handed: map[uintptr]bool{}, entered: entered, release: make(chan struct{})}
+	SetAllocator(DomainObj, below)
+	defer SetAllocator(DomainObj, prev)
+	SetupDebugHooks()
+	p := Malloc(8)
+	done := make(chan unsafe.Pointer)
+	go func() { done <- Realloc(p, 16) }()
+	<-entered
+	err := RemoveDebugHooks()
+	close(below.release)
+	q := <-done
+	require.Error(t, err, "a block being reallocated is live")
+	assert.Contains(t, err.Error(), "1 blocks allocated under the debug hooks are still live")
+	Free(q)
+	require.NoError(t, RemoveDebugHooks())
+	assert.Empty(t, below.bad, "the allocator below was handed only its own blocks")
 }
 
 func TestSettingsReturnPrevious(t *testing.T) {

@@ -161,6 +161,10 @@ type debugState struct {
 	// pending are faults found while the default heap's lock was held,
 	// raised once the call that took it has returned.
 	pending []Fault
+	// moving counts the blocks that Realloc has taken out of blocks while
+	// the allocator below works on them: they are live all the same, and
+	// RemoveDebugHooks must wait for them.
+	moving int
 }
 
 func newDebugState() *debugState {
@@ -364,6 +368,7 @@ func (d *debugAllocator) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	// The block leaves the registry while the allocator below works on
 	// it, without the lock; it comes back under its new address.
 	st.remove(a)
+	st.moving++
 	st.markInner(a-debugHead, false) // its hook may now reallocate it
 	st.mu.Unlock()
 	if bad {
@@ -403,6 +408,7 @@ func (d *debugAllocator) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 		fill(data+old, size-old, cleanByte)
 	}
 	st.mu.Lock()
+	st.moving--
 	st.add(data, &dblock{size: size, owner: owner, state: stateLive})
 	st.markInner(head, true)
 	if r != nil && data != a {
@@ -778,11 +784,16 @@ func RemoveDebugHooks() error {
 	// it does not know down: no block the hooks decorated can reach the
 	// bare allocator, which would take its data address for a block.
 	debug.mu.Lock()
-	n := len(debug.blocks)
+	n := len(debug.blocks) + debug.moving
 	if n == 0 {
 		for _, h := range hooks {
 			h.removed = true
 		}
+		// Without the hooks, freed addresses are handed out again
+		// unseen: what the registry remembers of them would be stale
+		// (and a removed hook, still installed a moment, would take a
+		// plain block at such an address for a double free).
+		clear(debug.freed)
 	}
 	debug.mu.Unlock()
 	if n > 0 {
@@ -793,11 +804,6 @@ func RemoveDebugHooks() error {
 			domains[d].Store(h)
 		}
 	}
-	// Without the hooks, freed addresses are handed out again unseen:
-	// what the registry remembers of them would be stale.
-	debug.mu.Lock()
-	clear(debug.freed)
-	debug.mu.Unlock()
 	return nil
 }
 

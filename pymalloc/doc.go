@@ -48,10 +48,10 @@
 // that allocates from one goroutine gets exactly CPython's single heap and
 // its statistics. The first time an allocation finds that mutex held, the
 // heap shards itself for good: each processor (GOMAXPROCS of them) gets a
-// heap and mutex of its own, allocations take the current processor's (or,
-// when it can map no arena, another shard's pools, before the large-block
-// allocator), and a free goes to the shard that owns the block, found in
-// a lock-free table of arenas. Each processor also gets a small cache of free blocks per
+// heap and mutex of its own, allocations take the current processor's
+// (or, when it can map no arena, another shard's pools, before the
+// large-block allocator), and a free goes to the shard that owns the
+// block, found in a lock-free table of arenas. Each processor also gets a small cache of free blocks per
 // size class (up to 32 each), as tcmalloc's and jemalloc's per-thread
 // caches: Free puts a block there and Malloc takes the last one put, with
 // the goroutine pinned to its processor for a few instructions and no

@@ -147,6 +147,7 @@ func (d *sharedHeap) smallFromShards(s *shard, n uintptr, zero bool) unsafe.Poin
 	return d.elsewhere(s, p, n, zero)
 }
 
+// smallAlloc is h.Malloc(n), or h.Calloc(1, n) if zero.
 func smallAlloc(h *obmalloc.Heap, n uintptr, zero bool) unsafe.Pointer {
 	if zero {
 		return h.Calloc(1, n)
@@ -188,14 +189,16 @@ func (d *sharedHeap) elsewhere(s *shard, p unsafe.Pointer, n uintptr, zero bool)
 func (d *sharedHeap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 	s := &d.shards[0]
 	if d.sharded.Load() {
-		if hi, n := bits.Mul64(uint64(nelem), uint64(elsize)); hi == 0 && n-1 < obmalloc.DefaultThreshold {
+		hi, n := bits.Mul64(uint64(nelem), uint64(elsize))
+		small := hi == 0 && n-1 < obmalloc.DefaultThreshold
+		if small {
 			if p, _ := d.caches.get(uintptr(n)); p != nil {
 				clear(unsafe.Slice((*byte)(p), n)) // a cached block holds old data
 				return p
 			}
 		}
 		s = d.lockSharded()
-		if hi, n := bits.Mul64(uint64(nelem), uint64(elsize)); hi == 0 && n-1 < obmalloc.DefaultThreshold {
+		if small {
 			return d.smallFromShards(s, uintptr(n), true)
 		}
 	} else if !s.mu.TryLock() {

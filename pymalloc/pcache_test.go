@@ -432,6 +432,17 @@ func TestSmallRequestTakesAnotherShardsPools(t *testing.T) {
 		for p := d.Malloc(100); p != nil; p = d.Malloc(100) {
 			live = append(live, p)
 		}
+		// A Calloc that misses the cache takes the other path: with shard 0
+		// full, a slot freed straight into shard 1's pools serves it.
+		i := slices.IndexFunc(live, func(p unsafe.Pointer) bool { return d.owners.owner(uintptr(p)) == 1 })
+		require.GreaterOrEqual(t, i, 0)
+		d.shards[1].mu.Lock()
+		d.shards[1].h.Free(live[i])
+		d.shards[1].mu.Unlock()
+		z := d.Calloc(1, 100)
+		require.NotNil(t, z, "shard 0 is full; shard 1's free slot serves the Calloc")
+		assert.Equal(t, 1, d.owners.owner(uintptr(z)))
+		live[i] = z
 		// Nil only once no shard had a free 112-byte block or an empty
 		// pool left (before, shard 0's running out was the end).
 		d.each(func(i int, h *obmalloc.Heap) {
