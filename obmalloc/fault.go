@@ -37,7 +37,7 @@ func explainLargeFault() {
 	if r == nil {
 		return
 	}
-	if f, ok := r.(rawalloc.Fault); ok {
+	if f, ok := r.(rawalloc.Fault); ok && !f.FreeList() {
 		panic(Fault{Call: f.Call, Addr: f.Addr, Problem: "in no arena of the heap, and " + f.Problem})
 	}
 	panic(r)

@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
+
 	"github.com/gopymalloc/gopymalloc/internal/arenatest"
 )
 
@@ -248,5 +250,35 @@ func TestFreeInTheHeadOfAMisalignedArena(t *testing.T) {
 	}
 	assert.True(t, h.Owns(ptr(info.ArenaBase+64)), "the arena's whole range is its own, as address_in_range says")
 	h.Free(p)
+	require.NoError(t, h.Check())
+}
+
+// A corrupt free list of the large allocator is its own fault, whichever
+// call meets it: the large allocator's Fault, with the free block's
+// address, passes through Realloc unchanged, where it used to become an
+// obmalloc.Fault saying that Realloc's (valid) pointer was in no arena.
+func TestLargeFreeListFaultPassesThrough(t *testing.T) {
+	h := newHeap(t, Config{})
+	p := h.Malloc(5000)
+	h.Free(p)
+	state := (*uint64)(unsafe.Add(p, -8)) // the large block's header: capacity, state
+	*state ^= 1 << 60
+	q := h.Malloc(1000)
+	for _, call := range []func(){
+		func() { h.Malloc(5000) },
+		func() { h.Realloc(q, 5000) },
+	} {
+		r := func() (r any) {
+			defer func() { r = recover() }()
+			call()
+			return nil
+		}()
+		f, ok := r.(rawalloc.Fault)
+		require.True(t, ok, "%T %v", r, r)
+		assert.Equal(t, uintptr(p), f.Addr)
+		assert.True(t, f.FreeList())
+	}
+	*state ^= 1 << 60
+	h.Free(q)
 	require.NoError(t, h.Check())
 }

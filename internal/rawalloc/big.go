@@ -67,11 +67,16 @@ func (h *Heap) bigFit(need uintptr) int {
 // takeBig removes cached mapping i from the cache and makes its block live.
 func (h *Heap) takeBig(i int) uintptr {
 	e := h.bigFree[i]
+	data := e.base + headerBytes
+	// Written through a dangling pointer since it was freed, the header
+	// would be blamed on the block's next owner: refuse it now.
+	if hd := headerOf(data); !saneBigHeader(hd, e.size-headerBytes) || hd.state&flagLive != 0 {
+		panic(Fault{Call: "Malloc", Addr: data, Problem: problemFreeList})
+	}
 	h.bigFree = append(h.bigFree[:i], h.bigFree[i+1:]...)
 	if e.committed {
 		h.bigCommitted -= e.size
 	}
-	data := e.base + headerBytes
 	headerOf(data).state = bigState(true)
 	capacity := e.size - headerBytes
 	h.stats.FreeBytes -= capacity

@@ -49,10 +49,15 @@ func isBlockStart(chunk, data uintptr) bool {
 func (h *Heap) allocClass(call string, c int) (uintptr, bool) {
 	capacity := classBytes[c]
 	if data := h.freeHead[c]; data != 0 {
+		// The head came from a free block's link, which a write through a
+		// dangling pointer can have changed: it is read only once it is
+		// known to be a block's start in one of the heap's chunks. A
+		// header that is not a free block of c means the same damage:
+		// handing the block out would spread it.
+		if !h.isChunkBlock(data) {
+			panic(Fault{Call: call, Addr: data, Problem: problemFreeList})
+		}
 		hd := headerOf(data)
-		// A header that is not a free block of c means the heap was written
-		// through a dangling or overflowing pointer: handing the block out
-		// would spread the damage.
 		if hd.state != classState(c, false) || hd.capacity != uint64(capacity) {
 			panic(Fault{Call: call, Addr: data, Problem: problemFreeList})
 		}
@@ -74,6 +79,13 @@ func (h *Heap) allocClass(call string, c int) (uintptr, bool) {
 	h.stats.LiveBlocks++
 	h.stats.LiveBytes += capacity
 	return data, true
+}
+
+// isChunkBlock reports whether a block's data starts at data in one of
+// the heap's chunks (classify's test, without reading the header).
+func (h *Heap) isChunkBlock(data uintptr) bool {
+	i := h.regionOf(data)
+	return i >= 0 && !h.regions[i].big && data%alignBytes == 0 && isBlockStart(h.regions[i].start, data)
 }
 
 // freeClass puts the live class block b on its class's free list.

@@ -38,3 +38,7 @@ const (
 	problemFreed     = "the block is already free (double free)"
 	problemFreeList  = "a free block's header is corrupt (memory was written through a dangling or overflowing pointer)"
 )
+
+// FreeList reports whether f is about the heap's own free blocks (one
+// written through a dangling pointer) rather than the pointer passed.
+func (f Fault) FreeList() bool { return f.Problem == problemFreeList }

@@ -133,8 +133,8 @@ func (h *Heap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 //
 // Policy: the block stays in place when n fits its capacity and would not
 // leave too much of it unused: for a class block, when n's own class is
-// the block's class or n is at least 3/4 of the capacity (CPython's rule
-// for its small blocks); for a big block, when n is at least half of the
+// the block's class or n is more than 3/4 of the capacity (CPython's rule
+// for its small blocks, 4n > 3c); for a big block, when n is at least half of the
 // capacity (the same slack the big-block cache accepts). Otherwise the
 // block moves: a new block is allocated, min(capacity, n) bytes are copied
 // and the old block is freed.
@@ -252,7 +252,7 @@ func (b blockRef) fits(n uintptr) bool {
 	case b.big():
 		return n >= c/2
 	default:
-		return classOf(n) == b.class() || 4*n >= 3*c
+		return classOf(n) == b.class() || 4*n > 3*c
 	}
 }
 

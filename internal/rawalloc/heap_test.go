@@ -229,7 +229,8 @@ func TestReallocInPlacePolicy(t *testing.T) {
 	}{
 		{"grow within capacity", 1000, 1024, true},
 		{"same class", 1024, 900, true},
-		{"shrink to 3/4", 1024, 768, true},
+		{"shrink to just above 3/4", 1024, 769, true},
+		{"shrink to 3/4 (4n > 3c, as pymalloc's)", 1024, 768, false},
 		{"shrink below 3/4", 1024, 700, false},
 		{"grow past capacity", 1024, 1025, false},
 		{"zero from the smallest class", 10, 0, true},
@@ -434,6 +435,39 @@ func TestCorruptFreeListIsRefused(t *testing.T) {
 	headerOf(uintptr(p)).state = classState(classOf(1000), false)
 	require.NoError(t, h.Check())
 	assert.Equal(t, p, h.Malloc(1000))
+}
+
+// A free block's link overwritten with an address outside the heap (user
+// data written through a dangling pointer) is refused when it would
+// become the list's head, before anything is read there; it killed the
+// process with SIGSEGV before (found by the session 6 audit).
+func TestCorruptFreeListLinkIsRefused(t *testing.T) {
+	for _, link := range []uintptr{^uintptr(0) &^ 0xfff, 0x4141414141414140, 8} {
+		h := newTestHeap(t, nil)
+		p := h.Malloc(1000)
+		h.Free(p)
+		*(*uintptr)(p) = link
+		assert.Equal(t, p, h.Malloc(1000), "the block itself is intact")
+		fault, ok := faultOf(func() { h.Malloc(1000) })
+		require.True(t, ok, "link %#x", link)
+		assert.Equal(t, Fault{Call: "Malloc", Addr: link, Problem: problemFreeList}, fault)
+	}
+}
+
+// A cached big mapping whose header was overwritten since it was freed is
+// refused when it would be reused, rather than blamed on the block's next
+// owner at its first Free.
+func TestCorruptBigCacheEntryIsRefused(t *testing.T) {
+	h := newTestHeap(t, nil)
+	p := h.Malloc(1 << 20)
+	h.Free(p)
+	headerOf(uintptr(p)).capacity++
+	fault, ok := faultOf(func() { h.Malloc(1 << 20) })
+	require.True(t, ok)
+	assert.Equal(t, Fault{Call: "Malloc", Addr: uintptr(p), Problem: problemFreeList}, fault)
+	assert.True(t, fault.FreeList())
+	headerOf(uintptr(p)).capacity--
+	assert.Equal(t, p, h.Malloc(1<<20))
 }
 
 func TestCheckFindsCorruption(t *testing.T) {
