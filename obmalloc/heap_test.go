@@ -8,9 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
-
 	"github.com/gopymalloc/gopymalloc/internal/arenatest"
+	"github.com/gopymalloc/gopymalloc/internal/rawalloc"
 )
 
 // newHeap returns a heap that the test closes when it ends.

@@ -135,8 +135,7 @@ func (h *Heap) checkFreeLists(freeByClass *[numClasses]int) error {
 			if n == h.freeCount[c] {
 				return fmt.Errorf("rawalloc: class %d (%d bytes): free list longer than its count %d (a cycle or a stray link)", c, classBytes[c], h.freeCount[c])
 			}
-			i := h.regionOf(data)
-			if i < 0 || h.regions[i].big || data%alignBytes != 0 || !isBlockStart(h.regions[i].start, data) {
+			if !h.isChunkBlock(data) {
 				return fmt.Errorf("rawalloc: class %d (%d bytes): free list entry %d is %#x, not a block of a chunk", c, classBytes[c], n, data)
 			}
 			if hd := headerOf(data); hd.state != classState(c, false) {

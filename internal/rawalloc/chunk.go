@@ -1,6 +1,9 @@
 package rawalloc
 
-import "math/bits"
+import (
+	"math/bits"
+	"unsafe"
+)
 
 // Chunks are the mappings that class blocks are carved from.
 const (
@@ -49,19 +52,17 @@ func isBlockStart(chunk, data uintptr) bool {
 func (h *Heap) allocClass(call string, c int) (uintptr, bool) {
 	capacity := classBytes[c]
 	if data := h.freeHead[c]; data != 0 {
-		// The head came from a free block's link, which a write through a
-		// dangling pointer can have changed: it is read only once it is
-		// known to be a block's start in one of the heap's chunks. A
-		// header that is not a free block of c means the same damage:
-		// handing the block out would spread it.
-		if !h.isChunkBlock(data) {
-			panic(Fault{Call: call, Addr: data, Problem: problemFreeList})
-		}
+		// A header that is not a free block of c means the heap was
+		// written through a dangling or overflowing pointer: handing the
+		// block out would spread the damage. So does a link that does not
+		// match its check word (pushFree): it is not followed, since the
+		// next pop would read a header wherever it points.
 		hd := headerOf(data)
-		if hd.state != classState(c, false) || hd.capacity != uint64(capacity) {
+		next := *wordAt(data)
+		if hd.state != classState(c, false) || hd.capacity != uint64(capacity) || next^*wordAt(data + wordBytes) != h.linkKey() {
 			panic(Fault{Call: call, Addr: data, Problem: problemFreeList})
 		}
-		h.freeHead[c] = *wordAt(data)
+		h.freeHead[c] = next
 		h.freeCount[c]--
 		hd.state = classState(c, true)
 		h.stats.FreeBytes -= capacity
@@ -81,6 +82,15 @@ func (h *Heap) allocClass(call string, c int) (uintptr, bool) {
 	return data, true
 }
 
+// linkKey is the heap's key for its free-list check words: its address,
+// spread (a Heap is not copied once used).
+func (h *Heap) linkKey() uintptr {
+	return uintptr(uint64(uintptr(unsafe.Pointer(h))) * linkSpread)
+}
+
+// linkSpread is 2^64 / golden ratio, a multiplier that spreads addresses.
+var linkSpread uint64 = 0x9e3779b97f4a7c15
+
 // isChunkBlock reports whether a block's data starts at data in one of
 // the heap's chunks (classify's test, without reading the header).
 func (h *Heap) isChunkBlock(data uintptr) bool {
@@ -98,8 +108,12 @@ func (h *Heap) freeClass(b blockRef) {
 	h.stats.FreeBytes += classBytes[c]
 }
 
-// pushFree links the free block data of class c at the head of its list.
+// pushFree links the free block data of class c at the head of its list:
+// the link in its first word, and in its second (every capacity holds
+// two words) the link xored with the heap's key, which a write through a
+// dangling pointer is most unlikely to keep consistent.
 func (h *Heap) pushFree(c int, data uintptr) {
+	*wordAt(data + wordBytes) = h.freeHead[c] ^ h.linkKey()
 	*wordAt(data) = h.freeHead[c]
 	h.freeHead[c] = data
 	h.freeCount[c]++

@@ -437,20 +437,28 @@ func TestCorruptFreeListIsRefused(t *testing.T) {
 	assert.Equal(t, p, h.Malloc(1000))
 }
 
-// A free block's link overwritten with an address outside the heap (user
-// data written through a dangling pointer) is refused when it would
-// become the list's head, before anything is read there; it killed the
-// process with SIGSEGV before (found by the session 6 audit).
+// A free block's link overwritten (user data written through a dangling
+// pointer) no longer matches its check word: the block is refused when it
+// would be handed out, and the link is never followed. Before, the block
+// was handed out and the next Malloc of the class read a header wherever
+// the link pointed: SIGSEGV, the process gone (found by the session 6
+// audit).
 func TestCorruptFreeListLinkIsRefused(t *testing.T) {
-	for _, link := range []uintptr{^uintptr(0) &^ 0xfff, 0x4141414141414140, 8} {
+	for _, link := range []uintptr{^uintptr(0) &^ 0xfff, 0x4141414141414140, 8, 0} {
 		h := newTestHeap(t, nil)
+		q := h.Malloc(1000)
 		p := h.Malloc(1000)
-		h.Free(p)
+		h.Free(q)
+		h.Free(p) // p's link is q
+		saved := *(*uintptr)(p)
 		*(*uintptr)(p) = link
-		assert.Equal(t, p, h.Malloc(1000), "the block itself is intact")
 		fault, ok := faultOf(func() { h.Malloc(1000) })
 		require.True(t, ok, "link %#x", link)
-		assert.Equal(t, Fault{Call: "Malloc", Addr: link, Problem: problemFreeList}, fault)
+		assert.Equal(t, Fault{Call: "Malloc", Addr: uintptr(p), Problem: problemFreeList}, fault)
+		*(*uintptr)(p) = saved
+		assert.Equal(t, p, h.Malloc(1000))
+		assert.Equal(t, q, h.Malloc(1000))
+		require.NoError(t, h.Check())
 	}
 }
 
