@@ -68,8 +68,13 @@ func ParseArenaPolicy(s string) (ArenaPolicy, error) {
 //
 //	obmalloc.Config{PoolSize: 4 << 10, ArenaSize: 256 << 10}
 type Config struct {
-	// Alignment of every block and spacing of the size classes, in bytes:
-	// a power of two from 8 to 512. 0 means 16.
+	// Alignment of every pool block and spacing of the size classes, in
+	// bytes: a power of two from 8 to 512. 0 means 16. CPython uses 8 or
+	// 16; above 16 only the pools honour it: blocks of the large-block
+	// allocator (size 0, above Threshold, and small requests when no
+	// arena can be mapped) are 16-byte aligned, as the C library's malloc
+	// gives CPython. The layouts model 64-bit builds (a 48-byte pool
+	// header); a 32-bit CPython's 32-byte header is not modelled.
 	Alignment uintptr
 	// Threshold is the largest request, in bytes, served from pools; a
 	// multiple of Alignment giving at most 64 classes. 0 means 512.

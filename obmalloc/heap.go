@@ -99,7 +99,10 @@ func (h *Heap) Owns(p unsafe.Pointer) bool { return h.arenaMap.isUsed(uintptr(p)
 // Close unmaps every arena and the heap's own tables. Blocks still
 // allocated from the arenas become invalid, and so do large blocks when
 // the heap made its own large allocator (Config.Large nil); blocks from a
-// Config.Large allocator are not freed. Any later call on the heap panics.
+// Config.Large allocator are not freed. Any later allocation, Free or
+// Realloc of a block panics, naming the call, and Check and a second
+// Close return an error; the inspection methods (Stats, Owns, Arenas...)
+// then describe an empty heap.
 // Heaps are otherwise never unmapped, so programs that make many of them
 // (tests, experiments) should close them.
 func (h *Heap) Close() error {

@@ -6,7 +6,8 @@ import (
 	"unsafe"
 )
 
-// Malloc is PyObject_Malloc: n bytes, 16-byte aligned (Alignment), or nil
+// Malloc is PyObject_Malloc: n bytes (Alignment-aligned from a pool,
+// 16-byte aligned from the large-block allocator), or nil
 // when memory is exhausted. Requests of 1..Threshold bytes come from pools;
 // 0 bytes, larger requests, and small ones when no arena can be mapped go
 // to the large-block allocator.
