@@ -68,6 +68,7 @@ type layoutResult struct {
 	layout layout
 	cfg    obmalloc.Config // defaults filled in
 	snaps  []snapshot
+	end    snapshot // after the trace's last op
 	nsOp   float64
 }
 
@@ -115,16 +116,23 @@ func experimentCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	// Every trace is read and its points checked before anything is
+	// printed: a bad input file is a usage error, with nothing on stdout.
 	prog := newProgress(stderr)
+	traces := make([]*pytrace.Trace, len(paths))
+	pointsOf := make([][]int, len(paths))
 	for i, path := range paths {
 		t, err := loadTrace(path, prog)
 		if err != nil {
 			return c.fail(errUsage{err})
 		}
-		points, err := experimentPoints(t, *at)
-		if err != nil {
+		if pointsOf[i], err = experimentPoints(t, *at); err != nil {
 			return c.fail(errUsage{fmt.Errorf("-at: %v (%s)", err, path)})
 		}
+		traces[i] = t
+	}
+	for i, t := range traces {
+		points := pointsOf[i]
 		var results []layoutResult
 		for _, l := range layouts {
 			res, err := runLayout(t, l, points, prog)
@@ -188,6 +196,7 @@ func runLayout(t *pytrace.Trace, l layout, points []int, p *progress) (res layou
 	if err := r.runTo(len(t.Ops), p); err != nil {
 		return res, fmt.Errorf("layout %s: %w", l.name, err)
 	}
+	res.end = snapshot{op: len(t.Ops), stats: r.h.Stats(), large: r.large.Stats(), largeOps: r.largeOps}
 	if r.pos > 0 {
 		res.nsOp = float64(r.loop.Nanoseconds()) / float64(r.pos)
 	}
@@ -262,13 +271,15 @@ func writeExperiment(w io.Writer, t *pytrace.Trace, results []layoutResult) erro
 			return n(uint64(s(r).ArenaBytes() + r.snaps[i].large.LiveBytes))
 		})
 	}
+	// The whole trace, whatever the points: every layout replays to the
+	// end, and ns per op is timed over all of it.
 	head("whole run")
-	last := func(r layoutResult) obmalloc.Stats { return r.snaps[len(r.snaps)-1].stats }
-	row("arenas highwater", func(r layoutResult) string { return n(uint64(last(r).ArenasHighwater)) })
-	row("  their bytes", func(r layoutResult) string { return n(uint64(uintptr(last(r).ArenasHighwater) * r.cfg.ArenaSize)) })
-	row("arenas mapped in all", func(r layoutResult) string { return n(uint64(last(r).ArenasAllocatedTotal)) })
-	row("large allocator mapped", func(r layoutResult) string { return n(uint64(r.snaps[len(r.snaps)-1].large.MappedBytes)) })
-	row("requests past the pools", func(r layoutResult) string { return n(r.snaps[len(r.snaps)-1].largeOps) })
+	end := func(r layoutResult) obmalloc.Stats { return r.end.stats }
+	row("arenas highwater", func(r layoutResult) string { return n(uint64(end(r).ArenasHighwater)) })
+	row("  their bytes", func(r layoutResult) string { return n(uint64(uintptr(end(r).ArenasHighwater) * r.cfg.ArenaSize)) })
+	row("arenas mapped in all", func(r layoutResult) string { return n(uint64(end(r).ArenasAllocatedTotal)) })
+	row("large allocator mapped", func(r layoutResult) string { return n(uint64(r.end.large.MappedBytes)) })
+	row("requests past the pools", func(r layoutResult) string { return n(r.end.largeOps) })
 	row("ns per op (indicative)", func(r layoutResult) string { return fmt.Sprintf("%.1f", r.nsOp) })
 	if err := tw.Flush(); err != nil {
 		return err

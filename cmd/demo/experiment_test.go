@@ -90,10 +90,28 @@ func TestExperimentDefaultsAndErrors(t *testing.T) {
 		{[]string{"-at", "middle", path}, `("middle"): not an op number`},
 		{[]string{"-at", "9", path}, "past the last op"},
 		{[]string{"-arenas", "x", path}, `-arenas "x"`},
+		// Every trace is read before anything is printed.
+		{[]string{path, path + ".missing"}, "no such file"},
+		{[]string{"-at", "50", synthTraceFile(t, 100), path}, "past the last op"},
 	} {
 		code, stdout, stderr := runDemo(append([]string{"experiment"}, tc.args...)...)
 		assert.Equal(t, exitUsage, code, "%v", tc.args)
 		assert.Empty(t, stdout)
 		assert.Contains(t, stderr, tc.want, "%v", tc.args)
 	}
+}
+
+// The whole-run rows cover the whole trace, however early the last point
+// (they were the last point's figures).
+func TestExperimentWholeRunIsTheWholeTrace(t *testing.T) {
+	path := synthTraceFile(t, 40_000)
+	whole := func(at string) string {
+		code, stdout, stderr := runDemo("experiment", "-layout", "3.11", "-at", at, path)
+		require.Equal(t, exitOK, code, stderr)
+		sections := strings.Split(stdout, "\n\n")
+		sec := sections[len(sections)-1]
+		require.Contains(t, sec, "whole run")
+		return strings.Join(tableRow(t, sec, "requests past the pools"), " ") + " / " + strings.Join(tableRow(t, sec, "large allocator mapped"), " ")
+	}
+	assert.Equal(t, whole("end"), whole("100"))
 }

@@ -238,7 +238,7 @@ func parseGCDebug(s string) (int, error) {
 
 // gcReport is what one run found, for the tests.
 type gcReport struct {
-	Objects        int // containers the graph made (with -auto: generation 0's count added since the last collection)
+	Objects        int // containers the graph made (with -auto: generation 0's count after building)
 	Collected      int // gc.collect's result
 	Garbage        int // len(gc.garbage) after
 	BlocksBefore   int // pymalloc blocks in use before building
@@ -321,13 +321,16 @@ func runGC(w io.Writer, g gcGraph, n, keep, gen, flags int, auto bool) (*gcRepor
 	}
 	c1, _, _ := col.GetCount()
 	r.Objects = c1 - c0
-	r.BlocksBuilt = pymalloc.AllocatedBlocks()
-	keep = min(keep, len(units))
 	made := "containers made"
 	if auto {
-		// Automatic collections reset the count it is read from.
-		made = "added to generation 0's count since the last collection"
+		// Automatic collections reset the count while the graph is built,
+		// so the containers it made are not c1 - c0: say what the count
+		// holds now.
+		r.Objects = c1
+		made = "containers in generation 0's count since its last collection"
 	}
+	r.BlocksBuilt = pymalloc.AllocatedBlocks()
+	keep = min(keep, len(units))
 	t.printf("graph %s: %s; %d %s, %d pymalloc blocks\n", g.name,
 		strings.ReplaceAll(g.about, "N ", fmt.Sprint(n)+" "), r.Objects, made, r.BlocksBuilt-r.BlocksBefore)
 	if auto {

@@ -188,6 +188,15 @@ func heapmapCmd(args []string, stdout, stderr io.Writer) int {
 	if *out == "" && !*text {
 		return c.bad("-text=false without -o draws nothing")
 	}
+	// The output file is made first, so that a path it cannot be written
+	// to fails before the heap is built and the map printed.
+	var svg *os.File
+	if *out != "" {
+		if svg, err = os.Create(*out); err != nil {
+			return c.fail(err)
+		}
+		defer svg.Close()
+	}
 	sh, err := src.build(l, newProgress(stderr))
 	if err != nil {
 		return c.fail(err)
@@ -197,8 +206,8 @@ func heapmapCmd(args []string, stdout, stderr io.Writer) int {
 	if *text {
 		err = errors.Join(err, m.writeText(stdout))
 	}
-	if *out != "" {
-		err = errors.Join(err, writeFile(*out, m.writeSVG))
+	if svg != nil {
+		err = errors.Join(err, m.writeSVG(svg), svg.Close())
 		if err == nil {
 			fmt.Fprintf(stdout, "\nwrote %s\n", *out)
 		}
@@ -210,16 +219,6 @@ func heapmapCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\n(-o heap.svg draws it in colour)\n")
 	}
 	return exitOK
-}
-
-// writeFile creates path and fills it with write, reporting the first
-// error, the one from closing the file included.
-func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	return errors.Join(write(f), f.Close())
 }
 
 // withCommas formats v with a comma every three digits, as CPython's dump

@@ -260,9 +260,10 @@ func TestHeapMapCommand(t *testing.T) {
 		{[]string{"-trace", filepath.Join(t.TempDir(), "none.gz")}, exitUsage, "no such file"},
 		{[]string{"-o", filepath.Join(t.TempDir(), "no", "dir", "x.svg"), "-objects", "10"}, exitFail, "no such file"},
 	} {
-		code, _, stderr := runDemo(append([]string{"heapmap"}, tc.args...)...)
+		code, stdout, stderr := runDemo(append([]string{"heapmap"}, tc.args...)...)
 		assert.Equal(t, tc.code, code, "%v", tc.args)
 		assert.Contains(t, stderr, tc.want, "%v", tc.args)
+		assert.Empty(t, stdout, "%v: nothing drawn before the failure", tc.args)
 	}
 }
 

@@ -37,10 +37,10 @@ var layoutPresets = []struct {
 
 // layoutHelp is the flag documentation shared by the subcommands that
 // take -layout.
-const layoutHelp = `    -layout L       the heap's layout: 3.11 (default), 3.9 (4 KiB pools,
-                    256 KiB arenas), 3.7 (3.9 with 8-byte alignment), or
-                    key=value pairs over 3.11, e.g. align=8,threshold=256,
-                    pool=4k,arena=256k,arenas=release
+const layoutHelp = `    -layout L       the heap's layout: 3.11 (default; also 3.10, 3.12), 3.9
+                    (also 3.8: 4 KiB pools, 256 KiB arenas), 3.7 (3.9 with
+                    8-byte alignment), or key=value pairs over 3.11, e.g.
+                    align=8,threshold=256,pool=4k,arena=256k,arenas=release
 `
 
 // parseLayout reads a preset name or a key=value list. The Config is
@@ -55,7 +55,7 @@ func parseLayout(s string) (layout, error) {
 		}
 	}
 	if !strings.Contains(s, "=") {
-		return layout{}, fmt.Errorf("unknown layout %q: want 3.11, 3.9, 3.7 or key=value pairs (align, threshold, pool, arena, arenas)", s)
+		return layout{}, fmt.Errorf("unknown layout %q: want 3.12, 3.11, 3.10, 3.9, 3.8, 3.7 or key=value pairs (align, threshold, pool, arena, arenas)", s)
 	}
 	var cfg obmalloc.Config
 	for _, kv := range strings.Split(s, ",") {

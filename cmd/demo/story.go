@@ -185,7 +185,7 @@ func storyCmd(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if *only < 0 || *only > len(chapters) {
-		return c.bad("-chapter %d: want 1 to %d", *only, len(chapters))
+		return c.bad("-chapter %d: want 1 to %d (0, the default, tells them all)", *only, len(chapters))
 	}
 	if *objects < 1 {
 		return c.bad("-objects %d: want at least 1", *objects)
