@@ -29,7 +29,10 @@ func Map(size uintptr) (unsafe.Pointer, error) {
 }
 
 // Unmap returns a whole region obtained from Map to the operating system.
-// p and size must be exactly those of one Map call.
+// p and size must be exactly those of one Map call. Misuse is not caught
+// alike everywhere: unmapping a region twice succeeds on unix (and, if the
+// range was mapped again meanwhile, unmaps that), fails on Windows; a
+// wrong size unmaps part of the region on unix, all of it on Windows.
 func Unmap(p unsafe.Pointer, size uintptr) error {
 	if err := checkRegion(p, size); err != nil {
 		return fmt.Errorf("mmap: unmap %d bytes at %p: %w", size, p, err)

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"sync"
 	"unsafe"
+
+	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
 // New returns a zeroed T in pymalloc memory (the OBJ domain), or nil when
@@ -44,12 +46,38 @@ func MakeSlice[T any](n int) []T {
 	return unsafe.Slice((*T)(p), n)
 }
 
-// FreeSlice frees a slice from MakeSlice; a nil slice does nothing.
+// FreeSlice frees a slice from MakeSlice; a nil slice does nothing. s
+// must start where MakeSlice's did: re-sliced from its start (s[k:]), it
+// points inside the block, which the pools cannot tell from a block of
+// their own, as CPython's cannot, and freeing it would corrupt the pool;
+// FreeSlice panics instead. (append beyond the capacity makes a Go slice,
+// which Free refuses as foreign.)
 func FreeSlice[T any](s []T) {
 	if s == nil {
 		return
 	}
-	Free(unsafe.Pointer(unsafe.SliceData(s[:cap(s)])))
+	p := unsafe.Pointer(unsafe.SliceData(s[:cap(s)]))
+	if !poolBlockStart(p) {
+		panic(fmt.Sprintf("pymalloc: FreeSlice[%v](%p): not the start of a block: a slice re-sliced from its start (s[k:]) cannot be freed", reflect.TypeFor[T](), p))
+	}
+	Free(p)
+}
+
+// poolBlockStart reports whether p, when it lies in a pool of the default
+// heap serving the OBJ domain without hooks, is where a block of the
+// pool's class starts; any other p is left to Free to judge (the hooks
+// and the large-block allocator recognise interior pointers themselves).
+func poolBlockStart(p unsafe.Pointer) bool {
+	if belowTracer(obj()) != Allocator(defaultHeap) || !defaultHeap.owners.poolHeaderInside(uintptr(p)) {
+		return true
+	}
+	c, ok := obmalloc.LiveClassOf(p)
+	if !ok {
+		return true
+	}
+	const header = 48 // POOL_OVERHEAD of the default layout
+	off := uintptr(p) & (obmalloc.DefaultPoolSize - 1)
+	return off >= header && (off-header)%(uintptr(c+1)*obmalloc.DefaultAlignment) == 0
 }
 
 // pointerFree caches, per type, the path to its first Go pointer ("" when

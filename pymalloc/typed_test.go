@@ -1,6 +1,7 @@
 package pymalloc
 
 import (
+	"fmt"
 	"testing"
 	"unsafe"
 
@@ -76,4 +77,25 @@ func TestTypedHelpersRefuseGoPointers(t *testing.T) {
 			tc.f()
 		})
 	}
+}
+
+// A re-sliced slice points inside its block: FreeSlice refuses it, where
+// it used to hand the pools an address they took for a block, so that
+// later allocations overwrote the live slice (found by a session 6
+// audit). The slice as MakeSlice made it, and a resliced-to-length one
+// (s[:k], same start), still free.
+func TestFreeSliceRefusesAResliceFromInside(t *testing.T) {
+	s := MakeSlice[uint64](4) // 32 bytes: a pool block
+	require.NotNil(t, s)
+	for i := range s {
+		s[i] = uint64(i + 1)
+	}
+	for _, inside := range [][]uint64{s[1:], s[2:2], s[3:]} {
+		assert.PanicsWithValue(t,
+			fmt.Sprintf("pymalloc: FreeSlice[uint64](%p): not the start of a block: a slice re-sliced from its start (s[k:]) cannot be freed", unsafe.SliceData(inside[:cap(inside)])),
+			func() { FreeSlice(inside) })
+	}
+	assert.Equal(t, []uint64{1, 2, 3, 4}, s, "the block is untouched")
+	FreeSlice(s[:2])
+	require.NoError(t, Check())
 }
