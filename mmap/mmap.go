@@ -155,7 +155,9 @@ func Populate(p unsafe.Pointer, size uintptr) error {
 }
 
 // PopulateSupported reports whether Populate can work on this system
-// (linux 5.14 and later).
+// (linux 5.14 and later, unless a sandbox refuses it); false also for a
+// moment when the kernel could not be asked (no memory for the probe),
+// in which case it asks again next time.
 func PopulateSupported() bool { return sysPopulateSupported() }
 
 // PopulateZeroed makes the pages of [p, p+size) resident as Populate does,

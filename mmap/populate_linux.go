@@ -16,11 +16,12 @@ func sysPopulate(p unsafe.Pointer, size uintptr) error {
 }
 
 // sysPopulateSupported asks the kernel, on a page of its own, until it
-// answers: kernels before 5.14 answer EINVAL to MADV_POPULATE_WRITE, and
-// that is remembered. Any other failure of the probe (no page to map, no
-// memory to populate it with) says nothing about the kernel: the call
-// goes ahead and reports its own error, and the next call asks again.
-// Later EINVALs (a read-only range) are errors of that call only.
+// answers for good: success, or a refusal (EINVAL from a kernel before
+// 5.14, EPERM or ENOSYS from a sandbox), is remembered. A transient
+// failure (no page to map, ENOMEM, EAGAIN, EINTR) says nothing about the
+// kernel: it answers false this time, so that callers touch the pages
+// instead, and the next call asks again. Later EINVALs (a read-only
+// range) are errors of that call only.
 func sysPopulateSupported() bool {
 	switch populateKnown.Load() {
 	case populateYes:
@@ -30,17 +31,19 @@ func sysPopulateSupported() bool {
 	}
 	p, err := sysMap(pageSize)
 	if err != nil {
-		return true
+		return false
 	}
 	defer sysUnmap(p, pageSize)
 	switch err := unix.Madvise(unsafe.Slice((*byte)(p), pageSize), unix.MADV_POPULATE_WRITE); err {
 	case nil:
 		populateKnown.Store(populateYes)
-	case unix.EINVAL:
+		return true
+	case unix.ENOMEM, unix.EAGAIN, unix.EINTR:
+		return false
+	default:
 		populateKnown.Store(populateNo)
 		return false
 	}
-	return true
 }
 
 // populateKnown is what the kernel said of MADV_POPULATE_WRITE.

@@ -10,7 +10,9 @@ import (
 // the heap did not hand out or already took back (as far as the cheap
 // checks tell: a pool with no block in use, an address inside a pool
 // header, a pointer no arena holds and the large-block allocator does not
-// know), or any call on a closed heap. The heap is left usable. A program
+// know), or an allocation, Free or Realloc on a closed heap. The heap is
+// left usable. (The large allocator's own free-list faults go on as its
+// Fault: see explainLargeFault.) A program
 // that recovers can tell the fault from other panics and read its fields:
 //
 //	if f, ok := recover().(obmalloc.Fault); ok { ... f.Call, f.Addr ... }
@@ -31,7 +33,10 @@ func (f Fault) Error() string {
 // explainLargeFault runs deferred around calls that hand a pointer to the
 // large allocator: if that allocator refuses it, the panic becomes a Fault
 // that also says no arena holds the pointer, so the message tells the
-// whole story.
+// whole story. A fault about the large allocator's own free lists (a
+// block written through a dangling pointer, met on the way) is not about
+// that pointer: it goes on as the large allocator's Fault (pymalloc's
+// RawFault), with the free block's address.
 func explainLargeFault() {
 	r := recover()
 	if r == nil {

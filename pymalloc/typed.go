@@ -50,15 +50,16 @@ func MakeSlice[T any](n int) []T {
 // must start where MakeSlice's did: re-sliced from its start (s[k:]), it
 // points inside the block, which the pools cannot tell from a block of
 // their own, as CPython's cannot, and freeing it would corrupt the pool;
-// FreeSlice panics instead. (append beyond the capacity makes a Go slice,
-// which Free refuses as foreign.)
+// FreeSlice panics instead, with an obmalloc.Fault. (append beyond the
+// capacity makes a Go slice, which Free refuses as foreign.)
 func FreeSlice[T any](s []T) {
 	if s == nil {
 		return
 	}
 	p := unsafe.Pointer(unsafe.SliceData(s[:cap(s)]))
 	if !poolBlockStart(p) {
-		panic(fmt.Sprintf("pymalloc: FreeSlice[%v](%p): not the start of a block: a slice re-sliced from its start (s[k:]) cannot be freed", reflect.TypeFor[T](), p))
+		panic(obmalloc.Fault{Call: fmt.Sprintf("FreeSlice[%v]", reflect.TypeFor[T]()), Addr: uintptr(p),
+			Problem: "not the start of a block: a slice re-sliced from its start (s[k:]) cannot be freed"})
 	}
 	Free(p)
 }

@@ -1,12 +1,13 @@
 package pymalloc
 
 import (
-	"fmt"
 	"testing"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
 type point struct {
@@ -91,11 +92,16 @@ func TestFreeSliceRefusesAResliceFromInside(t *testing.T) {
 		s[i] = uint64(i + 1)
 	}
 	for _, inside := range [][]uint64{s[1:], s[2:2], s[3:]} {
-		assert.PanicsWithValue(t,
-			fmt.Sprintf("pymalloc: FreeSlice[uint64](%p): not the start of a block: a slice re-sliced from its start (s[k:]) cannot be freed", unsafe.SliceData(inside[:cap(inside)])),
+		assert.PanicsWithValue(t, obmalloc.Fault{Call: "FreeSlice[uint64]", Addr: uintptr(unsafe.Pointer(unsafe.SliceData(inside[:cap(inside)]))),
+			Problem: "not the start of a block: a slice re-sliced from its start (s[k:]) cannot be freed"},
 			func() { FreeSlice(inside) })
 	}
 	assert.Equal(t, []uint64{1, 2, 3, 4}, s, "the block is untouched")
 	FreeSlice(s[:2])
+	// A class whose size is not a power of two: 48-byte blocks.
+	w := MakeSlice[[3]uint64](2) // 48 bytes
+	require.NotNil(t, w)
+	assert.Panics(t, func() { FreeSlice(w[1:]) })
+	FreeSlice(w)
 	require.NoError(t, Check())
 }

@@ -29,8 +29,8 @@ func experimentUsage(w io.Writer) {
                 replay a trace under several heap layouts and compare
                 where the memory goes (docs/experiments.md explains how to
                 read it); flags go before the trace files
-    -layout L       a layout to compare, repeated for each column: 3.11,
-                    3.9, 3.7, or key=value pairs over 3.11 (align,
+    -layout L       a layout to compare, repeated for each column: 3.11
+                    (also 3.10, 3.12), 3.9 (also 3.8), 3.7, or key=value pairs over 3.11 (align,
                     threshold, pool, arena, arenas), e.g. -layout 3.11
                     -layout align=8 (default: 3.11 and 3.9)
     -at POINTS      where to compare, comma-separated: peak (the trace's
@@ -118,6 +118,8 @@ func experimentCmd(args []string, stdout, stderr io.Writer) int {
 
 	// Every trace is read and its points checked before anything is
 	// printed: a bad input file is a usage error, with nothing on stdout.
+	// As replay, only the first is kept; the others are read again in
+	// turn, so that memory holds one trace at a time.
 	prog := newProgress(stderr)
 	traces := make([]*pytrace.Trace, len(paths))
 	pointsOf := make([][]int, len(paths))
@@ -129,9 +131,18 @@ func experimentCmd(args []string, stdout, stderr io.Writer) int {
 		if pointsOf[i], err = experimentPoints(t, *at); err != nil {
 			return c.fail(errUsage{fmt.Errorf("-at: %v (%s)", err, path)})
 		}
-		traces[i] = t
+		if i == 0 {
+			traces[i] = t
+		}
 	}
 	for i, t := range traces {
+		if t == nil {
+			var err error
+			if t, err = loadTrace(paths[i], prog); err != nil {
+				return c.fail(err) // changed since it was read
+			}
+		}
+		traces[i] = nil
 		points := pointsOf[i]
 		var results []layoutResult
 		for _, l := range layouts {

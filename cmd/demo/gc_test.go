@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"regexp"
 	"strconv"
 	"testing"
 
@@ -122,4 +123,15 @@ func TestDebugNames(t *testing.T) {
 	f, err = parseGCDebug("none")
 	require.NoError(t, err)
 	assert.Zero(t, f)
+}
+
+// With -auto, collections reset generation 0's count while the graph is
+// built: the report gives the count as it stands, which the line after it
+// repeats, not a difference across the resets.
+func TestGCAutoReportsTheCount(t *testing.T) {
+	code, stdout, stderr := runDemo("gc", "-auto")
+	require.Equal(t, exitOK, code, stderr)
+	m := regexp.MustCompile(`; (\d+) containers in generation 0's count since its last collection`).FindStringSubmatch(stdout)
+	require.NotNil(t, m, stdout)
+	assert.Contains(t, stdout, "counts now ("+m[1]+", ")
 }

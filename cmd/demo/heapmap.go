@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gopymalloc/gopymalloc/obmalloc"
@@ -188,14 +189,13 @@ func heapmapCmd(args []string, stdout, stderr io.Writer) int {
 	if *out == "" && !*text {
 		return c.bad("-text=false without -o draws nothing")
 	}
-	// The output file is made first, so that a path it cannot be written
-	// to fails before the heap is built and the map printed.
-	var svg *os.File
+	// A directory that is not there fails before the heap is built and the
+	// map printed; the file itself is written only at the end, so that a
+	// failure on the way leaves an earlier one as it was.
 	if *out != "" {
-		if svg, err = os.Create(*out); err != nil {
-			return c.fail(err)
+		if info, err := os.Stat(filepath.Dir(*out)); err != nil || !info.IsDir() {
+			return c.fail(fmt.Errorf("-o %s: no directory to write it in", *out))
 		}
-		defer svg.Close()
 	}
 	sh, err := src.build(l, newProgress(stderr))
 	if err != nil {
@@ -206,8 +206,8 @@ func heapmapCmd(args []string, stdout, stderr io.Writer) int {
 	if *text {
 		err = errors.Join(err, m.writeText(stdout))
 	}
-	if svg != nil {
-		err = errors.Join(err, m.writeSVG(svg), svg.Close())
+	if *out != "" {
+		err = errors.Join(err, writeFile(*out, m.writeSVG))
 		if err == nil {
 			fmt.Fprintf(stdout, "\nwrote %s\n", *out)
 		}
@@ -219,6 +219,16 @@ func heapmapCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\n(-o heap.svg draws it in colour)\n")
 	}
 	return exitOK
+}
+
+// writeFile creates path and fills it with write, reporting the first
+// error, the one from closing the file included.
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(write(f), f.Close())
 }
 
 // withCommas formats v with a comma every three digits, as CPython's dump

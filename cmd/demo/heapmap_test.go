@@ -258,7 +258,7 @@ func TestHeapMapCommand(t *testing.T) {
 		{[]string{"-arenas", "never"}, exitUsage, `-arenas "never"`},
 		{[]string{"-trace", trace, "-stop-at", "20001"}, exitUsage, "past the last op"},
 		{[]string{"-trace", filepath.Join(t.TempDir(), "none.gz")}, exitUsage, "no such file"},
-		{[]string{"-o", filepath.Join(t.TempDir(), "no", "dir", "x.svg"), "-objects", "10"}, exitFail, "no such file"},
+		{[]string{"-o", filepath.Join(t.TempDir(), "no", "dir", "x.svg"), "-objects", "10"}, exitFail, "no directory to write it in"},
 	} {
 		code, stdout, stderr := runDemo(append([]string{"heapmap"}, tc.args...)...)
 		assert.Equal(t, tc.code, code, "%v", tc.args)

@@ -26,16 +26,16 @@ func bigNeed(n uintptr) uintptr {
 // smallest cached mapping that fits if that is at most twice the need;
 // when mapping fails, any cached mapping that fits is better than failing.
 // the heap's lock is held.
-func (h *Heap) allocBig(n uintptr) (uintptr, bool) {
+func (h *Heap) allocBig(call string, n uintptr) (uintptr, bool) {
 	need := bigNeed(n)
 	i := h.bigFit(need)
 	if i < len(h.bigFree) && h.bigFree[i].size/2 <= need {
-		return h.takeBig(i), false
+		return h.takeBig(call, i), false
 	}
 	base := h.mapRegion(need)
 	if base == 0 {
 		if i < len(h.bigFree) {
-			return h.takeBig(i), false
+			return h.takeBig(call, i), false
 		}
 		return 0, false
 	}
@@ -65,13 +65,13 @@ func (h *Heap) bigFit(need uintptr) int {
 }
 
 // takeBig removes cached mapping i from the cache and makes its block live.
-func (h *Heap) takeBig(i int) uintptr {
+func (h *Heap) takeBig(call string, i int) uintptr {
 	e := h.bigFree[i]
 	data := e.base + headerBytes
 	// Written through a dangling pointer since it was freed, the header
 	// would be blamed on the block's next owner: refuse it now.
 	if hd := headerOf(data); !saneBigHeader(hd, e.size-headerBytes) || hd.state&flagLive != 0 {
-		panic(Fault{Call: "Malloc", Addr: data, Problem: problemFreeList})
+		panic(Fault{Call: call, Addr: data, Problem: problemFreeList})
 	}
 	h.bigFree = append(h.bigFree[:i], h.bigFree[i+1:]...)
 	if e.committed {

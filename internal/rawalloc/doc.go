@@ -49,7 +49,8 @@
 // old chunk's tail is carved into free blocks of the largest classes that
 // fit, so at most 16 bytes of a chunk are lost. Freed class blocks go on a LIFO free list
 // per class, linked through the first word of their data (an address stored
-// as a uintptr, never a Go pointer). Blocks never change class and are
+// as a uintptr, never a Go pointer), with the link xored with a key of the
+// heap in the second word as a check. Blocks never change class and are
 // never merged or split: memory freed in one class is reused by that class.
 //
 // Big blocks (big.go). A request above 256 KiB gets its own mapping of
@@ -81,7 +82,7 @@
 // space or a freshly mapped big block is already zero. Realloc keeps a
 // block in place when the new size fits its capacity and does not leave
 // too much of it unused (a class block: the new size's class is the
-// block's, or the new size is at least 3/4 of the capacity; a big block:
+// block's, or the new size is more than 3/4 of the capacity, 4n > 3c; a big block:
 // at least half); otherwise it allocates, copies and frees. A failed
 // Realloc returns nil and leaves the block as it was.
 //
@@ -100,10 +101,11 @@
 // of a block, the block's header is corrupt, or the block is already free.
 //
 // A write through a dangling pointer into a freed class block can overwrite
-// its free-list link; the heap does not detect that on the fast path (nor
-// does CPython's pymalloc). Check walks every chunk and free list and finds
-// it, and Malloc refuses a free-list entry whose header is not that of a
-// free block of the class.
+// its free-list link (CPython's pymalloc would follow it). Malloc refuses a
+// free-list entry whose header is not that of a free block of the class,
+// or whose link does not match its check word, before following the link;
+// Check walks every chunk and free list and finds the same. A cached big
+// mapping whose header was overwritten is refused when it would be reused.
 //
 // # Concurrency and cost
 //

@@ -36,7 +36,7 @@ const (
 	problemInterior  = "not the start of a block (an interior pointer into a mapping of the large-block allocator)"
 	problemCorrupt   = "the block's header is corrupt (overwritten, perhaps by an overflow of the block before it)"
 	problemFreed     = "the block is already free (double free)"
-	problemFreeList  = "a free block's header is corrupt (memory was written through a dangling or overflowing pointer)"
+	problemFreeList  = "a free block's header or free-list link is corrupt (memory was written through a dangling or overflowing pointer)"
 )
 
 // FreeList reports whether f is about the heap's own free blocks (one

@@ -221,7 +221,7 @@ func (h *Heap) alloc(call string, n uintptr) (data uintptr, fresh bool) {
 	if n <= maxClassBytes {
 		return h.allocClass(call, classOf(n))
 	}
-	return h.allocBig(n)
+	return h.allocBig(call, n)
 }
 
 // release frees the live block b. the heap's lock is held.

@@ -455,6 +455,7 @@ func TestCorruptFreeListLinkIsRefused(t *testing.T) {
 		fault, ok := faultOf(func() { h.Malloc(1000) })
 		require.True(t, ok, "link %#x", link)
 		assert.Equal(t, Fault{Call: "Malloc", Addr: uintptr(p), Problem: problemFreeList}, fault)
+		require.ErrorContains(t, h.Check(), "its link does not match its check word")
 		*(*uintptr)(p) = saved
 		assert.Equal(t, p, h.Malloc(1000))
 		assert.Equal(t, q, h.Malloc(1000))
