@@ -192,6 +192,7 @@ func TestClosedHeapPanics(t *testing.T) {
 	assertPanicsContaining(t, "Malloc(0xa)", "closed", func() { h.Malloc(10) })
 	assertPanicsContaining(t, "Free(", "closed", func() { h.Free(p) })
 	assertPanicsContaining(t, "Calloc(", "closed", func() { h.Calloc(1, 1) })
+	assertPanicsContaining(t, "Realloc(0x0)", "closed", func() { h.Realloc(nil, 10) })
 }
 
 func assertPanicsContaining(t *testing.T, a, b string, f func()) {

@@ -152,11 +152,24 @@ func (h *Heap) arenaContaining(a uintptr) *arenaObject {
 // per-processor caches use it to file a freed block without taking the
 // owning heap's lock.
 func LiveClassOf(p unsafe.Pointer) (class int, ok bool) {
-	const overhead = (poolHeaderSize + DefaultAlignment - 1) &^ (DefaultAlignment - 1)
 	a := uintptr(p)
 	pool := poolAt(a &^ (DefaultPoolSize - 1))
-	if a&(DefaultPoolSize-1) < overhead || pool.count == 0 || pool.szidx >= DefaultThreshold/DefaultAlignment {
+	if a&(DefaultPoolSize-1) < defaultPoolOverhead || pool.count == 0 || pool.szidx >= DefaultThreshold/DefaultAlignment {
 		return 0, false
 	}
 	return int(pool.szidx), true
+}
+
+// defaultPoolOverhead is POOL_OVERHEAD in the default layout, in bytes.
+const defaultPoolOverhead = (poolHeaderSize + DefaultAlignment - 1) &^ (DefaultAlignment - 1)
+
+// LiveBlockOf is LiveClassOf, and also reports whether p is where a block
+// of its pool's class starts (not an address inside one), under the same
+// conditions. pymalloc's FreeSlice uses it to refuse a re-sliced slice.
+func LiveBlockOf(p unsafe.Pointer) (class int, start, ok bool) {
+	if class, ok = LiveClassOf(p); !ok {
+		return 0, false, false
+	}
+	off := uintptr(p)&(DefaultPoolSize-1) - defaultPoolOverhead
+	return class, off%(uintptr(class+1)*DefaultAlignment) == 0, true
 }

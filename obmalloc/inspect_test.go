@@ -85,4 +85,19 @@ func TestLiveClassOf(t *testing.T) {
 		assert.Equal(t, tc.ok, ok, tc.name)
 		assert.Equal(t, tc.class, class, tc.name)
 	}
+	// LiveBlockOf also tells a block's start from an address inside it.
+	for _, tc := range []struct {
+		name      string
+		p         unsafe.Pointer
+		start, ok bool
+	}{
+		{"the start of a 512-byte block", p, true, true},
+		{"16 bytes into it", unsafe.Add(p, 16), false, true},
+		{"the start of a 32-byte block", q, true, true},
+		{"16 bytes into it", unsafe.Add(q, 16), false, true},
+		{"inside the pool header", ptr(pool + 8), false, false},
+	} {
+		_, start, ok := LiveBlockOf(tc.p)
+		assert.Equal(t, [2]bool{tc.start, tc.ok}, [2]bool{start, ok}, tc.name)
+	}
 }

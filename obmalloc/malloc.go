@@ -172,6 +172,7 @@ func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 		return nil
 	}
 	if p == nil {
+		h.checkOpen("Realloc", 0)
 		return h.Malloc(n)
 	}
 	a := uintptr(p)

@@ -72,13 +72,8 @@ func poolBlockStart(p unsafe.Pointer) bool {
 	if belowTracer(obj()) != Allocator(defaultHeap) || !defaultHeap.owners.poolHeaderInside(uintptr(p)) {
 		return true
 	}
-	c, ok := obmalloc.LiveClassOf(p)
-	if !ok {
-		return true
-	}
-	const header = 48 // POOL_OVERHEAD of the default layout
-	off := uintptr(p) & (obmalloc.DefaultPoolSize - 1)
-	return off >= header && (off-header)%(uintptr(c+1)*obmalloc.DefaultAlignment) == 0
+	_, start, ok := obmalloc.LiveBlockOf(p)
+	return start || !ok
 }
 
 // pointerFree caches, per type, the path to its first Go pointer ("" when
