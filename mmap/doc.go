@@ -3,9 +3,10 @@
 // large-block allocator, the radix tree that answers address_in_range)
 // gets whole regions from here and carves them itself.
 //
-//	obmalloc arenas ─┐
-//	large blocks ────┼─> Map / Unmap / Decommit ──> mmap(2), munmap(2), madvise(2)
-//	radix-tree nodes ┘   (AdviseHugePages)          VirtualAlloc / VirtualFree (windows)
+//	obmalloc arenas ─┐   Map / Unmap / Decommit     mmap(2), munmap(2), madvise(2),
+//	large blocks ────┼─> Remap (grow a big block) ──> mremap(2) (linux)
+//	radix-tree nodes ┘   Populate(Zeroed), AdviseHugePages
+//	                                                VirtualAlloc / VirtualFree (windows)
 //
 // Regions come back zeroed, readable and writable, aligned to the page
 // size and outside the Go heap: the Go garbage collector neither scans nor

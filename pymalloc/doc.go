@@ -38,8 +38,9 @@
 // each freed block on a free list for the next request of its class, so a
 // trace in which a few percent of requests are large makes no system call
 // per request. Blocks too large for a class get a mapping of their own,
-// which is also kept and reused. Like the arenas, it never returns memory
-// to the operating system.
+// which is also kept and reused. Like the arenas, it never unmaps; past
+// 64 MiB of cached big blocks, the pages of a newly freed one are handed
+// back (decommitted) while its address range stays.
 //
 // # Concurrency and its cost
 //

@@ -73,8 +73,9 @@
 // the cost is up to that much resident memory not yet carved. Close stops
 // the worker.
 //
-// Like the obmalloc arenas, a Heap keeps everything it maps: nothing is ever
-// unmapped, Stats.MappedBytes never decreases, and freed memory is reused.
+// Like the obmalloc arenas, a Heap keeps everything it maps: it never
+// unmaps on its own, Stats.MappedBytes never decreases, and freed memory is
+// reused; Close unmaps everything (for replays and tests).
 //
 // # Calloc and Realloc
 //
@@ -82,9 +83,11 @@
 // space or a freshly mapped big block is already zero. Realloc keeps a
 // block in place when the new size fits its capacity and does not leave
 // too much of it unused (a class block: the new size's class is the
-// block's, or the new size is more than 3/4 of the capacity, 4n > 3c; a big block:
-// at least half); otherwise it allocates, copies and frees. A failed
-// Realloc returns nil and leaves the block as it was.
+// block's, or the new size is more than 3/4 of the capacity, 4n > 3c; a
+// big block: at least half). A big block that grows is first moved with
+// mmap.Remap (mremap on linux: no copy); otherwise Realloc allocates,
+// copies and frees. A failed Realloc returns nil and leaves the block as
+// it was.
 //
 // # Ownership and misuse
 //
@@ -109,11 +112,13 @@
 //
 // # Concurrency and cost
 //
-// A Heap is safe for concurrent use: one sync.Mutex guards it, and is the
-// only synchronisation. Malloc and Free of a class size take the lock, do a
+// A Heap from New is safe for concurrent use: one sync.Mutex guards it,
+// and is the only synchronisation; one from NewPrivate takes no lock and
+// belongs to one goroutine at a time (an obmalloc.Heap's own). Malloc and Free of a class size take the lock, do a
 // handful of loads and stores and a binary search over the mappings, and do
 // not allocate on the Go heap; a system call happens only when a chunk or a
-// big block is mapped, or when a freed big block is decommitted, and, with
+// big block is mapped or remapped, or when a freed big block is
+// decommitted, and, with
 // populating ahead, a carve that passes the middle of the populated range
 // wakes the worker (a channel send that does not block).
 package rawalloc
