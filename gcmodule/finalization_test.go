@@ -492,3 +492,63 @@ func TestFinalizationLegacySelfCycle(t *testing.T) {
 	require.Equal(t, Nil, f.deref(wr))
 	f.drop(wr)
 }
+
+// TestFunctionTpClearLeavesConsistentState ports
+// test_function_tp_clear_leaves_consistent_state (gh-91636):
+// a finalizer makes a weakref to garbage after handle_weakrefs; tp_clear
+// of that garbage then frees an object whose __del__ resurrects it
+// through the weakref. CPython 3.11.7: collect() returns 2 (start 0/0,
+// cyc.__del__, latefin.__del__ sees func, stop collected 2); func is
+// alive, tracked, in generation 2, not finalized, refcount 1, no weakrefs,
+// __module__ cleared; del func frees it, next collect() returns 0.
+func TestFunctionTpClearLeavesConsistentState(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	var log []string
+	var fn, latefin Object // the module globals func and latefin
+	LateFin := NewClass(ClassSpec{Name: "LateFin", Finalize: func(c *Collector, self Object) {
+		ref, _ := c.GetAttr(self, "ref")
+		fn = c.WeakrefGet(ref)
+		c.Incref(fn) // global func = self.ref()
+		log = append(log, "latefin.__del__")
+	}})
+	// Cyclic(tuple): two slots, no tp_clear (tuples have none), __del__.
+	cyclic := RegisterType(TypeSpec{Name: "Cyclic", Size: 16, GC: true,
+		Traverse: func(o Object, visit func(Object)) { visit(Slot(o, 0)); visit(Slot(o, 1)) },
+		Dealloc:  func(c *Collector, o Object) { c.SetSlot(o, 0, Nil); c.SetSlot(o, 1, Nil) },
+		Finalize: func(c *Collector, self Object) {
+			wr := c.NewWeakref(Slot(self, 0), Nil)
+			require.NoError(t, c.SetAttr(Slot(self, 1), "ref", wr))
+			c.Decref(wr)
+			l := latefin
+			latefin = Nil
+			c.Decref(l) // global latefin; del latefin
+			log = append(log, "cyc.__del__")
+		}})
+	function := NewClass(ClassSpec{Name: "function"})
+	e.c.Callbacks = append(e.c.Callbacks, func(phase string, info CallbackInfo) {
+		log = append(log, phase)
+	})
+	latefin = e.inst(LateFin)
+	fn = e.inst(function)
+	cyc := e.c.NewObject(cyclic)
+	e.c.SetSlot(cyc, 0, fn)
+	e.c.SetSlot(cyc, 1, latefin)
+	e.set(fn, "__module__", cyc)
+	e.drop(fn, cyc)
+	fn = Nil
+	require.Equal(t, 2, e.c.Collect(2))
+	require.Equal(t, []string{"start", "cyc.__del__", "latefin.__del__", "stop"}, log)
+	require.NotEqual(t, Nil, fn)
+	require.True(t, e.alive(fn))
+	require.True(t, e.c.IsTracked(fn))
+	require.False(t, e.c.IsFinalized(fn))
+	require.Equal(t, 1, e.c.Refcount(fn))
+	require.Equal(t, 0, e.c.GetWeakrefCount(fn))
+	_, ok := e.c.GetAttr(fn, "__module__")
+	require.False(t, ok, "func_clear dropped __module__")
+	require.Contains(t, e.c.GetObjects(2), fn)
+	e.c.Callbacks = nil
+	e.drop(fn)
+	require.Equal(t, 0, e.c.Collect(2))
+}
