@@ -173,3 +173,17 @@ func LiveBlockOf(p unsafe.Pointer) (class int, start, ok bool) {
 	off := uintptr(p)&(DefaultPoolSize-1) - defaultPoolOverhead
 	return class, off%(uintptr(class+1)*DefaultAlignment) == 0, true
 }
+
+// HasRoom reports whether a request of n bytes would be served from the
+// pools without mapping an arena: n is within the threshold and its class
+// has a pool with a free block, or an arena already mapped has an empty
+// pool. pymalloc's sharded heap asks it before taking another shard's
+// pools, so that a shard without room is not made to try to map an arena
+// and fall back on the large-block allocator for nothing.
+func (h *Heap) HasRoom(n uintptr) bool {
+	if h.closed || n-1 >= h.l.threshold {
+		return false
+	}
+	slot := h.usedpools + (n-1)>>(h.l.alignShift&63)*2*ptrSize
+	return word(slot) != slot-2*ptrSize || h.usableArenas != nil
+}

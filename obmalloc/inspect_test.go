@@ -101,3 +101,33 @@ func TestLiveClassOf(t *testing.T) {
 		assert.Equal(t, [2]bool{tc.start, tc.ok}, [2]bool{start, ok}, tc.name)
 	}
 }
+
+// HasRoom: a class with a pool that has a free block, or an arena with an
+// empty pool, serves without mapping; a new heap, a request past the
+// threshold and a closed heap do not.
+func TestHasRoom(t *testing.T) {
+	h, err := New(Config{})
+	require.NoError(t, err)
+	assert.False(t, h.HasRoom(10), "no arena yet")
+	p := h.Malloc(10)
+	assert.True(t, h.HasRoom(10), "the pool of class 0 has free blocks")
+	assert.True(t, h.HasRoom(500), "the arena has empty pools")
+	assert.False(t, h.HasRoom(513))
+	assert.False(t, h.HasRoom(0))
+	h.Free(p)
+	require.NoError(t, h.Close())
+	assert.False(t, h.HasRoom(10))
+
+	// Every pool of the only arena in use by one class, and no arena to be
+	// had: no room for another class, room for the first while a block
+	// of it is free.
+	h = newHeap(t, Config{Arenas: &failingMaps{k: 1}})
+	blocks := []unsafe.Pointer{h.Malloc(512)} // maps the one arena there is
+	for h.HasRoom(512) {
+		blocks = append(blocks, h.Malloc(512))
+	}
+	assert.False(t, h.HasRoom(16))
+	h.Free(blocks[0])
+	assert.True(t, h.HasRoom(512))
+	assert.False(t, h.HasRoom(16))
+}

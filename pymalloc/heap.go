@@ -158,7 +158,9 @@ func smallAlloc(h *obmalloc.Heap, n uintptr, zero bool) unsafe.Pointer {
 // elsewhere serves a small request that shard s could not serve from its
 // pools (it could map no arena: p is the large allocator's block it fell
 // back on, or nil) from another shard's pools, as CPython's one heap
-// would have found them; only if none has room does p stand.
+// would have found them; only if none has room does p stand. A shard
+// without room is not asked, so it neither tries to map an arena nor
+// makes and drops a large block, which a RAW tracer would see.
 func (d *sharedHeap) elsewhere(s *shard, p unsafe.Pointer, n uintptr, zero bool) unsafe.Pointer {
 	for i := range d.mask + 1 {
 		o := &d.shards[i]
@@ -167,11 +169,8 @@ func (d *sharedHeap) elsewhere(s *shard, p unsafe.Pointer, n uintptr, zero bool)
 		}
 		o.mu.Lock()
 		var q unsafe.Pointer
-		if o.h != nil {
-			if q = smallAlloc(o.h, n, zero); q != nil && !o.h.Owns(q) {
-				o.h.Free(q) // no pool here either
-				q = nil
-			}
+		if o.h != nil && o.h.HasRoom(n) {
+			q = smallAlloc(o.h, n, zero) // from its pools: HasRoom says so
 		}
 		o.mu.Unlock()
 		if q != nil {
