@@ -89,8 +89,8 @@ func tellKept(t *teller, cfg storyConfig, f *storyFigures) error {
 	}
 	k := f.Kept
 	t.para(`When objects die, their blocks go back to their pools, and a pool with no
-		block in use goes back to its arena, ready for any size class. The arena
-		itself stays mapped. A program allocates %s objects (%s bytes in blocks),
+		block in use goes back to its arena, ready for any size class. Here the
+		arena itself stays mapped. A program allocates %s objects (%s bytes in blocks),
 		frees them all, then allocates as many again:`,
 		withCommas(uint64(cfg.ManyObjects)), withCommas(uint64(k.BlockBytes)))
 	writeKeptTable(t, k)
