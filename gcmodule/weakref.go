@@ -85,10 +85,17 @@ func insertAfter(wr, prev Object) {
 }
 
 // WeakrefGet returns the referent, borrowed, or Nil once it has died
-// (calling the ref).
+// (calling the ref). A referent whose count has reached zero is dead even
+// while its weakrefs are not yet cleared, as when the trashcan defers its
+// deallocation: PyWeakref_GET_OBJECT answers None for it (gh-60806), and
+// so does this, where handing it out would let a callback bring it back
+// and have it deallocated twice.
 func (c *Collector) WeakrefGet(wr Object) Object {
 	c.checkKind("WeakrefGet", wr, kindWeakref)
-	return wrOf(wr).object
+	if o := wrOf(wr).object; o != Nil && hdr(o).refcnt > 0 {
+		return o
+	}
+	return Nil
 }
 
 // WeakrefCallback returns the callback, borrowed, or Nil (__callback__).

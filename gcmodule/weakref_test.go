@@ -443,3 +443,135 @@ func TestWeakrefCallbacksWithoutMemoryForTheTuple(t *testing.T) {
 	assert.Equal(t, 1, e.c.Refcount(cb), "the weakrefs' references to cb were dropped")
 	e.drop(r1, r2, cb)
 }
+
+// TestTrashcan16602 ports test_trashcan_16602 without WeakKeyDictionary: d[c] = C(c) is a weakref
+// to c whose callback holds the value and drops it (WeakKeyDictionary's
+// _remove). python3 3.11.7 on the same construction: 100 callbacks, 99 see
+// wself() is None (the 100th node is still bound to c). Deep in the
+// chain the trashcan defers deallocations, and a deferred object's
+// weakrefs are cleared only when it is freed: before WeakrefGet answered
+// Nil for an object whose count is zero, the callback revived one and it
+// was deallocated twice (a crash).
+func TestTrashcan16602(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	var seen []bool
+	C := NewClass(ClassSpec{Name: "C"})
+	cbClass := NewClass(ClassSpec{Name: "cb", Call: func(c *Collector, self, _ Object) {
+		ws, _ := c.GetAttr(self, "wself")
+		o := c.WeakrefGet(ws) // o = wself()
+		c.Incref(o)
+		seen = append(seen, o == Nil)
+		c.Decref(o)
+	}})
+	remover := NewClass(ClassSpec{Name: "Remover", Call: func(c *Collector, self, _ Object) {
+		c.DelAttr(self, "value")
+	}})
+	newC := func(parent Object) Object {
+		o := e.inst(C)
+		if parent == Nil {
+			return o
+		}
+		wself := e.c.NewWeakref(o, Nil)
+		cb := e.inst(cbClass)
+		e.set(cb, "wself", wself)
+		e.drop(wself)
+		wp := e.c.NewWeakref(parent, cb)
+		e.drop(cb)
+		e.set(o, "wparent", wp)
+		e.drop(wp)
+		return o
+	}
+	d := e.list()
+	root := newC(Nil)
+	c := root
+	e.c.Incref(c)
+	for n := 0; n < 100; n++ {
+		nw := newC(c)
+		r := e.inst(remover)
+		e.set(r, "value", nw)
+		kr := e.c.NewWeakref(c, r)
+		e.append(d, kr)
+		e.drop(kr, r, c)
+		c = nw
+	}
+	e.drop(root)
+	nNone := 0
+	for _, s := range seen {
+		if s {
+			nNone++
+		}
+	}
+	require.Equal(t, 100, len(seen))
+	require.Equal(t, 99, nNone)
+	e.drop(c, d)
+	require.Equal(t, 0, e.c.Collect(2))
+}
+
+// TestWeakrefClasses ports test_classes: a class (a self-cycle through __mro__) is weakly
+// referable; a live weakref's callback (l.append) runs when the
+// collector frees it. python3 3.11.7: a() is None, l == [a].
+func TestWeakrefClasses(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	l := e.list()
+	appendCB := e.method(l, func(self, arg Object) { e.append(self, arg) }) // l.append
+	A := e.selfLoop(plainClass, 0)
+	a := e.c.NewWeakref(A, appendCB)
+	e.drop(appendCB)
+	e.drop(A) // A = None
+	e.c.Collect(2)
+	require.Equal(t, Nil, e.c.WeakrefGet(a))
+	require.Equal(t, 1, e.c.ListLen(l))
+	require.Equal(t, a, e.c.ListGetItem(l, 0))
+	e.drop(l, a)
+	// l -> a -> a.__callback__ (still set) -> l.append -> l: a cycle
+	require.Equal(t, 3, e.c.Collect(2))
+}
+
+// TestWeakrefCallbackAttributeAfterCollection: the collector's path keeps __callback__ (_PyWeakref_ClearRef preserves
+// wr_callback). python3 3.11.7: x.self = x; r = ref(x, cb); del x;
+// gc.collect() -> 1, cb called once, r() is None, r.__callback__ is cb.
+func TestWeakrefCallbackAttributeAfterCollection(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	calls := 0
+	cb := e.callable(func(Object) { calls++ })
+	x := e.inst(plainClass)
+	e.set(x, "self", x)
+	r := e.c.NewWeakref(x, cb)
+	e.drop(x)
+	require.Equal(t, 1, e.c.Collect(2))
+	require.Equal(t, 1, calls)
+	require.Equal(t, Nil, e.c.WeakrefGet(r))
+	require.Equal(t, cb, e.c.WeakrefCallback(r))
+	e.drop(r, cb)
+}
+
+// TestWeakrefGetweakrefs ports test_getweakrefs with counts (no getweakrefs): deleting a weakref
+// unlinks it from its referent's list, the other stays live.
+func TestWeakrefGetweakrefs(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	cb := e.callable(func(Object) {})
+	for _, dropFirst := range []bool{true, false} {
+		o := e.inst(plainClass)
+		ref1 := e.c.NewWeakref(o, cb)
+		ref2 := e.c.NewWeakref(o, cb)
+		keep := ref2
+		if dropFirst {
+			e.drop(ref1)
+		} else {
+			e.drop(ref2)
+			keep = ref1
+		}
+		require.Equal(t, 1, e.c.GetWeakrefCount(o))
+		require.Equal(t, o, e.c.WeakrefGet(keep))
+		e.drop(keep)
+		require.Equal(t, 0, e.c.GetWeakrefCount(o))
+		e.drop(o)
+	}
+	n := e.int(1)
+	require.Equal(t, 0, e.c.GetWeakrefCount(n))
+	e.drop(n, cb)
+}
