@@ -814,3 +814,31 @@ func TestWriteAfterFreeFoundUnderTheHeap(t *testing.T) {
 	FlushQuarantine()
 	assert.Equal(t, before, AllocatedBlocks())
 }
+
+// Hooks installed while the heap holds blocks pass down the pointers they
+// do not know, for the heap to free: only the heap's own blocks, never an
+// address inside one. Before, any address in an arena passed, and freeing
+// 8 bytes into a block freed earlier put that address on its pool's free
+// list: blocks handed out overlapped (found by a session 6 audit).
+func TestLenientHooksPassDownOnlyBlocks(t *testing.T) {
+	keep := Malloc(24) // live before the hooks: they are lenient
+	defer Free(keep)
+	withDebugHooks(t)
+	require.True(t, objHook().lenient)
+	var ps [8]unsafe.Pointer
+	for i := range ps {
+		ps[i] = Malloc(24)
+	}
+	Free(ps[3])
+	FlushQuarantine()
+	_, caught := catch(func() { Free(unsafe.Add(ps[3], 8)) })
+	assert.True(t, caught, "an address inside a freed block is refused")
+	require.NoError(t, Check())
+	for i, p := range ps {
+		if i != 3 {
+			Free(p)
+		}
+	}
+	FlushQuarantine()
+	require.NoError(t, Check())
+}

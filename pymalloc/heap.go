@@ -467,11 +467,18 @@ func (d *sharedHeap) checkOwners(i int, h *obmalloc.Heap) error {
 	return nil
 }
 
-// Owns reports whether p lies in one of the default heap's arenas or is a
-// block the heap obtained from the RAW domain.
+// Owns reports whether p is a block of the default heap: where a block of
+// a pool in use starts, in one of its arenas, or a block the heap obtained
+// from the RAW domain. The debug hooks pass down to the heap, unchecked,
+// only the blocks it owns: an address inside a block, or in a pool with
+// no block in use, is not one (it would be taken for a block).
 func (d *sharedHeap) Owns(p unsafe.Pointer) bool {
 	if d.owners.owner(uintptr(p)) >= 0 {
-		return true
+		if !d.owners.poolHeaderInside(uintptr(p)) {
+			return false
+		}
+		_, start, ok := obmalloc.LiveBlockOf(p)
+		return start && ok
 	}
 	o, ok := heapRaw().(owner)
 	return ok && o.Owns(p)
