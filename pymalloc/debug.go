@@ -179,10 +179,15 @@ func faultWriter() io.Writer {
 // raise writes f's report and, in PanicOnFault mode, panics with f. It is
 // never called with a lock of this package held.
 func raise(f Fault) {
-	reportMu.Lock()
-	_, _ = io.WriteString(faultWriter(), f.Report)
-	reportMu.Unlock()
+	writeReport(f)
 	if FaultMode(faultMode.Load()) == PanicOnFault {
 		panic(f)
 	}
+}
+
+// writeReport writes f's report to the fault output.
+func writeReport(f Fault) {
+	reportMu.Lock()
+	_, _ = io.WriteString(faultWriter(), f.Report)
+	reportMu.Unlock()
 }

@@ -842,3 +842,24 @@ func TestLenientHooksPassDownOnlyBlocks(t *testing.T) {
 	FlushQuarantine()
 	require.NoError(t, Check())
 }
+
+// One eviction that finds writes after free in two blocks reports both,
+// and gives both back, before it panics with the first; before, the first
+// report's panic left the second unwritten and lost (found by a session 6
+// audit).
+func TestEvictionReportsEveryFault(t *testing.T) {
+	out := withDebugHooks(t)
+	a, b := Malloc(32), Malloc(32)
+	Free(a)
+	Free(b)
+	setBytes(a, 0, "x")
+	setBytes(b, 0, "y")
+	out.Reset()
+	flt, caught := catch(FlushQuarantine)
+	require.True(t, caught)
+	assert.Equal(t, uintptr(a), flt.Addr, "the first fault panics")
+	assert.Equal(t, 2, strings.Count(out.String(), "Debug memory block at address"), "both are reported")
+	_, caught = catch(FlushQuarantine)
+	assert.False(t, caught, "nothing is left to find")
+	require.NoError(t, Check())
+}

@@ -609,17 +609,34 @@ func (st *debugState) evict(call string, d Domain, flush bool) evicted {
 }
 
 // finish gives the evicted blocks back and reports the faults found in
-// them; the lock is not held.
+// them; the lock is not held. Every block is given back and every fault
+// reported before the first one panics: a fault raised by an allocator
+// below (the RAW hook under a large block) or found in one block must not
+// leave the others out of their pools, nor their reports unwritten.
 func (out evicted) finish(st *debugState) {
+	var below any // the first panic of an allocator below
 	for _, r := range out.blocks {
-		r.owner.next.Free(r.base)
+		func() {
+			defer func() {
+				if p := recover(); p != nil && below == nil {
+					below = p
+				}
+			}()
+			r.owner.next.Free(r.base)
+		}()
 	}
 	st.mu.Lock()
 	faults := append(out.faults, st.pending...)
 	st.pending = nil
 	st.mu.Unlock()
 	for _, f := range faults {
-		raise(f)
+		writeReport(f)
+	}
+	if len(faults) > 0 && FaultMode(faultMode.Load()) == PanicOnFault {
+		panic(faults[0])
+	}
+	if below != nil {
+		panic(below)
 	}
 }
 
