@@ -716,9 +716,11 @@ func (st *debugState) flush(call string) {
 // SetQuarantine bounds each domain's quarantine of the debug hooks to at
 // most blocks freed blocks and bytes bytes (each block counts its size
 // plus 24) and returns the previous bounds; the defaults are 1024 blocks
-// and 4 MiB.
-// 0, 0 turns the quarantine off: freed blocks go back at once, and a
-// write after free is no longer detected.
+// and 4 MiB. A block goes on only while both bounds hold, so a block
+// whose size plus 24 exceeds bytes leaves at once, checked but never
+// watched: a later write to it is not detected. A zero in either bound
+// turns the quarantine off: freed blocks go back at once, and a write
+// after free is no longer detected.
 func SetQuarantine(blocks int, bytes uintptr) (prevBlocks int, prevBytes uintptr) {
 	if blocks < 0 {
 		panic("pymalloc: SetQuarantine: negative block count")
