@@ -863,3 +863,67 @@ func TestEvictionReportsEveryFault(t *testing.T) {
 	assert.False(t, caught, "nothing is left to find")
 	require.NoError(t, Check())
 }
+
+// A write just past a large block's trailing pad lands in the pad of the
+// RAW block under it. The block's own Free or Realloc reports it, naming
+// the RAW block, before anything changes: before, the RAW hook found it
+// from inside the heap's realloc, which left the block out of the
+// registry and counted as moving, so RemoveDebugHooks refused for good
+// (found by a session 6 audit). In continue mode the report is made once
+// and the call goes on.
+func TestOverflowIntoTheRawBlockBelow(t *testing.T) {
+	const n = 1000 // large: the default heap gets it from the RAW domain
+	for _, tc := range []struct {
+		name string
+		call func(p unsafe.Pointer) unsafe.Pointer // returns what to free next, or nil
+	}{
+		{"Free", func(p unsafe.Pointer) unsafe.Pointer { Free(p); return nil }},
+		{"Realloc", func(p unsafe.Pointer) unsafe.Pointer { return Realloc(p, 3*n) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := withDebugHooks(t)
+			p := Malloc(n)
+			setBytes(p, n+debugSST, "!") // the RAW block's trailing pad
+			flt := mustFault(t, FaultTrailingPad, func() { tc.call(p) })
+			assert.Equal(t, uintptr(p)-debugHead, flt.Addr, "the RAW block is the one named")
+			assert.Contains(t, flt.Report, "API 'r'")
+			require.NoError(t, Check())
+
+			// Continue mode: reported once, and the call is made.
+			SetFaultMode(ContinueOnFault)
+			defer SetFaultMode(PanicOnFault)
+			out.Reset()
+			if q := tc.call(p); q != nil {
+				Free(q)
+			}
+			FlushQuarantine()
+			assert.Equal(t, 1, strings.Count(out.String(), "Debug memory block at address"), out.String())
+			require.NoError(t, Check())
+		})
+	}
+}
+
+// reallocPanics is an OBJ allocator whose Realloc panics, as an allocator
+// below the hooks does when it finds a fault of its own.
+type reallocPanics struct{ Allocator }
+
+func (reallocPanics) Realloc(unsafe.Pointer, uintptr) unsafe.Pointer { panic("below") }
+
+// A panic of the allocator below during Realloc leaves the block as it
+// was: live, registered, its contents and pads intact, freeable, and the
+// hooks removable.
+func TestReallocPanicBelowRestoresTheBlock(t *testing.T) {
+	prev := GetAllocator(DomainObj)
+	SetAllocator(DomainObj, reallocPanics{prev})
+	t.Cleanup(func() { SetAllocator(DomainObj, prev) }) // after the hooks' removal
+	withDebugHooks(t)
+	p := Malloc(200)
+	setBytes(p, 0, "hello")
+	setBytes(p, 195, "world")
+	assert.PanicsWithValue(t, "below", func() { Realloc(p, 400) })
+	assert.Equal(t, "hello", string(unsafe.Slice(byteAt(p, 0), 5)))
+	assert.Equal(t, "world", string(unsafe.Slice(byteAt(p, 195), 5)))
+	assert.Equal(t, byte(CleanByte), *byteAt(p, 100), "the middle was never touched")
+	Free(p) // checks the header and the pads
+	FlushQuarantine()
+}

@@ -308,6 +308,9 @@ func (d *debugAllocator) Free(p unsafe.Pointer) {
 		raise(f) // panics before anything changed
 		return
 	}
+	if bad {
+		st.repairInner(a)
+	}
 	nested := b.released
 	fill(a-debugHead, b.size+debugOverhead, deadByte)
 	b.state, b.freedBy, b.freePCs = stateQuarantined, call, pcs
@@ -365,6 +368,9 @@ func (d *debugAllocator) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 		}
 		return nil
 	}
+	if bad {
+		st.repairInner(a)
+	}
 	// The block leaves the registry while the allocator below works on
 	// it, without the lock; it comes back under its new address.
 	st.remove(a)
@@ -388,7 +394,16 @@ func (d *debugAllocator) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 		copyMem(save[erasedSize:], bytesAt(tail-erasedSize, erasedSize))
 		fill(tail-erasedSize, erasedSize+debugSST, deadByte)
 	}
-	r := owner.next.Realloc(ptrAt(head), n+debugOverhead)
+	// A panic of the allocator below (a fault its own hook found) is
+	// taken as a failed realloc: the block is restored and registered
+	// again before the panic goes on, so that it is neither lost to the
+	// registry nor left counted as moving.
+	var r unsafe.Pointer
+	below := func() (p any) {
+		defer func() { p = recover() }()
+		r = owner.next.Realloc(ptrAt(head), n+debugOverhead)
+		return nil
+	}()
 	size := n
 	if r == nil {
 		size = old // rewrite the old block's header and trailer
@@ -419,6 +434,9 @@ func (d *debugAllocator) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 		st.remember(a, freedRec{size: old, api: owner.api, freedBy: call + " (the block moved)", freePCs: pcs})
 	}
 	st.mu.Unlock()
+	if below != nil {
+		panic(below)
+	}
 	if r == nil {
 		return nil
 	}
@@ -568,7 +586,25 @@ func (st *debugState) check(d *debugAllocator, call string, a uintptr, b *dblock
 			return blockFault(call, a, b, FaultTrailingPad, "bad trailing pad byte"), true
 		}
 	}
+	if ib := st.blocks[a-debugHead]; ib != nil && ib.inner {
+		// A write 8..15 bytes past this block, or 17..32 before it, lands
+		// in the pads of the RAW block under it. Found here, it is
+		// reported before anything changes, not from inside the heap's
+		// free or realloc of that block, which would leave this one half
+		// freed or half moved.
+		return st.check(ib.owner, call, a-debugHead, ib)
+	}
 	return Fault{}, false
+}
+
+// repairInner rewrites the header and trailer of the RAW block under the
+// block at a, if there is one. In continue mode, once a fault in them has
+// been reported, it spares the RAW hook a second report of the same bytes
+// when the block below is freed or reallocated. The lock is held.
+func (st *debugState) repairInner(a uintptr) {
+	if ib := st.blocks[a-debugHead]; ib != nil && ib.inner {
+		ib.owner.decorate(a-2*debugHead, ib.size)
+	}
 }
 
 // released is a block that left the quarantine: the allocator below gets
