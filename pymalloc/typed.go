@@ -24,8 +24,14 @@ func New[T any]() *T {
 	return (*T)(Calloc(1, unsafe.Sizeof(zero)))
 }
 
-// Delete frees a value from New. Delete(nil) does nothing.
-func Delete[T any](p *T) { Free(unsafe.Pointer(p)) }
+// Delete frees a value from New. Delete(nil) does nothing. A pointer the
+// heap refuses (a Go pointer, an address inside a value, a value deleted
+// already and noticed as such) panics with an obmalloc.Fault whose Call
+// names Delete and T.
+func Delete[T any](p *T) {
+	defer blameHelper[T]("Delete", "a pointer from New, once")
+	Free(unsafe.Pointer(p))
+}
 
 // MakeSlice returns a zeroed []T of length and capacity n in pymalloc
 // memory, or nil when memory is exhausted or n*size overflows (under the
@@ -58,10 +64,33 @@ func FreeSlice[T any](s []T) {
 	}
 	p := unsafe.Pointer(unsafe.SliceData(s[:cap(s)]))
 	if !poolBlockStart(p) {
-		panic(obmalloc.Fault{Call: fmt.Sprintf("FreeSlice[%v]", reflect.TypeFor[T]()), Addr: uintptr(p),
+		panic(obmalloc.Fault{Call: helperCall[T]("FreeSlice"), Addr: uintptr(p),
 			Problem: "not the start of a block: a slice re-sliced from its start (s[k:]) cannot be freed"})
 	}
+	defer blameHelper[T]("FreeSlice", "a slice from MakeSlice, once, as it came or as s[:k]; append beyond its capacity moves it to the Go heap")
 	Free(p)
+}
+
+// helperCall is the Call of a typed helper's Fault: "Delete[main.point]".
+func helperCall[T any](name string) string {
+	return fmt.Sprintf("%s[%v]", name, reflect.TypeFor[T]())
+}
+
+// blameHelper, deferred by a typed helper around its Free, turns the
+// heap's Fault (which names Free) into one that names the helper and T
+// and says what the helper takes, so that the message points at the call
+// the user wrote. Other panics go on unchanged.
+func blameHelper[T any](name, takes string) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if f, ok := r.(obmalloc.Fault); ok {
+		f.Call = helperCall[T](name)
+		f.Problem += " (" + name + " takes only " + takes + ")"
+		panic(f)
+	}
+	panic(r)
 }
 
 // poolBlockStart reports whether p, when it lies in a pool of the default

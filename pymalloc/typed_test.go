@@ -1,6 +1,7 @@
 package pymalloc
 
 import (
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -103,5 +104,35 @@ func TestFreeSliceRefusesAResliceFromInside(t *testing.T) {
 	require.NotNil(t, w)
 	assert.Panics(t, func() { FreeSlice(w[1:]) })
 	FreeSlice(w)
+	require.NoError(t, Check())
+}
+
+// A pointer the heap refuses panics with a Fault that names the helper
+// and the type the user called, not Free: a Go pointer given to Delete,
+// and a slice that append moved to the Go heap given to FreeSlice.
+func TestTypedHelpersNameThemselvesInFaults(t *testing.T) {
+	s := MakeSlice[uint64](4)
+	defer FreeSlice(s)
+	grown := append(s, 5) // beyond the capacity: a Go slice
+	for _, tc := range []struct {
+		name, call, takes string
+		free              func()
+	}{
+		{"Delete of a Go pointer", "Delete[pymalloc.point]", "(Delete takes only a pointer from New, once)",
+			func() { Delete(&point{}) }},
+		{"FreeSlice of a grown slice", "FreeSlice[uint64]", "append beyond its capacity moves it to the Go heap)",
+			func() { FreeSlice(grown) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				f, ok := recover().(obmalloc.Fault)
+				require.True(t, ok, "panics with an obmalloc.Fault")
+				assert.Equal(t, tc.call, f.Call)
+				assert.Contains(t, f.Problem, "no mapping of it contains the address")
+				assert.True(t, strings.HasSuffix(f.Problem, tc.takes), f.Problem)
+			}()
+			tc.free()
+		})
+	}
 	require.NoError(t, Check())
 }
