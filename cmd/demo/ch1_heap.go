@@ -94,10 +94,10 @@ func tellHeap(t *teller, _ storyConfig, f *storyFigures) error {
 	if a.Misaligned {
 		lost = " (the mapping is not pool-aligned, so one pool's worth is lost to alignment)"
 	}
-	t.para(`The heap has mapped %d arena: %s at %#x, holding %d pools%s. %d pools
-		are carved, one per size class in use (%d classes), and the other %d are
-		untouched.`,
-		len(arenas), sizeName(cfg.ArenaSize), a.Address, len(a.Pools), lost, carved, len(classes), a.FreePools)
+	t.para(`The heap has mapped %s: %s at %#x, holding %s%s. It has carved
+		%s, one per size class in use (%s), and left the other %d untouched.`,
+		count(len(arenas), "arena"), sizeName(cfg.ArenaSize), a.Address, count(len(a.Pools), "pool"), lost,
+		count(carved, "pool"), count(len(classes), "class"), a.FreePools)
 	i, fl := f.Placed[0], f.Placed[1] // the int and the float: both of class 1
 	if i.Block.Pool == fl.Block.Pool {
 		t.para(`Objects of one class share a pool and sit side by side: the int and the

@@ -75,14 +75,14 @@ func tellRefcount(t *teller, _ storyConfig, f *storyFigures) error {
 		return err
 	}
 	t.para(`While the call runs, the list's count is %d: the local name days is its one
-		reference. Each string's count is %s: the list holds them. The call took %d
-		blocks from pymalloc's heap (%d in use before, %d during): the list, the array
+		reference. Each string's count is %s: the list holds them. The call took %s
+		from pymalloc's heap (%d in use before, %d during): the list, the array
 		of its item pointers and the three strings; by size, %s. (In CPython the three
 		literals are constants of the function's code, made once and never freed, so
 		they have more references and a call takes only the list and its item array;
 		this demo builds them at each call so that their counts can be watched. The
 		sizes are this port's objects: "Monday" is a 55-byte str in CPython.)`,
-		f.DaysRefcountInside, joinInts(f.DayStrRefcounts), f.BlocksInsideCall-f.BlocksBeforeCall,
+		f.DaysRefcountInside, joinInts(f.DayStrRefcounts), count(f.BlocksInsideCall-f.BlocksBeforeCall, "block"),
 		f.BlocksBeforeCall, f.BlocksInsideCall, classDiff(before, inside))
 
 	// getDays() with the result ignored: the caller's reference is dropped

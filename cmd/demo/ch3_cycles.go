@@ -47,13 +47,13 @@ func tellCycles(t *teller, cfg storyConfig, f *storyFigures) error {
 	f.CycleBlocksHeld = pymalloc.AllocatedBlocks() - f.CycleBlocksBefore
 	t.printf("    a = []; b = []\n    a.append(b); b.append(a)\n    del a, b\n\n")
 	t.para(`Nothing refers to the two lists any more, yet their counts are %d and %d,
-		and they still hold %d blocks of pymalloc's heap (each list and its item
+		and they still hold %s of pymalloc's heap (each list and its item
 		array). Finding such garbage is the cycle collector's work. For every
 		container it tracks, it subtracts the references that come from other
 		tracked containers; what is left over are references from outside, and
 		whatever cannot be reached from those is garbage. gc.collect(), with
 		gc.set_debug(gc.DEBUG_STATS) on:`,
-		f.CycleRefcounts[0], f.CycleRefcounts[1], f.CycleBlocksHeld)
+		f.CycleRefcounts[0], f.CycleRefcounts[1], count(f.CycleBlocksHeld, "block"))
 
 	c.SetOutput(t.indented(4))
 	c.SetDebug(gcmodule.DebugStats)
@@ -98,9 +98,9 @@ func tellAutomatic(t *teller, cfg storyConfig, f *storyFigures) error {
 		work the same way, with one more rule against collecting a large heap too
 		often). A new collector starts at counts (%d, %d, %d): gc.garbage is a list (a
 		fresh python3 has already counted its own start-up objects).
-		A loop now makes %s lists that each contain themselves, and drops each at
-		once, garbage only the collector can free:`,
-		th0, th1, th2, th0, th1, f.AutoCountStart[0], f.AutoCountStart[1], f.AutoCountStart[2], withCommas(uint64(cfg.CycleLists)))
+		A loop now makes %s, each containing itself, and drops each at once, garbage
+		only the collector can free:`,
+		th0, th1, th2, th0, th1, f.AutoCountStart[0], f.AutoCountStart[1], f.AutoCountStart[2], count(cfg.CycleLists, "list"))
 
 	t.printf("    for i in range(%d):\n        l = []\n        l.append(l)\n        del l\n\n", cfg.CycleLists)
 	for list = 1; list <= cfg.CycleLists; list++ {
@@ -130,22 +130,22 @@ func tellAutomatic(t *teller, cfg storyConfig, f *storyFigures) error {
 	}
 	t.printf("\n")
 	if len(f.AutoCollections) == 0 {
-		t.para(`No collection ran: %d allocations did not take the count past %d.`, cfg.CycleLists, th0)
+		t.para(`No collection ran: %s did not take the count past %d.`, count(cfg.CycleLists, "allocation"), th0)
 		return nil
 	}
 	first := f.AutoCollections[0]
 	left := counts(c)
 	t.para(`List %d took the first count to %d, past %d: that allocation collected
 		generation %d. Of the objects counted, gc.garbage is alive and the list being
-		made was not yet tracked, so %d lists were found unreachable and freed. In all
-		%d collections ran
-		during the loop and freed %s lists; %s lists are still waiting in generation
-		0 (counts now (%d, %d, %d)). This port has no free lists; CPython keeps up to
+		made was not yet tracked, so the collection found %s unreachable and freed them. In
+		all, %s ran during the loop and freed %s; generation 0 still holds %s
+		(counts now (%d, %d, %d)). This port has no free lists; CPython keeps up to
 		80 freed lists for reuse, which it hands out without counting an
 		allocation, so there the collections come every 780 lists rather than
 		every 701.`,
-		first.AtList, first.CountsBefore[0], th0, first.Generation, first.Collected,
-		len(f.AutoCollections), withCommas(uint64(freed)), withCommas(uint64(cfg.CycleLists-freed)), left[0], left[1], left[2])
+		first.AtList, first.CountsBefore[0], th0, first.Generation, count(first.Collected, "list"),
+		count(len(f.AutoCollections), "collection"), count(freed, "list"), count(cfg.CycleLists-freed, "list"),
+		left[0], left[1], left[2])
 	for _, ac := range f.AutoCollections {
 		if ac.Generation == 1 {
 			t.para(`Collection %d was of generation 1: the second count stood at %d, past %d.`,

@@ -90,9 +90,9 @@ func tellKept(t *teller, cfg storyConfig, f *storyFigures) error {
 	k := f.Kept
 	t.para(`When objects die, their blocks go back to their pools, and a pool with no
 		block in use goes back to its arena, ready for any size class. Here the
-		arena itself stays mapped. A program allocates %s objects (%s bytes in blocks),
+		arena itself stays mapped. A program allocates %s (%s bytes in blocks),
 		frees them all, then allocates as many again:`,
-		withCommas(uint64(cfg.ManyObjects)), withCommas(uint64(k.BlockBytes)))
+		count(cfg.ManyObjects, "object"), withCommas(uint64(k.BlockBytes)))
 	writeKeptTable(t, k)
 	if k.RSSOK {
 		t.para(`With every object freed, RSS is %s, against %s with them all alive and %s
@@ -125,13 +125,15 @@ func tellKept(t *teller, cfg storyConfig, f *storyFigures) error {
 		t.para(`No arena was unmapped this time either: with so few objects the only wholly
 			free arena is the one that the rule keeps.`)
 	} else if r.RSSOK {
-		t.para(`This time freeing everything unmapped %d of %d arenas and RSS fell by
-			%s; allocating again had to map %d arenas anew (%d mapped in all), and RSS
-			rose by %s.`,
-			r.Reclaimed[1], r.Arenas[0], kib(r.RSS[1]-r.RSS[2]), r.Total[2]-r.Total[1], r.Total[2], kibSigned(r.RSS[3]-r.RSS[2]))
+		t.para(`This time freeing everything unmapped %d of %s and RSS moved by
+			%s; allocating again had to map %s anew (%d mapped in all), and RSS
+			moved by %s.`,
+			r.Reclaimed[1], count(r.Arenas[0], "arena"), kibSigned(r.RSS[2]-r.RSS[1]), count(r.Total[2]-r.Total[1], "arena"),
+			r.Total[2], kibSigned(r.RSS[3]-r.RSS[2]))
 	} else {
-		t.para(`This time freeing everything unmapped %d of %d arenas; allocating again had
-			to map %d anew (%d mapped in all).`, r.Reclaimed[1], r.Arenas[0], r.Total[2]-r.Total[1], r.Total[2])
+		t.para(`This time freeing everything unmapped %d of %s; allocating again had
+			to map %s anew (%d mapped in all).`, r.Reclaimed[1], count(r.Arenas[0], "arena"),
+			count(r.Total[2]-r.Total[1], "arena"), r.Total[2])
 	}
 	t.para(`On Windows, CPython maps each arena with VirtualAlloc(MEM_COMMIT|MEM_RESERVE)
 		and releases it with VirtualFree(MEM_RELEASE) instead of mmap and munmap.

@@ -19,9 +19,9 @@ func tellStats(t *teller, cfg storyConfig, f *storyFigures) error {
 	t.para(`CPython prints its allocator's state with sys._debugmallocstats() (or, with
 		PYTHONMALLOCSTATS set, at each new arena and at exit). Here is the same dump,
 		byte for byte in the layout of its allocator section, for a heap after a small
-		program: %s objects built, two in three freed at random, %s more built (%s
+		program: %s built, two in three freed at random, %s more built (%s
 		live).`,
-		withCommas(uint64(cfg.WorkloadObjects)), withCommas(uint64(cfg.WorkloadObjects/4)), withCommas(uint64(len(live))))
+		count(cfg.WorkloadObjects, "object"), withCommas(uint64(cfg.WorkloadObjects/4)), withCommas(uint64(len(live))))
 	if err := h.WriteDebugMallocStats(t.indented(4)); err != nil {
 		return err
 	}
@@ -49,23 +49,23 @@ func tellStats(t *teller, cfg storyConfig, f *storyFigures) error {
 	f.DumpBytesAddUp = sum == uintptr(s.ArenasCurrent)*s.ArenaSize
 	if example != nil {
 		t.para(`Each row is a size class with a pool in use. Class %d (%d-byte blocks) has
-			%d pools, %s blocks in use and %s available: %s in all, %d pools of %d blocks
-			each, since a %d-byte pool holds %d blocks of %d bytes after its %d-byte
-			header. Every row adds up the same way (%t). Blocks in use here: %s of the
-			%s blocks of the whole heap (sys.getallocatedblocks(), which counts the large
+			%s, %s in use and %s available: %s in all, %s of %s each, since a
+			%d-byte pool holds %s of %d bytes after its %d-byte header. Every row adds
+			up the same way (%t). Blocks in use here: %s of the %s of the whole heap (sys.getallocatedblocks(), which counts the large
 			blocks of the OBJ and MEM domains too).`,
-			example.Class, example.Size, example.Pools, withCommas(uint64(example.BlocksInUse)),
+			example.Class, example.Size, count(example.Pools, "pool"), count(example.BlocksInUse, "block"),
 			withCommas(uint64(example.AvailBlocks)), withCommas(uint64(example.BlocksInUse+example.AvailBlocks)),
-			example.Pools, cap(*example), s.PoolSize, cap(*example), example.Size, poolOverhead(h),
-			f.DumpRowsAddUp, withCommas(uint64(blocksInPools(s))), withCommas(uint64(f.DumpBlocksInUse)))
+			count(example.Pools, "pool"), count(cap(*example), "block"), s.PoolSize, count(cap(*example), "block"),
+			example.Size, poolOverhead(h), f.DumpRowsAddUp, withCommas(uint64(blocksInPools(s))),
+			count(f.DumpBlocksInUse, "block"))
 	}
-	t.para(`Below the rows, the arena lines: %d arenas mapped, %d reclaimed. Then where
+	t.para(`Below the rows, the arena lines: %s mapped, %d reclaimed. Then where
 		the arenas' bytes go: the six lines from "bytes in allocated blocks" to "lost
-		to arena alignment" add up to the %d arenas × %s = %s bytes (%t). The "unused
+		to arena alignment" add up to the %s × %s = %s bytes (%t). The "unused
 		pools" are the empty and never-carved ones, free for any class. The last lines
 		are the radix tree that tells, for any address, whether it lies in an arena
 		(CPython's address_in_range).`,
-		s.ArenasCurrent, s.ArenasReclaimed, s.ArenasCurrent, sizeName(s.ArenaSize),
+		count(s.ArenasCurrent, "arena"), s.ArenasReclaimed, count(s.ArenasCurrent, "arena"), sizeName(s.ArenaSize),
 		withCommas(uint64(sum)), f.DumpBytesAddUp)
 	t.para(`The same dump of any heap: go run ./cmd/demo stats (-trace FILE for a real
 		CPython program's allocations); a picture of it: go run ./cmd/demo heapmap -o

@@ -217,8 +217,8 @@ func runLayout(t *pytrace.Trace, l layout, points []int, p *progress) (res layou
 // writeExperiment prints the table: a section per point, a row per
 // figure, a column per layout.
 func writeExperiment(w io.Writer, t *pytrace.Trace, results []layoutResult) error {
-	fmt.Fprintf(w, "experiment: trace %s, %s ops, peak of live bytes %s after op %s\n",
-		t.Name, withCommas(uint64(len(t.Ops))), withCommas(t.Stats.PeakLiveBytes), withCommas(uint64(t.Stats.PeakLiveBytesOp)))
+	fmt.Fprintf(w, "experiment: trace %s, %s, peak of live bytes %s after op %s\n",
+		t.Name, count(len(t.Ops), "op"), withCommas(t.Stats.PeakLiveBytes), withCommas(uint64(t.Stats.PeakLiveBytesOp)))
 	width := 0
 	for _, r := range results {
 		width = max(width, len(r.layout.name))

@@ -26,7 +26,7 @@ func gcUsage(w io.Writer) {
     -graph KIND     the graph (default pairs):
 `)
 	for _, g := range gcGraphs {
-		fmt.Fprintf(w, "                      %-10s %s\n", g.name, g.about)
+		fmt.Fprintf(w, "                      %-10s %s\n", g.name, g.describe(-1))
 	}
 	fmt.Fprint(w, `    -n N            its size (default 1000)
     -keep K         keep K of its structures referenced from a live list;
@@ -44,18 +44,28 @@ func gcUsage(w io.Writer) {
 // which the command keeps or drops.
 type gcGraph struct {
 	name  string
-	about string
+	noun  string // what -n counts, in the singular
+	about string // the graph, with %s for the count and its noun
 	build func(c *gcmodule.Collector, n int) ([]gcmodule.Object, error)
 }
 
 var gcGraphs = []gcGraph{
-	{"pairs", "N pairs of lists, each list holding the other", buildPairs},
-	{"selfref", "N lists, each holding itself", buildSelfRef},
-	{"ring", "one ring of N lists, each holding the next", buildRing},
-	{"tree", "a binary tree of N instances, each child pointing to its parent", buildTree},
-	{"chain", "a chain of N lists, no cycle: counting frees it all", buildChain},
-	{"finalizer", "a ring of N instances of a class with __del__", buildFinalizerRing},
-	{"legacy", "a ring of N instances with a legacy tp_del: uncollectable", buildLegacyRing},
+	{"pairs", "pair", "%s of lists, each list holding the other", buildPairs},
+	{"selfref", "list", "%s, each holding itself", buildSelfRef},
+	{"ring", "list", "one ring of %s, each holding the next", buildRing},
+	{"tree", "instance", "a binary tree of %s, each child pointing to its parent", buildTree},
+	{"chain", "list", "a chain of %s, no cycle: counting frees it all", buildChain},
+	{"finalizer", "instance", "a ring of %s of a class with __del__", buildFinalizerRing},
+	{"legacy", "instance", "a ring of %s with a legacy tp_del: uncollectable", buildLegacyRing},
+}
+
+// describe says what the graph is for -n n, or for -n N in general when
+// n < 0 (the usage).
+func (g *gcGraph) describe(n int) string {
+	if n < 0 {
+		return fmt.Sprintf(g.about, "N "+plural(g.noun))
+	}
+	return fmt.Sprintf(g.about, count(n, g.noun))
 }
 
 // The classes of the graphs. Classes are registered for the life of the
@@ -321,18 +331,18 @@ func runGC(w io.Writer, g gcGraph, n, keep, gen, flags int, auto bool) (*gcRepor
 	}
 	c1, _, _ := col.GetCount()
 	r.Objects = c1 - c0
-	made := "containers made"
+	made := "made"
 	if auto {
 		// Automatic collections reset the count while the graph is built,
 		// so the containers it made are not c1 - c0: say what the count
 		// holds now.
 		r.Objects = c1
-		made = "containers in generation 0's count since its last collection"
+		made = "in generation 0's count since its last collection"
 	}
 	r.BlocksBuilt = pymalloc.AllocatedBlocks()
 	keep = min(keep, len(units))
-	t.printf("graph %s: %s; %d %s, %d pymalloc blocks\n", g.name,
-		strings.ReplaceAll(g.about, "N ", fmt.Sprint(n)+" "), r.Objects, made, r.BlocksBuilt-r.BlocksBefore)
+	t.printf("graph %s: %s; %s %s, %s\n", g.name, g.describe(n), count(r.Objects, "container"), made,
+		count(r.BlocksBuilt-r.BlocksBefore, "pymalloc block"))
 	if auto {
 		t.printf("automatic collection on while building: counts now %s\n", countStr(counts(col)))
 	} else {
@@ -349,8 +359,8 @@ func runGC(w io.Writer, g gcGraph, n, keep, gen, flags int, auto bool) (*gcRepor
 		col.Decref(u)
 	}
 	r.BlocksDropped = pymalloc.AllocatedBlocks()
-	t.printf("the program drops its references, keeping %d of %d structures in a list: pymalloc blocks %s -> %s\n",
-		keep, len(units), withCommas(uint64(r.BlocksBuilt-r.BlocksBefore)), withCommas(uint64(r.BlocksDropped-r.BlocksBefore)))
+	t.printf("the program drops its references, keeping %d of %s in a list: pymalloc blocks %s -> %s\n",
+		keep, count(len(units), "structure"), withCommas(uint64(r.BlocksBuilt-r.BlocksBefore)), withCommas(uint64(r.BlocksDropped-r.BlocksBefore)))
 	r.ChainFreedByRC = r.BlocksDropped == r.BlocksBefore
 	if r.ChainFreedByRC {
 		t.printf("  (no cycle: reference counting freed everything at once)\n")
@@ -371,7 +381,7 @@ func runGC(w io.Writer, g gcGraph, n, keep, gen, flags int, auto bool) (*gcRepor
 	t.printf("gc.get_stats()[%d]: collections %d, collected %d, uncollectable %d\n",
 		gen, r.GenStats.Collections, r.GenStats.Collected, r.GenStats.Uncollectable)
 	if r.Finalizers > 0 {
-		t.printf("__del__ ran %d times (the collector finalizes all the garbage before it clears any)\n", r.Finalizers)
+		t.printf("__del__ ran %s (the collector finalizes all the garbage before it clears any)\n", count(r.Finalizers, "time"))
 	}
 	t.printf("len(gc.garbage) = %d\n", r.Garbage)
 	t.printf("pymalloc blocks in use: %s before the collection, %s after (%s freed)\n",

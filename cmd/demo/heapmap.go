@@ -91,9 +91,9 @@ func (m *heapMap) summary(t mapTotals) string {
 	if t.arenaBytes > 0 {
 		pct = 100 * float64(t.allocatedBytes) / float64(t.arenaBytes)
 	}
-	return fmt.Sprintf("%d arenas (%s), pools: %d partly used, %d full, %d empty, %d never carved; "+
+	return fmt.Sprintf("%s (%s), pools: %d partly used, %d full, %d empty, %d never carved; "+
 		"%s in allocated blocks = %.1f%% of the arenas",
-		t.arenas, withCommas(uint64(t.arenaBytes))+" bytes", t.used, t.full, t.empty, t.virgin,
+		count(t.arenas, "arena"), withCommas(uint64(t.arenaBytes))+" bytes", t.used, t.full, t.empty, t.virgin,
 		withCommas(uint64(t.allocatedBytes))+" bytes", pct)
 }
 

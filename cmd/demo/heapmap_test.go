@@ -151,7 +151,7 @@ func checkSVGAgainstStats(t *testing.T, h *obmalloc.Heap) {
 	assert.Equal(t, s.UnusedPools, atoi(t, p.totals["data-empty"])+atoi(t, p.totals["data-virgin"]))
 	all := strings.Join(p.texts, "\n")
 	assert.Contains(t, all, withCommas(uint64(s.BytesInAllocatedBlocks))+" bytes in allocated blocks")
-	assert.Contains(t, all, strconv.Itoa(s.ArenasCurrent)+" arenas ("+withCommas(uint64(s.ArenaBytes()))+" bytes)")
+	assert.Contains(t, all, count(s.ArenasCurrent, "arena")+" ("+withCommas(uint64(s.ArenaBytes()))+" bytes)")
 }
 
 func TestHeapMapSVGMatchesStats(t *testing.T) {

@@ -87,8 +87,8 @@ func (s *heapSource) build(l layout, p *progress) (*shownHeap, error) {
 		live := runWorkload(h, s.objects)
 		return &shownHeap{
 			h: h,
-			what: fmt.Sprintf("built-in workload: %s objects built, two in three freed, %s more built; %s live",
-				withCommas(uint64(s.objects)), withCommas(uint64(s.objects/4)), withCommas(uint64(len(live)))),
+			what: fmt.Sprintf("built-in workload: %s built, two in three freed, %s more built; %s live",
+				count(s.objects, "object"), withCommas(uint64(s.objects/4)), withCommas(uint64(len(live)))),
 			close: h.Close,
 		}, nil
 	}
@@ -112,8 +112,8 @@ func (s *heapSource) build(l layout, p *progress) (*shownHeap, error) {
 	}
 	return &shownHeap{
 		h: r.h,
-		what: fmt.Sprintf("trace %s after op %s of %s (%s blocks live)", t.Name, withCommas(uint64(stop)),
-			withCommas(uint64(len(t.Ops))), withCommas(uint64(r.h.AllocatedBlocks()))),
+		what: fmt.Sprintf("trace %s after op %s of %s (%s live)", t.Name, withCommas(uint64(stop)),
+			withCommas(uint64(len(t.Ops))), count(r.h.AllocatedBlocks(), "block")),
 		close: r.close,
 	}, nil
 }

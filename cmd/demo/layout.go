@@ -106,9 +106,9 @@ func parseBytes(s string) (uintptr, error) {
 
 // describe says in words what a Config is, defaults filled in.
 func describe(cfg obmalloc.Config) string {
-	return fmt.Sprintf("%s pools, %s arenas, %d-byte alignment, threshold %d (%d classes), arenas %s",
+	return fmt.Sprintf("%s pools, %s arenas, %d-byte alignment, threshold %d (%s), arenas %s",
 		sizeName(cfg.PoolSize), sizeName(cfg.ArenaSize), cfg.Alignment, cfg.Threshold,
-		cfg.Threshold/cfg.Alignment, cfg.Policy)
+		count(int(cfg.Threshold/cfg.Alignment), "class"), cfg.Policy)
 }
 
 // sizeName prints a power-of-two size the way the docs write it.

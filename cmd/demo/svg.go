@@ -141,8 +141,8 @@ func (m *heapMap) writeSVG(w io.Writer) error {
 		fmt.Fprintf(&body, `<g class="legend-class" data-class="%d" data-pools="%d" data-blocks="%d">`+
 			`<rect x="%d" y="%d" width="%d" height="%d" fill="%s" stroke="%s"/>`,
 			c, t.classPools[c], t.classBlocks[c], x, y+4, svgCellW, svgCellH-6, classColor(c, 0.75), colorStroke)
-		fmt.Fprintf(&body, `<text x="%d" y="%d" class="legend">class %d, %d B: %d pools, %s blocks</text></g>`+"\n",
-			x+svgCellW+6, y+svgLineH-2, c, size, t.classPools[c], withCommas(uint64(t.classBlocks[c])))
+		fmt.Fprintf(&body, `<text x="%d" y="%d" class="legend">class %d, %d B: %s, %s</text></g>`+"\n",
+			x+svgCellW+6, y+svgLineH-2, c, size, count(t.classPools[c], "pool"), count(t.classBlocks[c], "block"))
 		col++
 	}
 	y += 2 * svgLineH
