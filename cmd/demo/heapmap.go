@@ -109,10 +109,9 @@ var fillGlyphs = []rune("▁▂▃▄▅▆▇█")
 func (m *heapMap) writeText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "heap map: %s\n%s\n", m.title, m.layout)
-	n := m.nclasses()
-	fmt.Fprintf(&b, "one column per %s pool: its size class (0 = %d B, 1 = %d B, ... %c = %d B) over how full it is;\n"+
+	fmt.Fprintf(&b, "one column per %s pool: its size class (%s) over how full it is;\n"+
 		"_ empty (no block in use), . never carved, ~ lost to arena alignment\n\n",
-		sizeName(m.cfg.PoolSize), m.cfg.Alignment, 2*m.cfg.Alignment, classDigits[n-1], m.cfg.Threshold)
+		sizeName(m.cfg.PoolSize), m.classKey())
 	for _, a := range m.arenas {
 		var cls, fill strings.Builder
 		used, empty, virgin := 0, 0, 0
@@ -142,6 +141,24 @@ func (m *heapMap) writeText(w io.Writer) error {
 	fmt.Fprintf(&b, "\n%s\n", m.summary(m.totals()))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// classKey names the class characters of the text map: all of them for
+// three classes or fewer, else the first two and the last, so that a
+// layout of one or two classes is not keyed with classes it does not have.
+func (m *heapMap) classKey() string {
+	n := m.nclasses()
+	name := func(c int) string {
+		return fmt.Sprintf("%c = %d B", classDigits[c], uintptr(c+1)*m.cfg.Alignment)
+	}
+	if n > 3 {
+		return name(0) + ", " + name(1) + ", ... " + name(n-1)
+	}
+	names := make([]string, n)
+	for c := range n {
+		names[c] = name(c)
+	}
+	return strings.Join(names, ", ")
 }
 
 // fillGlyph is the glyph for a pool with used of capacity blocks in use:

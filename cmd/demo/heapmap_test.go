@@ -23,6 +23,7 @@ type parsedSVG struct {
 	lost    int                 // <rect class="lost">
 	arenas  []map[string]string // <g class="arena">
 	legend  []map[string]string // <g class="legend-class">
+	shades  []map[string]string // <rect class="shade">, the shading scale
 	totals  map[string]string   // <text id="totals">
 	texts   []string            // every text's character data
 	rootTag string
@@ -58,6 +59,8 @@ func parseSVG(t *testing.T, r io.Reader) parsedSVG {
 				p.arenas = append(p.arenas, attrs)
 			case e.Name.Local == "g" && attrs["class"] == "legend-class":
 				p.legend = append(p.legend, attrs)
+			case e.Name.Local == "rect" && attrs["class"] == "shade":
+				p.shades = append(p.shades, attrs)
 			case e.Name.Local == "text" && attrs["id"] == "totals":
 				p.totals = attrs
 			}
@@ -218,6 +221,76 @@ func TestHeapMapText(t *testing.T) {
 	assert.Equal(t, poolsInUse(s), classChars)
 	assert.Equal(t, s.UnusedPools, unused)
 	assert.Contains(t, text, m.summary(m.totals()))
+}
+
+// The text map's key names the classes that the layout has: all of them
+// when there are three or fewer.
+func TestHeapMapClassKey(t *testing.T) {
+	for _, tc := range []struct {
+		layout string
+		key    string
+	}{
+		{"threshold=16", "its size class (0 = 16 B) over"},
+		{"threshold=32", "its size class (0 = 16 B, 1 = 32 B) over"},
+		{"threshold=48", "its size class (0 = 16 B, 1 = 32 B, 2 = 48 B) over"},
+		{"threshold=64", "its size class (0 = 16 B, 1 = 32 B, ... 3 = 64 B) over"},
+		{"3.11", "its size class (0 = 16 B, 1 = 32 B, ... v = 512 B) over"},
+		{"3.7", "its size class (0 = 8 B, 1 = 16 B, ... * = 512 B) over"},
+	} {
+		l, err := parseLayout(tc.layout)
+		require.NoError(t, err)
+		h, err := obmalloc.New(l.cfg)
+		require.NoError(t, err)
+		var buf bytes.Buffer
+		require.NoError(t, newHeapMap(h, "test", tc.layout).writeText(&buf))
+		assert.Contains(t, buf.String(), tc.key, tc.layout)
+		require.NoError(t, h.Close())
+	}
+}
+
+// The SVG's shading scale is drawn in the colour of a class in the
+// picture, so a heap of one class (here class 3, 64-byte blocks) shows
+// its scale in that class's colour; a heap with no block in use says so
+// and has no scale.
+func TestHeapMapSVGLegendOfOneClass(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		sizes  []uintptr
+		legend []string // data-class of each legend entry
+		shade  int      // class of the shading scale, -1 for none
+	}{
+		{"one class", []uintptr{64, 60, 50}, []string{"3"}, 3},
+		{"two classes", []uintptr{500, 64}, []string{"3", "31"}, 3},
+		{"no block in use", nil, nil, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := obmalloc.New(obmalloc.Config{})
+			require.NoError(t, err)
+			defer h.Close()
+			for _, size := range tc.sizes {
+				require.NotNil(t, h.Malloc(size))
+			}
+			var buf bytes.Buffer
+			require.NoError(t, newHeapMap(h, "test", "3.11").writeSVG(&buf))
+			p := parseSVG(t, &buf)
+			var classes []string
+			for _, l := range p.legend {
+				classes = append(classes, l["data-class"])
+			}
+			assert.Equal(t, tc.legend, classes)
+			all := strings.Join(p.texts, "\n")
+			if tc.shade < 0 {
+				assert.Empty(t, p.shades)
+				assert.Contains(t, all, "none: no block is in use")
+				return
+			}
+			require.Len(t, p.shades, 5)
+			for i, f := range []float64{0.05, 0.25, 0.5, 0.75, 1} {
+				assert.Equal(t, classColor(tc.shade, f), p.shades[i]["fill"], "shade %d", i)
+			}
+			assert.Contains(t, all, "in the colour of class "+strconv.Itoa(tc.shade))
+		})
+	}
 }
 
 func TestFillGlyph(t *testing.T) {

@@ -128,9 +128,13 @@ func (m *heapMap) writeSVG(w io.Writer) error {
 	y += 2 * svgLineH
 	text(svgMargin, y, "head", "size classes in use (pools, blocks in use)")
 	col := 0
+	shade := -1 // the class whose colour shows the shading: one in the picture
 	for c := range n {
 		if t.classPools[c] == 0 {
 			continue
+		}
+		if shade < 0 {
+			shade = c
 		}
 		if col == 3 {
 			col = 0
@@ -145,6 +149,9 @@ func (m *heapMap) writeSVG(w io.Writer) error {
 			x+svgCellW+6, y+svgLineH-2, c, size, count(t.classPools[c], "pool"), count(t.classBlocks[c], "block"))
 		col++
 	}
+	if shade < 0 {
+		text(svgMargin, y+svgLineH-2, "legend", "none: no block is in use")
+	}
 	y += 2 * svgLineH
 	text(svgMargin, y, "head", "pools")
 	x := svgMargin
@@ -157,12 +164,15 @@ func (m *heapMap) writeSVG(w io.Writer) error {
 		fmt.Fprintf(&body, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s" stroke="%s"%s/>`, x, y-12, svgCellW, svgCellH-6, e.fill, colorStroke, e.dash)
 		text(x+svgCellW+6, y, "legend", e.label)
 	}
-	y += svgLineH
-	for i, f := range []float64{0.05, 0.25, 0.5, 0.75, 1} {
-		fmt.Fprintf(&body, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s" stroke="%s"/>`,
-			x+i*(svgCellW+svgGap), y-12, svgCellW, svgCellH-6, classColor(1, f), colorStroke)
+	if shade >= 0 {
+		y += svgLineH
+		for i, f := range []float64{0.05, 0.25, 0.5, 0.75, 1} {
+			fmt.Fprintf(&body, `<rect class="shade" x="%d" y="%d" width="%d" height="%d" fill="%s" stroke="%s"/>`,
+				x+i*(svgCellW+svgGap), y-12, svgCellW, svgCellH-6, classColor(shade, f), colorStroke)
+		}
+		text(x+5*(svgCellW+svgGap)+6, y, "legend",
+			fmt.Sprintf("shade: how full a pool is, in the colour of class %d (a few blocks in use ... every block)", shade))
 	}
-	text(x+5*(svgCellW+svgGap)+6, y, "legend", "shade: how full a pool is (a few blocks in use ... every block)")
 	y += svgMargin
 
 	fmt.Fprintf(&b, `<?xml version="1.0" encoding="UTF-8"?>
