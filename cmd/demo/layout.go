@@ -58,8 +58,15 @@ func parseLayout(s string) (layout, error) {
 		return layout{}, fmt.Errorf("unknown layout %q: want 3.12, 3.11, 3.10, 3.9, 3.8, 3.7 or key=value pairs (align, threshold, pool, arena, arenas)", s)
 	}
 	var cfg obmalloc.Config
+	given := map[string]string{} // key -> its first key=value
 	for _, kv := range strings.Split(s, ",") {
 		k, v, _ := strings.Cut(kv, "=")
+		// A key given twice would let the last value win unseen, which
+		// is never what "align=8,...,align=16" meant.
+		if first, dup := given[k]; dup {
+			return layout{}, fmt.Errorf("layout %q: key %s given twice (%s, then %s)", s, k, first, kv)
+		}
+		given[k] = kv
 		if k == "arenas" {
 			p, err := obmalloc.ParseArenaPolicy(v)
 			if err != nil {
