@@ -63,6 +63,14 @@ func (c *cli) fail(err error) int {
 	return exitFail
 }
 
+// flagGiven reports whether the flag name was on the command line, for a
+// flag whose default cannot be told from a value given.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
 // noArgs refuses stray arguments, which are usually a flag put after them.
 func (c *cli) noArgs() (int, bool) {
 	if c.fs.NArg() > 0 {

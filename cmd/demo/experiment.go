@@ -102,10 +102,15 @@ func experimentCmd(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return c.bad("-arenas %q: want keep or release", *arenas)
 		}
+		applied := false
 		for i := range layouts {
 			if !strings.Contains(layouts[i].name, "arenas=") {
 				layouts[i].cfg.Policy = p
+				applied = true
 			}
+		}
+		if !applied {
+			return c.bad("-arenas %s: every -layout names its own arenas=, so it applies to none", *arenas)
 		}
 	}
 	for _, item := range strings.Split(*at, ",") {

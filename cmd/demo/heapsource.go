@@ -17,6 +17,7 @@ type heapSource struct {
 	layout  string
 	arenas  string
 	objects int
+	fs      *flag.FlagSet // the flags were registered on (nil in tests)
 }
 
 // heapSourceSynopsis and heapSourceHelp document the flags for usages.
@@ -35,6 +36,7 @@ const heapSourceHelp = `    -trace FILE     replay this CPython allocation trace
 `
 
 func (s *heapSource) register(fs *flag.FlagSet) {
+	s.fs = fs
 	fs.StringVar(&s.trace, "trace", "", "")
 	fs.StringVar(&s.stopAt, "stop-at", "", "")
 	fs.StringVar(&s.layout, "layout", "3.11", "")
@@ -46,6 +48,10 @@ func (s *heapSource) register(fs *flag.FlagSet) {
 func (s *heapSource) config() (layout, error) {
 	if s.stopAt != "" && s.trace == "" {
 		return layout{}, errors.New("-stop-at needs -trace")
+	}
+	// The trace replaces the workload, so -objects would be ignored.
+	if s.trace != "" && s.fs != nil && flagGiven(s.fs, "objects") {
+		return layout{}, fmt.Errorf("-objects %d with -trace %s: -objects sizes the built-in workload, which the trace replaces", s.objects, s.trace)
 	}
 	if s.objects < 0 {
 		return layout{}, fmt.Errorf("-objects %d: want 0 or more", s.objects)

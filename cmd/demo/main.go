@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 func main() {
@@ -49,6 +50,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
+		// "demo help gc" is "demo gc -h", as go help does.
+		if len(args) == 2 && args[0] == "help" {
+			for _, s := range subcommands() {
+				if s.name == args[1] {
+					return s.run([]string{"-h"}, stdout, stderr)
+				}
+			}
+		}
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "demo: %q: want demo help or demo help SUBCOMMAND\n\n", strings.Join(args, " "))
+			usage(stderr)
+			return exitUsage
+		}
 		usage(stdout)
 		return exitOK
 	}
@@ -75,10 +89,10 @@ usage:
 	for _, s := range subcommands() {
 		fmt.Fprintf(w, "  %s\n        %s\n", s.synopsis, s.summary)
 	}
-	fmt.Fprint(w, `  demo help
-        this text
+	fmt.Fprint(w, `  demo help [SUBCOMMAND]
+        this text, or a subcommand's flags
 
-"demo SUBCOMMAND -h" explains a subcommand's flags; cmd/demo/doc.go and
-docs/experiments.md say more.
+"demo SUBCOMMAND -h" (or "demo help SUBCOMMAND") explains a subcommand's
+flags; cmd/demo/doc.go and docs/experiments.md say more.
 `)
 }

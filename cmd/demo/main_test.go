@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,5 +61,51 @@ func TestSubcommandHelpAndBadFlag(t *testing.T) {
 			assert.Contains(t, stderr, "-no-such-flag")
 			assert.Contains(t, stderr, "usage: "+s.synopsis)
 		})
+	}
+}
+
+// "demo help NAME" is "demo NAME -h"; anything else after help is a usage
+// error that names it, not a general usage that ignores it.
+func TestHelpSubcommand(t *testing.T) {
+	for _, s := range subcommands() {
+		code, stdout, stderr := runDemo("help", s.name)
+		assert.Equal(t, exitOK, code, s.name)
+		assert.Empty(t, stderr, s.name)
+		_, want, _ := runDemo(s.name, "-h")
+		assert.Equal(t, want, stdout, s.name)
+	}
+	for _, args := range [][]string{{"help", "frobnicate"}, {"help", "gc", "extra"}, {"-h", "gc"}} {
+		code, stdout, stderr := runDemo(args...)
+		assert.Equal(t, exitUsage, code, "%v", args)
+		assert.Empty(t, stdout, "%v", args)
+		assert.Contains(t, stderr, `demo: "`+strings.Join(args, " ")+`": want demo help or demo help SUBCOMMAND`, "%v", args)
+	}
+}
+
+// A flag that the rest of the command line would make the command ignore
+// is refused, naming both.
+func TestIgnoredFlagsRefused(t *testing.T) {
+	trace := writeTrace(t, "one.trace.gz", "# pytrace 1\nm 1 56\n")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"story", "-chapter", "1", "-objects", "5"}, "-objects 5 with -chapter 1: -objects sizes chapter 4 only"},
+		{[]string{"stats", "-trace", trace, "-objects", "5"}, "-objects 5 with -trace " + trace + ": -objects sizes the built-in workload"},
+		{[]string{"heapmap", "-trace", trace, "-objects", "100000"}, "-objects 100000 with -trace " + trace},
+		{[]string{"experiment", "-arenas", "keep", "-layout", "arenas=release", trace}, "-arenas keep: every -layout names its own arenas=, so it applies to none"},
+	} {
+		code, stdout, stderr := runDemo(tc.args...)
+		assert.Equal(t, exitUsage, code, "%v", tc.args)
+		assert.Empty(t, stdout, "%v", tc.args)
+		assert.Contains(t, stderr, tc.want, "%v", tc.args)
+	}
+	// Where the flag is used, it is taken.
+	for _, args := range [][]string{
+		{"story", "-chapter", "4", "-objects", "5"},
+		{"experiment", "-arenas", "keep", "-layout", "arenas=release", "-layout", "3.9", trace},
+	} {
+		code, _, stderr := runDemo(args...)
+		assert.Equal(t, exitOK, code, "%v: %s", args, stderr)
 	}
 }

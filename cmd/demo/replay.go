@@ -102,8 +102,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	// The syntax of -stats-at is checked before the (slow) reading, its
 	// range against each trace after. Given, even empty, it is a list.
-	statsAtSet := false
-	fs.Visit(func(f *flag.Flag) { statsAtSet = statsAtSet || f.Name == "stats-at" })
+	statsAtSet := flagGiven(fs, "stats-at")
 	if statsAtSet {
 		if _, err := pytrace.ParsePoints(*statsAt); err != nil {
 			return bad("-stats-at: %v", err)

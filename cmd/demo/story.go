@@ -190,6 +190,10 @@ func storyCmd(args []string, stdout, stderr io.Writer) int {
 	if *objects < 1 {
 		return c.bad("-objects %d: want at least 1", *objects)
 	}
+	// Only chapter 4 allocates that many objects; another would ignore it.
+	if *only != 0 && *only != 4 && flagGiven(c.fs, "objects") {
+		return c.bad("-objects %d with -chapter %d: -objects sizes chapter 4 only", *objects, *only)
+	}
 	cfg := defaultStory
 	cfg.ManyObjects = *objects
 	if _, err := tellStory(stdout, cfg, *only); err != nil {
