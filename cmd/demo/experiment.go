@@ -116,7 +116,7 @@ func experimentCmd(args []string, stdout, stderr io.Writer) int {
 	for _, item := range strings.Split(*at, ",") {
 		if item != "peak" && item != "end" {
 			if _, err := pytrace.ParsePoints(item); err != nil {
-				return c.bad("-at: %v", err)
+				return c.bad("-at %q: %v", *at, err) // the item alone may not say which
 			}
 		}
 	}
@@ -134,7 +134,7 @@ func experimentCmd(args []string, stdout, stderr io.Writer) int {
 			return c.fail(errUsage{err})
 		}
 		if pointsOf[i], err = experimentPoints(t, *at); err != nil {
-			return c.fail(errUsage{fmt.Errorf("-at: %v (%s)", err, path)})
+			return c.fail(errUsage{fmt.Errorf("-at %q: %v (%s)", *at, err, path)})
 		}
 		if i == 0 {
 			traces[i] = t

@@ -89,6 +89,11 @@ func TestExperimentDefaultsAndErrors(t *testing.T) {
 		{[]string{"-layout", "3.0", path}, `unknown layout "3.0"`},
 		{[]string{"-at", "middle", path}, `("middle"): not an op number`},
 		{[]string{"-at", "9", path}, "past the last op"},
+		// The whole -at is named: its item alone may be empty, or not
+		// say where it was in the list.
+		{[]string{"-at", ",", path}, `-at ",": points "": empty list`},
+		{[]string{"-at", "peak,", path}, `-at "peak,": points "": empty list`},
+		{[]string{"-at", "1,9", path}, `-at "1,9": `},
 		{[]string{"-arenas", "x", path}, `-arenas "x"`},
 		// Every trace is read before anything is printed.
 		{[]string{path, path + ".missing"}, "no such file"},

@@ -213,6 +213,9 @@ func heapmapCmd(args []string, stdout, stderr io.Writer) int {
 		if info, err := os.Stat(filepath.Dir(*out)); err != nil || !info.IsDir() {
 			return c.fail(fmt.Errorf("-o %s: no directory to write it in", *out))
 		}
+		if info, err := os.Stat(*out); err == nil && info.IsDir() {
+			return c.fail(fmt.Errorf("-o %s: a directory, not a file to write the picture in", *out))
+		}
 	}
 	sh, err := src.build(l, newProgress(stderr))
 	if err != nil {
@@ -224,7 +227,9 @@ func heapmapCmd(args []string, stdout, stderr io.Writer) int {
 		err = errors.Join(err, m.writeText(stdout))
 	}
 	if *out != "" {
-		err = errors.Join(err, writeFile(*out, m.writeSVG))
+		if werr := writeFile(*out, m.writeSVG); werr != nil {
+			err = errors.Join(err, fmt.Errorf("-o: %w", werr))
+		}
 		if err == nil {
 			fmt.Fprintf(stdout, "\nwrote %s\n", *out)
 		}

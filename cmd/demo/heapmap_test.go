@@ -332,6 +332,7 @@ func TestHeapMapCommand(t *testing.T) {
 		{[]string{"-trace", trace, "-stop-at", "20001"}, exitUsage, "past the last op"},
 		{[]string{"-trace", filepath.Join(t.TempDir(), "none.gz")}, exitUsage, "no such file"},
 		{[]string{"-o", filepath.Join(t.TempDir(), "no", "dir", "x.svg"), "-objects", "10"}, exitFail, "no directory to write it in"},
+		{[]string{"-o", os.TempDir(), "-objects", "10"}, exitFail, "-o " + os.TempDir() + ": a directory, not a file"},
 	} {
 		code, stdout, stderr := runDemo(append([]string{"heapmap"}, tc.args...)...)
 		assert.Equal(t, tc.code, code, "%v", tc.args)
