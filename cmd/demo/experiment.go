@@ -30,9 +30,10 @@ func experimentUsage(w io.Writer) {
                 where the memory goes (docs/experiments.md explains how to
                 read it); flags go before the trace files
     -layout L       a layout to compare, repeated for each column: 3.11
-                    (also 3.10, 3.12), 3.9 (also 3.8), 3.7, or key=value pairs over 3.11 (align,
-                    threshold, pool, arena, arenas), e.g. -layout 3.11
-                    -layout align=8 (default: 3.11 and 3.9)
+                    (also 3.10, 3.12), 3.9 (also 3.8), 3.7, or key=value
+                    pairs over 3.11 (align, threshold, pool, arena,
+                    arenas), e.g. -layout 3.11 -layout align=8 (default:
+                    3.11 and 3.9)
     -at POINTS      where to compare, comma-separated: peak (the trace's
                     peak of live bytes), end, or op numbers (default
                     peak,end)

@@ -33,7 +33,8 @@ func gcUsage(w io.Writer) {
                     they survive, moved to an older generation (default 0)
     -gen G          the generation to collect, 0, 1 or 2 (default 2)
     -debug FLAGS    gc.set_debug flags, comma-separated: stats,
-                    collectable, uncollectable, saveall, leak (default stats)
+                    collectable, uncollectable, saveall, leak; or none
+                    (default stats)
     -auto           leave automatic collection on while building (it is
                     off by default, so only the collection asked for runs)
 `)

@@ -135,7 +135,7 @@ func (m *heapMap) writeText(w io.Writer) error {
 			cls.WriteByte('~')
 			fill.WriteByte(' ')
 		}
-		fmt.Fprintf(&b, "arena %3d |%s| %d in use, %d empty, %d never carved\n", a.Index, cls.String(), used, empty, virgin)
+		fmt.Fprintf(&b, "arena %3d |%s| pools: %d in use, %d empty, %d never carved\n", a.Index, cls.String(), used, empty, virgin)
 		fmt.Fprintf(&b, "          |%s|\n", fill.String())
 	}
 	fmt.Fprintf(&b, "\n%s\n", m.summary(m.totals()))

@@ -201,6 +201,7 @@ func TestHeapMapText(t *testing.T) {
 		switch {
 		case strings.HasPrefix(line, "arena "):
 			rows++
+			assert.Regexp(t, `\| pools: \d+ in use, \d+ empty, \d+ never carved$`, line, "the counts say what they count")
 			cells := line[strings.Index(line, "|")+1 : strings.LastIndex(line, "|")]
 			for _, ch := range cells {
 				switch {

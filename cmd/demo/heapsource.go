@@ -23,8 +23,9 @@ type heapSource struct {
 // heapSourceSynopsis and heapSourceHelp document the flags for usages.
 const heapSourceSynopsis = "[-trace FILE [-stop-at N|peak|end]] [-objects N] [-layout L] [-arenas keep|release]"
 
-const heapSourceHelp = `    -trace FILE     replay this CPython allocation trace (../shared/traces/FORMAT.md)
-                    instead of the built-in workload
+const heapSourceHelp = `    -trace FILE     replay this CPython allocation trace
+                    (../shared/traces/FORMAT.md) instead of the built-in
+                    workload
     -stop-at N      stop the replay after op N (counted from 1), or at the
                     peak of the trace's live bytes (peak), or at its end
                     (end, the default)

@@ -20,8 +20,8 @@ const replaySynopsis = "demo replay [-stats] [-stats-at N1,N2,...] [-arenas keep
 // replayUsage describes the replay subcommand.
 func replayUsage(w io.Writer) {
 	fmt.Fprint(w, "  "+replaySynopsis+`
-                replay CPython allocation traces (format: ../shared/traces/FORMAT.md)
-                through a fresh heap each, printing one key=value line of
+                replay CPython allocation traces (format:
+                ../shared/traces/FORMAT.md) through a fresh heap each, printing one key=value line of
                 measurements per trace (the keys of the C replayer, so the
                 figures compare) and, if asked, the heap's statistics in
                 the layout of CPython's sys._debugmallocstats(). Every trace
