@@ -112,6 +112,14 @@ func (m *heapMap) writeText(w io.Writer) error {
 	fmt.Fprintf(&b, "one column per %s pool: its size class (%s) over how full it is;\n"+
 		"_ empty (no block in use), . never carved, ~ lost to arena alignment\n\n",
 		sizeName(m.cfg.PoolSize), m.classKey())
+	// The label column is as wide as the largest arena index needs (three
+	// digits at least), so that a heap of 1,000 arenas or more stays in
+	// its columns.
+	digits := 3
+	for _, a := range m.arenas {
+		digits = max(digits, len(fmt.Sprint(a.Index)))
+	}
+	under := strings.Repeat(" ", len("arena ")+digits+1)
 	for _, a := range m.arenas {
 		var cls, fill strings.Builder
 		used, empty, virgin := 0, 0, 0
@@ -135,8 +143,8 @@ func (m *heapMap) writeText(w io.Writer) error {
 			cls.WriteByte('~')
 			fill.WriteByte(' ')
 		}
-		fmt.Fprintf(&b, "arena %3d |%s| pools: %d in use, %d empty, %d never carved\n", a.Index, cls.String(), used, empty, virgin)
-		fmt.Fprintf(&b, "          |%s|\n", fill.String())
+		fmt.Fprintf(&b, "arena %*d |%s| pools: %d in use, %d empty, %d never carved\n", digits, a.Index, cls.String(), used, empty, virgin)
+		fmt.Fprintf(&b, "%s|%s|\n", under, fill.String())
 	}
 	fmt.Fprintf(&b, "\n%s\n", m.summary(m.totals()))
 	_, err := io.WriteString(w, b.String())

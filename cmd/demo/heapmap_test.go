@@ -294,6 +294,34 @@ func TestHeapMapSVGLegendOfOneClass(t *testing.T) {
 	}
 }
 
+// The fill line stays under its arena's row when the indexes run past
+// three digits (here over a thousand 4 KiB arenas).
+func TestHeapMapTextColumns(t *testing.T) {
+	l, err := parseLayout("pool=1k,arena=4k,threshold=256")
+	require.NoError(t, err)
+	h, err := obmalloc.New(l.cfg)
+	require.NoError(t, err)
+	defer h.Close()
+	runWorkload(h, 100_000)
+	require.Greater(t, h.Stats().ArenasCurrent, 1000)
+	var buf bytes.Buffer
+	require.NoError(t, newHeapMap(h, "workload", l.name).writeText(&buf))
+	lines := strings.Split(buf.String(), "\n")
+	rows := 0
+	for i, line := range lines {
+		if !strings.HasPrefix(line, "arena ") {
+			continue
+		}
+		rows++
+		require.Less(t, i+1, len(lines))
+		assert.Equal(t, strings.Index(line, "|"), strings.Index(lines[i+1], "|"), "%s\n%s", line, lines[i+1])
+		if rows == 1 {
+			assert.True(t, strings.HasPrefix(line, "arena    0 |"), line)
+		}
+	}
+	assert.Equal(t, h.Stats().ArenasCurrent, rows)
+}
+
 func TestFillGlyph(t *testing.T) {
 	assert.Equal(t, '▁', fillGlyph(1, 255), "one block shows")
 	assert.Equal(t, '█', fillGlyph(255, 255))
