@@ -30,7 +30,8 @@ func gcUsage(w io.Writer) {
 	}
 	fmt.Fprint(w, `    -n N            its size (default 1000)
     -keep K         keep K of its structures referenced from a live list;
-                    they survive, moved to an older generation (default 0)
+                    they survive, moved to the next generation (or kept
+                    in generation 2 when -gen 2 is collected) (default 0)
     -gen G          the generation to collect, 0, 1 or 2 (default 2)
     -debug FLAGS    gc.set_debug flags, comma-separated: stats,
                     collectable, uncollectable, saveall, leak; or none
