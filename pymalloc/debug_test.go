@@ -887,6 +887,16 @@ func TestOverflowIntoTheRawBlockBelow(t *testing.T) {
 			flt := mustFault(t, FaultTrailingPad, func() { tc.call(p) })
 			assert.Equal(t, uintptr(p)-debugHead, flt.Addr, "the RAW block is the one named")
 			assert.Contains(t, flt.Report, "API 'r'")
+			assert.Contains(t, flt.Report, "It holds the debug block at p+16 (1000 bytes, API 'o')")
+			require.NoError(t, StartTracing(4))
+			q := Malloc(n)
+			setBytes(q, -2*debugHead, "!") // the RAW block's size field
+			flt = mustFault(t, FaultSizeField, func() { tc.call(q) })
+			assert.Regexp(t, `allocated at[^\n]*\n[^\n]*debug_test.go", line \d+ in [^\n]*TestOverflowIntoTheRawBlockBelow`, flt.Report,
+				"the traceback is the outer block's, which tracing keeps")
+			StopTracing()
+			setBytes(q, -2*debugHead, "\x00")
+			Free(q)
 			require.NoError(t, Check())
 
 			// Continue mode: reported once, and the call is made.

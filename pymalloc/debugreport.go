@@ -232,7 +232,18 @@ func ouch(bad bool) string {
 func blockFault(call string, a uintptr, b *dblock, kind FaultKind, problem string) Fault {
 	var r report
 	r.dumpLive(a, b)
-	r.allocatedAt(a)
+	if b.inner {
+		// The RAW block under a MEM or OBJ block, found damaged by that
+		// block's Free or Realloc: the reader knows the outer block (its
+		// own pads are intact, as they were checked first), so name it,
+		// and give its traceback, the one tracing keeps.
+		r.f("    It holds the debug block at p+%d (%d bytes, API '%s'), which the default heap\n"+
+			"       took from the RAW domain: a write went past that block's end or before its start.\n\n",
+			debugHead, readSize(a), idChar(bytesAt(a+debugSST, 1)[0]))
+		r.allocatedAt(a + debugHead)
+	} else {
+		r.allocatedAt(a)
+	}
 	return r.fatal(call, a, kind, problem)
 }
 
