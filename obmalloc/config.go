@@ -19,8 +19,11 @@ const (
 	dummySizeIdx     = 0xffff    // szidx of a freshly carved pool
 	maxArenaBits     = 31        // the radix leaf keeps arena offsets in int32
 	minAlignment     = 8         // bytes: a free block must hold its link
-	maxRequestBytes  = 1<<63 - 1 // PY_SSIZE_T_MAX: larger requests fail at once
+	maxRequestBytes  = maxSsizeT // PY_SSIZE_T_MAX: larger requests fail at once
 )
+
+// maxSsizeT is PY_SSIZE_T_MAX: 1<<63 - 1, or 1<<31 - 1 on a 32-bit system.
+const maxSsizeT = 1<<(bits.UintSize-1) - 1
 
 // ArenaPolicy says what happens to an arena whose pools have all become
 // free.

@@ -1,6 +1,7 @@
 package obmalloc
 
 import (
+	"math/bits"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -28,7 +29,7 @@ func TestConfigValidate(t *testing.T) {
 		{"arena of 2 GiB", Config{ArenaSize: 1 << 31}, "below 2 GiB"},
 		{"arena of too few pools", Config{ArenaSize: 32 << 10}, "Config.ArenaSize = 32768: must hold at least four pools"},
 		{"unknown policy", Config{Policy: 7}, "Config.Policy = 7"},
-		{"huge pool (4*PoolSize overflows)", Config{Alignment: 256, Threshold: 256, PoolSize: 1 << 62, ArenaSize: 64 << 10}, "must hold at least four pools"},
+		{"huge pool (4*PoolSize overflows)", Config{Alignment: 256, Threshold: 256, PoolSize: 1 << (bits.UintSize - 2), ArenaSize: 64 << 10}, "must hold at least four pools"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()

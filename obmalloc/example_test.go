@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"unsafe"
@@ -110,7 +111,7 @@ func ExampleHeap_Calloc() {
 	q := h.Calloc(8, 8)
 	fmt.Println(q == p, unsafe.Slice((*byte)(q), 5))
 	h.Free(q)
-	fmt.Println(h.Calloc(1<<62, 4)) // the product overflows: nil, as NULL
+	fmt.Println(h.Calloc(math.MaxUint/2, 4)) // the product overflows: nil, as NULL
 	// Output:
 	// true [0 0 0 0 0]
 	// <nil>

@@ -1,6 +1,7 @@
 package obmalloc
 
 import (
+	"math/bits"
 	"strings"
 	"testing"
 	"unsafe"
@@ -128,16 +129,16 @@ func TestCalloc(t *testing.T) {
 		nelem, elsize uintptr
 		nilResult     bool
 	}{
-		{1 << 62, 8, true}, // overflows PY_SSIZE_T_MAX, as measured in CPython
-		{1 << 63, 2, true}, {^uintptr(0), ^uintptr(0), true},
+		{1 << (bits.UintSize - 2), 8, true}, // overflows PY_SSIZE_T_MAX, as measured in CPython
+		{1 << (bits.UintSize - 1), 2, true}, {^uintptr(0), ^uintptr(0), true},
 		{0, 0, false}, {0, 100, false}, {3, 300, false},
 	} {
 		r := h.Calloc(tc.nelem, tc.elsize)
 		assert.Equal(t, tc.nilResult, r == nil, "Calloc(%d, %d)", tc.nelem, tc.elsize)
 		h.Free(r)
 	}
-	assert.Nil(t, h.Malloc(1<<63), "Malloc above PY_SSIZE_T_MAX")
-	assert.Nil(t, h.Realloc(nil, 1<<63), "Realloc above PY_SSIZE_T_MAX")
+	assert.Nil(t, h.Malloc(1<<(bits.UintSize-1)), "Malloc above PY_SSIZE_T_MAX")
+	assert.Nil(t, h.Realloc(nil, 1<<(bits.UintSize-1)), "Realloc above PY_SSIZE_T_MAX")
 	assert.Equal(t, 0, h.AllocatedBlocks())
 	require.NoError(t, h.Check())
 }
@@ -155,11 +156,15 @@ func TestOwnsForeignPointers(t *testing.T) {
 	var onStack int
 	other := newHeap(t, Config{})
 	q := other.Malloc(8)
-	for name, fp := range map[string]unsafe.Pointer{
+	foreign := map[string]unsafe.Pointer{
 		"go heap": unsafe.Pointer(goHeap), "stack": unsafe.Pointer(&onStack),
 		"other heap": q, "large block": h.Malloc(4096), "nil": nil,
-		"one page past the arena map": unsafe.Add(nil, uintptr(1)<<47),
-	} {
+	}
+	if bits.UintSize == 64 {
+		past := uint64(1) << 47 // a variable: the constant overflows a 32-bit uintptr
+		foreign["one page past the arena map"] = unsafe.Add(nil, uintptr(past))
+	}
+	for name, fp := range foreign {
 		assert.False(t, h.Owns(fp), name)
 	}
 	assert.True(t, other.Owns(q))

@@ -13,20 +13,29 @@ import "unsafe"
 // (0 when there are none; unlike CPython's, the list never holds a block
 // carved ahead, see Malloc).
 type poolHeader struct {
-	count         uint32  // ref.count: blocks handed out and not yet freed
-	_             uint32  // pads ref to pointer width, as CPython's union does
-	freeblock     uintptr // first free block, 0 when the list is empty
-	nextpool      uintptr // next pool in the usedpools ring
-	prevpool      uintptr // previous pool in the usedpools ring
-	arenaindex    uint32  // index of the owning arena in Heap.arenas
-	szidx         uint32  // size class, or dummySizeIdx when freshly carved
-	nextoffset    uint32  // bytes from the pool start to the next virgin block
-	maxnextoffset uint32  // largest offset of a block that still fits
+	count         uint32            // ref.count: blocks handed out and not yet freed
+	_             [ptrSize - 4]byte // pads ref to pointer width, as CPython's union does
+	freeblock     uintptr           // first free block, 0 when the list is empty
+	nextpool      uintptr           // next pool in the usedpools ring
+	prevpool      uintptr           // previous pool in the usedpools ring
+	arenaindex    uint32            // index of the owning arena in Heap.arenas
+	szidx         uint32            // size class, or dummySizeIdx when freshly carved
+	nextoffset    uint32            // bytes from the pool start to the next virgin block
+	maxnextoffset uint32            // largest offset of a block that still fits
 }
 
-// Checked at compile time: the header is exactly CPython's 48 bytes.
+// Checked at compile time: the header fits in the poolHeaderSize bytes
+// reserved for it, and on a 64-bit system it is exactly CPython's 48
+// bytes. (On a 32-bit system it is CPython's 32 bytes there; the pools keep
+// the 64-bit layout's 48, so that block offsets and stats stay those of
+// the 64-bit CPython this port follows.)
 var _ [poolHeaderSize - unsafe.Sizeof(poolHeader{})]struct{}
-var _ [unsafe.Sizeof(poolHeader{}) - poolHeaderSize]struct{}
+var _ [unsafe.Sizeof(poolHeader{}) + (8-ptrSize)*poolHeaderSize/4 - poolHeaderSize]struct{}
+
+// Checked at compile time: nextpool is two words into the header, where
+// the usedpools table's phantom headers put their slots (usedpools.go).
+var _ [unsafe.Offsetof(poolHeader{}.nextpool) - 2*ptrSize]struct{}
+var _ [2*ptrSize - unsafe.Offsetof(poolHeader{}.nextpool)]struct{}
 
 // poolAt views the pool header at addr (see ptr for the invariant).
 func poolAt(addr uintptr) *poolHeader { return (*poolHeader)(ptr(addr)) }

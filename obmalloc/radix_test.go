@@ -1,6 +1,7 @@
 package obmalloc
 
 import (
+	"math/bits"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,6 +16,9 @@ import (
 // aligned and one not, so isUsed answers both from the cached node and
 // by walking the tree.
 func TestArenaMapAcrossBottomNodes(t *testing.T) {
+	if bits.UintSize < 64 {
+		t.Skip("the addresses are 64-bit ones")
+	}
 	var m arenaMap
 	m.init(20)
 	root, err := mmap.Map(m.rootBytes)
@@ -28,8 +32,9 @@ func TestArenaMapAcrossBottomNodes(t *testing.T) {
 	})
 
 	const mib = 1 << 20
-	a := uintptr(0x7f10_0000_0000)          // aligned
-	b := uintptr(0x7f20_0000_0000) + 0x4000 // 64 GiB further, misaligned
+	a64, b64 := uint64(0x7f10_0000_0000), uint64(0x7f20_0000_0000) // variables: no 32-bit overflow
+	a := uintptr(a64)                                              // aligned
+	b := uintptr(b64) + 0x4000                                     // 64 GiB further, misaligned
 	for _, tc := range []struct {
 		name  string
 		base  uintptr

@@ -48,7 +48,7 @@ const (
 	cleanByte     = CleanByte
 	deadByte      = DeadByte
 	forbiddenByte = ForbiddenByte
-	maxSsize      = 1<<63 - 1     // PY_SSIZE_T_MAX
+	maxSsize      = ssizeMax      // PY_SSIZE_T_MAX
 	erasedSize    = 64            // Realloc marks this much of each end dead
 	freeDepth     = 8             // frames kept of the call that freed a block
 	probeSpan     = 1024          // blocks up to this extent are found by probing
@@ -57,6 +57,9 @@ const (
 	defaultQBytes = 4 << 20       // quarantine: bytes
 	misalignedKey = debugHead - 1 // data address bits that probing assumes zero
 )
+
+// ssizeMax is PY_SSIZE_T_MAX: 1<<63 - 1, or 1<<31 - 1 on a 32-bit system.
+const ssizeMax = 1<<(bits.UintSize-1) - 1
 
 type op int
 

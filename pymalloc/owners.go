@@ -107,7 +107,7 @@ func (t *arenaOwners) entryOf(p uintptr) uint64 {
 // no one's (shard < 0). The caller holds the heap's ownersMu. It reports
 // false, changing nothing, for an arena at or above 2^48.
 func (t *arenaOwners) set(base uintptr, shard int) bool {
-	if base >= ownerLimit-1<<ownerSlotBits {
+	if uint64(base) >= ownerLimit-1<<ownerSlotBits {
 		return false
 	}
 	id := uint64(shard + 1)
