@@ -27,9 +27,7 @@ var families = []family{
 }
 
 func ownedByHeap(p unsafe.Pointer) bool {
-	var ok bool
-	ok = defaultHeap.owners.owner(uintptr(p)) >= 0
-	return ok
+	return defaultHeap.owners.owner(uintptr(p)) >= 0
 }
 
 func TestFamiliesEdgeCases(t *testing.T) {
