@@ -17,6 +17,12 @@ import (
 // a block that pymalloc handed out and that has not been freed; none of
 // that memory ever holds a Go pointer.
 
+// Objects are laid out in CPython's 64-bit words (headers at fixed 8-byte
+// offsets), so the package needs 8-byte pointers: on a 32-bit system the
+// build stops here, with this comment, rather than lay structs over memory
+// at offsets they do not have. obmalloc and pymalloc build there.
+var _ [unsafe.Sizeof(uintptr(0)) - 8]struct{}
+
 // at views the memory at addr as a T. T must hold no Go pointers.
 func at[T any](addr uintptr) *T { return (*T)(unsafe.Add(nil, addr)) }
 
