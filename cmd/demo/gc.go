@@ -257,7 +257,7 @@ type gcReport struct {
 	BlocksBuilt    int // ... once built
 	BlocksDropped  int // ... once the program dropped its references
 	BlocksAfter    int // ... after the collection
-	Finalizers     int // __del__ calls during the collection
+	Finalizers     int // __del__ and tp_del calls during the collection
 	CountsAfter    [3]int
 	GenStats       gcmodule.GenStats
 	ChainFreedByRC bool // dropping the references freed everything before any collection
@@ -373,7 +373,7 @@ func runGC(w io.Writer, g gcGraph, n, keep, gen, flags int, auto bool) (*gcRepor
 	finalizersRun, legacyFinalizerRun = 0, 0
 	r.Collected = col.Collect(gen)
 	col.SetDebug(0)
-	r.Finalizers = finalizersRun
+	r.Finalizers = finalizersRun + legacyFinalizerRun // a legacy tp_del is never called by the collector: 0
 	r.BlocksAfter = pymalloc.AllocatedBlocks()
 	r.Garbage = col.ListLen(col.Garbage())
 	r.CountsAfter = counts(col)
