@@ -100,8 +100,6 @@ func gcListClearCollecting(l uintptr) {
 
 // gc_refs, the working copy of the reference count kept in _gc_prev.
 
-func gcGetRefs(g uintptr) int64 { return int64(word(g+8) >> prevShift) }
-
 func gcSetRefs(g uintptr, refs int64) {
 	setWord(g+8, word(g+8)&^prevMask|uintptr(refs)<<prevShift)
 }
