@@ -98,8 +98,8 @@ func gcListClearCollecting(l uintptr) {
 	}
 }
 
-// gc_refs, the working copy of the reference count kept in _gc_prev.
-
+// gcSetRefs sets gc_refs, the working copy of the reference count kept in
+// _gc_prev.
 func gcSetRefs(g uintptr, refs int64) {
 	setWord(g+8, word(g+8)&^prevMask|uintptr(refs)<<prevShift)
 }
