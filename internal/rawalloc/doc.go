@@ -102,6 +102,8 @@
 // names the call, the address and what was wrong: no mapping of the heap
 // contains the address, the address is inside a mapping but not the start
 // of a block, the block's header is corrupt, or the block is already free.
+// A nil pointer is never misuse, as in C: Free(nil) does nothing,
+// Realloc(nil, n) is Malloc(n) and UsableSize(nil) is 0.
 //
 // A write through a dangling pointer into a freed class block can overwrite
 // its free-list link (CPython's pymalloc would follow it). Malloc refuses a

@@ -196,9 +196,14 @@ func (h *Heap) Owns(p unsafe.Pointer) bool {
 }
 
 // UsableSize returns the capacity in bytes of the live block p, which is at
-// least what was asked for. A p that is not a live block of h panics with a
-// Fault, as Free does.
+// least what was asked for, and 0 for a nil p, as glibc's
+// malloc_usable_size(NULL) does (nil is what a failed Malloc returns, and
+// what Free and Realloc accept). Any other p that is not a live block of h
+// panics with a Fault, as Free does.
 func (h *Heap) UsableSize(p unsafe.Pointer) uintptr {
+	if p == nil {
+		return 0
+	}
 	h.lock()
 	defer h.unlock()
 	return h.mustLive("UsableSize", uintptr(p)).capacity()

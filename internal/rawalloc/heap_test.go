@@ -179,10 +179,27 @@ func TestCallocZeroesChunkTails(t *testing.T) {
 	require.NoError(t, h.Check())
 }
 
-func TestFreeNil(t *testing.T) {
-	h := newTestHeap(t, nil)
-	assert.NotPanics(t, func() { h.Free(nil) })
-	assert.False(t, h.Owns(nil))
+func TestNilPointer(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(h *Heap) // nil must mean the same on an empty heap and a used one
+	}{
+		{"empty heap", func(h *Heap) {}},
+		{"used heap", func(h *Heap) { h.Malloc(100); h.Malloc(mib) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTestHeap(t, nil)
+			tt.setup(h)
+			before := h.Stats()
+			assert.NotPanics(t, func() { h.Free(nil) })
+			assert.False(t, h.Owns(nil))
+			// malloc_usable_size(NULL) is 0 in glibc.
+			assert.NotPanics(t, func() { assert.Zero(t, h.UsableSize(nil)) })
+			assert.Equal(t, before, h.Stats())
+			require.NoError(t, h.Check())
+		})
+	}
 }
 
 func TestReallocKeepsContents(t *testing.T) {
