@@ -49,6 +49,12 @@ func Unmap(p unsafe.Pointer, size uintptr) error {
 // zero; on the BSDs and darwin they may keep their old contents
 // (DecommitZeroes says which). p and size must be multiples of PageSize
 // inside a region obtained from Map.
+//
+// A failed Decommit leaves the range in a state the caller cannot know:
+// on windows, where the pages are decommitted and then committed again,
+// a failure of the second step leaves them reserved but inaccessible, so
+// that any later access faults (a crash, not a panic). A caller must then
+// never touch the range again; it may still Unmap the whole region.
 func Decommit(p unsafe.Pointer, size uintptr) error {
 	if err := checkRegion(p, size); err != nil {
 		return fmt.Errorf("mmap: decommit %d bytes at %p: %w", size, p, err)

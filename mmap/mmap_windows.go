@@ -3,6 +3,7 @@
 package mmap
 
 import (
+	"fmt"
 	"os"
 	"unsafe"
 
@@ -36,6 +37,12 @@ func sysDecommit(p unsafe.Pointer, size uintptr) error {
 	if err := windows.VirtualFree(uintptr(p), size, windows.MEM_DECOMMIT); err != nil {
 		return err
 	}
-	_, err := windows.VirtualAlloc(uintptr(p), size, windows.MEM_COMMIT, windows.PAGE_READWRITE)
-	return err
+	// The commit can fail (the system's commit limit was reached
+	// meanwhile); the pages then stay decommitted and any access to them
+	// faults, which the error says, so that the caller drops the range
+	// (Decommit's doc).
+	if _, err := windows.VirtualAlloc(uintptr(p), size, windows.MEM_COMMIT, windows.PAGE_READWRITE); err != nil {
+		return fmt.Errorf("committing again after the decommit: %w; the range is left inaccessible", err)
+	}
+	return nil
 }

@@ -85,33 +85,56 @@ func (h *Heap) takeBig(call string, i int) uintptr {
 	return data
 }
 
+// decommitPages is mmap.Decommit; tests make it fail.
+var decommitPages = mmap.Decommit
+
+// decommitBig gives back the pages [from, to) of the big mapping
+// h.regions[i], and reports whether the system did. After a failure the
+// pages may be unusable (on windows they can be left decommitted, and any
+// access would crash the process), so the mapping is marked lost: it is
+// never cached or grown into again, and stays mapped, counted in
+// MappedBytes only, until Close. A live block keeps working in the pages
+// before from.
+func (h *Heap) decommitBig(i int, from, to uintptr) bool {
+	if decommitPages(ptr(from), to-from) != nil {
+		h.regions[i].lost = true
+		return false
+	}
+	return true
+}
+
 // freeBig marks the live big block b free and caches its mapping, sorted
 // by size and then address. Past the committed budget its pages after the
-// first are decommitted; if the OS refuses, they simply stay committed.
+// first (the header's) are decommitted; if that fails the mapping is lost
+// (decommitBig) instead of cached.
 func (h *Heap) freeBig(b blockRef) {
 	// classify checked the header against the mapping: the mapping is the
 	// header and the capacity after it.
 	b.hd.state = bigState(false)
+	h.stats.LiveBlocks--
+	h.stats.LiveBytes -= b.capacity()
+	i := h.regionOf(b.data)
+	if h.regions[i].lost {
+		return
+	}
 	e := bigEntry{base: b.data - headerBytes, size: headerBytes + b.capacity(), committed: true}
 	if h.bigCommitted+e.size > bigCacheCommittedBytes && e.size > pageBytes && e.base%pageBytes == 0 {
-		if mmap.Decommit(ptr(e.base+pageBytes), e.size-pageBytes) == nil {
-			e.committed = false
+		if !h.decommitBig(i, e.base+pageBytes, e.base+e.size) {
+			return
 		}
+		e.committed = false
 	}
 	if e.committed {
 		h.bigCommitted += e.size
 	}
-	i := h.bigFit(e.size)
-	for i < len(h.bigFree) && h.bigFree[i].size == e.size && h.bigFree[i].base < e.base {
-		i++
+	k := h.bigFit(e.size)
+	for k < len(h.bigFree) && h.bigFree[k].size == e.size && h.bigFree[k].base < e.base {
+		k++
 	}
 	h.bigFree = append(h.bigFree, bigEntry{})
-	copy(h.bigFree[i+1:], h.bigFree[i:])
-	h.bigFree[i] = e
-	capacity := e.size - headerBytes
-	h.stats.LiveBlocks--
-	h.stats.LiveBytes -= capacity
-	h.stats.FreeBytes += capacity
+	copy(h.bigFree[k+1:], h.bigFree[k:])
+	h.bigFree[k] = e
+	h.stats.FreeBytes += e.size - headerBytes
 }
 
 // growBig grows the live big block b to hold n bytes by moving its mapping
@@ -119,11 +142,16 @@ func (h *Heap) freeBig(b blockRef) {
 // bytes: a buffer that CPython grows by reallocs of a few percent at a
 // time (as its string and list builders do) then costs a system call per
 // growth, not a copy of everything so far. It returns the block's new data
-// address, or 0 when the mapping cannot be moved (another system, or a
-// MapFunc whose memory mmap did not map); the caller then copies. the heap's lock is
+// address, or 0 when the mapping cannot be moved (another system, a
+// MapFunc whose memory mmap did not map, or a lost mapping); the caller
+// then copies. the heap's lock is
 // held.
 func (h *Heap) growBig(b blockRef, n uintptr) uintptr {
 	if h.mapFn != nil {
+		return 0
+	}
+	i := h.regionOf(b.data)
+	if h.regions[i].lost {
 		return 0
 	}
 	base, size := b.data-headerBytes, headerBytes+b.capacity()
@@ -132,7 +160,6 @@ func (h *Heap) growBig(b blockRef, n uintptr) uintptr {
 	if err != nil {
 		return 0
 	}
-	i := h.regionOf(base)
 	h.regions = append(h.regions[:i], h.regions[i+1:]...)
 	h.addRegion(region{start: uintptr(p), end: uintptr(p) + need, big: true})
 	data := uintptr(p) + headerBytes

@@ -15,7 +15,8 @@ import (
 // a contiguous run of sane headers from its bitmap to its carved end, with
 // a start bit exactly at each block; each class free list holds exactly the
 // free blocks of its class, without cycles; each big mapping has a sane
-// header and is cached exactly when free; and Stats agrees with all of it.
+// header and is cached exactly when free and not lost (decommitBig); and
+// Stats agrees with all of it.
 func (h *Heap) Check() error {
 	h.lock()
 	defer h.unlock()
@@ -38,10 +39,11 @@ func (h *Heap) Check() error {
 			if !saneBigHeader(hd, capacity) {
 				return fmt.Errorf("rawalloc: big block %#x: header corrupt (capacity %d, state %#x)", r.start+headerBytes, hd.capacity, hd.state)
 			}
-			if hd.state&flagLive != 0 {
+			switch {
+			case hd.state&flagLive != 0:
 				want.LiveBlocks++
 				want.LiveBytes += capacity
-			} else {
+			case !r.lost: // a free lost mapping is in no figure but MappedBytes
 				bigFreeMappings++
 				want.FreeBytes += capacity
 			}
@@ -168,7 +170,7 @@ func (h *Heap) checkBigCache(freeMappings int) error {
 			}
 		}
 		i := h.regionOf(e.base)
-		if i < 0 || !h.regions[i].big || h.regions[i].start != e.base || h.regions[i].end-e.base != e.size {
+		if i < 0 || !h.regions[i].big || h.regions[i].lost || h.regions[i].start != e.base || h.regions[i].end-e.base != e.size {
 			return fmt.Errorf("rawalloc: big-block cache entry %#x (%d bytes) is not a big mapping of the heap", e.base, e.size)
 		}
 		if headerOf(e.base+headerBytes).state&flagLive != 0 {

@@ -63,6 +63,10 @@
 // beyond that, the pages after the first (the header's) of a newly freed
 // big mapping are handed back with mmap.Decommit, which keeps the address
 // range mapped and lets the operating system take the physical memory.
+// A mapping whose decommit fails is lost instead of cached: its pages may
+// be unusable (windows can leave them decommitted, and any access would
+// crash the process), so it is never handed out or grown into again; it
+// stays mapped until Close.
 //
 // Populating ahead (ahead.go), an opt-in (EnablePopulateAhead). The pages
 // of fresh chunk space fault in at their first touch, one by one, in the

@@ -757,3 +757,65 @@ func TestReallocGrowsBigBlocksInPlaceOfCopying(t *testing.T) {
 	h.Free(p)
 	require.NoError(t, h.Check())
 }
+
+// failDecommit makes decommitPages fail for the rest of the test, as
+// windows' Decommit does when committing the pages again fails, and
+// returns the ranges it was asked for: pages the heap must never hand out
+// again, since on windows any access to them would crash.
+func failDecommit(t *testing.T) *[][2]uintptr {
+	t.Helper()
+	var failed [][2]uintptr
+	saved := decommitPages
+	decommitPages = func(p unsafe.Pointer, size uintptr) error {
+		failed = append(failed, [2]uintptr{uintptr(p), uintptr(p) + size})
+		return errors.New("injected: committing again after the decommit failed")
+	}
+	t.Cleanup(func() { decommitPages = saved })
+	return &failed
+}
+
+// overlapsAny reports whether [p, p+n) overlaps one of the ranges.
+func overlapsAny(p unsafe.Pointer, n uintptr, ranges [][2]uintptr) bool {
+	for _, r := range ranges {
+		if uintptr(p) < r[1] && r[0] < uintptr(p)+n {
+			return true
+		}
+	}
+	return false
+}
+
+// A big mapping whose decommit failed is lost: never cached, never handed
+// out again, in no figure but MappedBytes; the heap stays consistent and
+// a double free of its block is still recognised.
+func TestFailedDecommitLosesTheMapping(t *testing.T) {
+	failed := failDecommit(t)
+	h := newTestHeap(t, nil)
+	const n = 80 // 80 MiB freed: past the cache's 64 MiB committed budget
+	blocks := make([]unsafe.Pointer, n)
+	for i := range blocks {
+		blocks[i] = h.Malloc(mib)
+		require.NotNil(t, blocks[i])
+	}
+	for _, p := range blocks {
+		h.Free(p)
+	}
+	require.NotEmpty(t, *failed, "the budget was passed, so decommits were tried")
+	require.NoError(t, h.Check())
+	s := h.Stats()
+	assert.Equal(t, uintptr(n)*h.bigFree[0].size, s.MappedBytes-h.chunkBytes, "lost mappings stay mapped")
+	assert.Equal(t, uintptr(len(h.bigFree))*(h.bigFree[0].size-headerBytes), s.FreeBytes, "only cached mappings are free bytes")
+	assert.Equal(t, n-len(*failed), len(h.bigFree), "cached: the mappings freed within the budget")
+	lost := blocks[len(blocks)-1] // freed last, so past the budget
+	f, ok := faultOf(func() { h.Free(lost) })
+	assert.True(t, ok)
+	assert.Equal(t, problemFreed, f.Problem)
+
+	for range n {
+		p := h.Malloc(mib)
+		require.NotNil(t, p)
+		require.False(t, overlapsAny(p, mib, *failed), "block %p lies in pages whose decommit failed", p)
+		fill(p, mib, 1)
+	}
+	assert.Equal(t, s.Maps+len(*failed), h.Stats().Maps, "every lost mapping replaced by a new one")
+	require.NoError(t, h.Check())
+}

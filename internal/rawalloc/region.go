@@ -16,6 +16,10 @@ import (
 type region struct {
 	start, end uintptr // [start, end), as mapped
 	big        bool    // a big block's own mapping, else a chunk
+	// lost marks a big mapping some of whose pages mmap.Decommit failed
+	// on, so may be unusable (big.go, decommitBig); it is never cached or
+	// grown into again.
+	lost bool
 	// used is the end of the carved part of a retired chunk; 0 for the
 	// current chunk (whose carved part ends at Heap.bump) and big blocks.
 	used uintptr

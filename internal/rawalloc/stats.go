@@ -3,9 +3,9 @@ package rawalloc
 // Stats is a snapshot of a Heap's figures. All sizes are in bytes.
 //
 // Block capacities count the usable bytes only; the 16-byte headers, the
-// chunks' start bitmaps and the part of the current chunk that no block has
-// been carved from yet are in MappedBytes but in neither LiveBytes nor
-// FreeBytes.
+// chunks' start bitmaps, the part of the current chunk that no block has
+// been carved from yet and the free big mappings lost to a failed decommit
+// (doc.go) are in MappedBytes but in neither LiveBytes nor FreeBytes.
 type Stats struct {
 	// LiveBlocks is the number of blocks currently allocated.
 	LiveBlocks int
