@@ -39,7 +39,7 @@ func (h *Heap) allocBig(call string, n uintptr) (uintptr, bool) {
 		}
 		return 0, false
 	}
-	h.addRegion(region{start: base, end: base + need, big: true})
+	h.addRegion(region{start: base, end: base + need, big: true, used: base + need})
 	data := base + headerBytes
 	hd := headerOf(data)
 	hd.capacity = uint64(need - headerBytes)
@@ -108,16 +108,23 @@ func (h *Heap) decommitBig(i int, from, to uintptr) bool {
 // first (the header's) are decommitted; if that fails the mapping is lost
 // (decommitBig) instead of cached.
 func (h *Heap) freeBig(b blockRef) {
-	// classify checked the header against the mapping: the mapping is the
-	// header and the capacity after it.
 	b.hd.state = bigState(false)
 	h.stats.LiveBlocks--
 	h.stats.LiveBytes -= b.capacity()
-	i := h.regionOf(b.data)
-	if h.regions[i].lost {
+	i := b.region
+	r := &h.regions[i]
+	if r.lost {
 		return
 	}
-	e := bigEntry{base: b.data - headerBytes, size: headerBytes + b.capacity(), committed: true}
+	if r.used != r.end {
+		// A block that Realloc shrank in place gets its whole mapping
+		// back: the cache deals in mappings. Its decommitted tail then
+		// counts as committed below, which errs towards decommitting
+		// sooner.
+		b.hd.capacity = uint64(r.end - b.data)
+		r.used = r.end
+	}
+	e := bigEntry{base: r.start, size: r.end - r.start, committed: true}
 	if h.bigCommitted+e.size > bigCacheCommittedBytes && e.size > pageBytes && e.base%pageBytes == 0 {
 		if !h.decommitBig(i, e.base+pageBytes, e.base+e.size) {
 			return
@@ -137,34 +144,75 @@ func (h *Heap) freeBig(b blockRef) {
 	h.stats.FreeBytes += e.size - headerBytes
 }
 
-// growBig grows the live big block b to hold n bytes by moving its mapping
-// with mmap.Remap, which on linux moves page tables instead of copying
-// bytes: a buffer that CPython grows by reallocs of a few percent at a
-// time (as its string and list builders do) then costs a system call per
-// growth, not a copy of everything so far. It returns the block's new data
-// address, or 0 when the mapping cannot be moved (another system, a
-// MapFunc whose memory mmap did not map, or a lost mapping); the caller
-// then copies. the heap's lock is
-// held.
-func (h *Heap) growBig(b blockRef, n uintptr) uintptr {
-	if h.mapFn != nil {
+// reallocBig resizes the live big block b to hold n bytes without copying
+// its data, when Realloc's policy (blockRef.fits) does not keep it as it
+// is. It returns the block's (possibly new) data address, or 0 when the
+// caller must move the block (allocate, copy, free).
+//
+// Shrinking below half the capacity to a size above the classes keeps the
+// address and copies nothing: the pages past the new capacity are given
+// back with mmap.Decommit but stay in the block's mapping, so the heap
+// still unmaps nothing (doc.go); the block gets them back when it grows
+// again or is freed. A mapping that does not start on a page (a MapFunc's)
+// cannot give pages back, and a block shrunk to a class size moves to a
+// class block (copying at most 256 KiB), which hands its whole mapping to
+// the cache for the next big request. If the decommit fails the block is
+// still shrunk, and its mapping is lost (decommitBig).
+//
+// Growing within the mapping (a block shrunk before) takes back the pages
+// it needs at no system call. Growing past it moves the mapping with
+// mmap.Remap, which on linux moves page tables instead of copying bytes:
+// a buffer that CPython grows by reallocs of a few percent at a time (as
+// its string and list builders do) then costs a system call per growth,
+// not a copy of everything so far. Where it cannot (another system, a
+// MapFunc whose memory mmap did not map, a lost mapping) the caller
+// copies. The heap's lock is held.
+func (h *Heap) reallocBig(b blockRef, n uintptr) uintptr {
+	i := b.region
+	r := h.regions[i]
+	end := r.start + bigNeed(n)
+	switch {
+	case n < b.capacity():
+		if n <= maxClassBytes || r.start%pageBytes != 0 {
+			return 0
+		}
+		h.decommitBig(i, end, r.used) // on failure the mapping is lost, not the block
+	case end <= r.end && !r.lost:
+		// The pages from r.used to end were decommitted by a shrink and
+		// fault in afresh.
+	default:
+		return h.remapBig(i, b, end-r.start)
+	}
+	h.setBigEnd(i, b.data, end)
+	return b.data
+}
+
+// setBigEnd makes the live block at data, of the big mapping h.regions[i],
+// end at end (inside the mapping), in its header, region and the stats.
+func (h *Heap) setBigEnd(i int, data, end uintptr) {
+	hd := headerOf(data)
+	h.stats.LiveBytes = h.stats.LiveBytes - uintptr(hd.capacity) + (end - data)
+	hd.capacity = uint64(end - data)
+	h.regions[i].used = end
+}
+
+// remapBig moves the mapping h.regions[i] of the live block b to one of
+// need bytes with mmap.Remap and returns the block's new data address, or
+// 0 when the mapping cannot be moved. The heap's lock is held.
+func (h *Heap) remapBig(i int, b blockRef, need uintptr) uintptr {
+	r := h.regions[i]
+	if h.mapFn != nil || r.lost {
 		return 0
 	}
-	i := h.regionOf(b.data)
-	if h.regions[i].lost {
-		return 0
-	}
-	base, size := b.data-headerBytes, headerBytes+b.capacity()
-	need := bigNeed(n)
-	p, err := mmap.Remap(ptr(base), size, need)
+	p, err := mmap.Remap(ptr(r.start), r.end-r.start, need)
 	if err != nil {
 		return 0
 	}
 	h.regions = append(h.regions[:i], h.regions[i+1:]...)
-	h.addRegion(region{start: uintptr(p), end: uintptr(p) + need, big: true})
-	data := uintptr(p) + headerBytes
-	headerOf(data).capacity = uint64(need - headerBytes)
-	h.stats.MappedBytes += need - size
-	h.stats.LiveBytes += need - size
+	start := uintptr(p)
+	h.addRegion(region{start: start, end: start + need, big: true, used: start + need})
+	h.stats.MappedBytes += need - (r.end - r.start)
+	data := start + headerBytes
+	h.setBigEnd(h.regionOf(data), data, start+need)
 	return data
 }

@@ -34,10 +34,17 @@ func (h *Heap) Check() error {
 		want.Maps++
 		want.MappedBytes += r.end - r.start
 		if r.big {
-			hd := headerOf(r.start + headerBytes)
-			capacity := r.end - r.start - headerBytes
+			data := r.start + headerBytes
+			if r.used <= data || r.used > r.end {
+				return fmt.Errorf("rawalloc: big block %#x: its capacity ends at %#x, outside its mapping [%#x, %#x)", data, r.used, r.start, r.end)
+			}
+			hd := headerOf(data)
+			capacity := r.used - data
 			if !saneBigHeader(hd, capacity) {
-				return fmt.Errorf("rawalloc: big block %#x: header corrupt (capacity %d, state %#x)", r.start+headerBytes, hd.capacity, hd.state)
+				return fmt.Errorf("rawalloc: big block %#x: header corrupt (capacity %d, state %#x)", data, hd.capacity, hd.state)
+			}
+			if hd.state&flagLive == 0 && !r.lost && r.used != r.end {
+				return fmt.Errorf("rawalloc: free big block %#x is cached without its whole mapping (capacity ends at %#x, the mapping at %#x)", data, r.used, r.end)
 			}
 			switch {
 			case hd.state&flagLive != 0:

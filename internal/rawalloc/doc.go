@@ -79,7 +79,10 @@
 //
 // Like the obmalloc arenas, a Heap keeps everything it maps: it never
 // unmaps on its own, Stats.MappedBytes never decreases, and freed memory is
-// reused; Close unmaps everything (for replays and tests).
+// reused; Close unmaps everything (for replays and tests). Physical memory
+// is what it gives back, with mmap.Decommit: the pages of freed big
+// blocks past the cache's budget, and the tail of a big block that Realloc
+// shrinks (below).
 //
 // # Calloc and Realloc
 //
@@ -88,10 +91,27 @@
 // block in place when the new size fits its capacity and does not leave
 // too much of it unused (a class block: the new size's class is the
 // block's, or the new size is more than 3/4 of the capacity, 4n > 3c; a
-// big block: at least half). A big block that grows is first moved with
-// mmap.Remap (mremap on linux: no copy); otherwise Realloc allocates,
-// copies and frees. A failed Realloc returns nil and leaves the block as
-// it was.
+// big block: at least half). Otherwise a class block moves: Realloc
+// allocates, copies and frees.
+//
+// A big block shrunk below half its capacity to a size still above the
+// classes stays at its address and nothing is copied: its capacity drops
+// to the new size rounded up to whole pages, and the pages after it are
+// decommitted (their physical memory goes back to the system) but stay in
+// the block's mapping. glibc shrinks a chunk of its own mapping with
+// mremap, which unmaps the tail; here that would break the promise above
+// that a Heap unmaps nothing (MappedBytes would fall) for no gain in
+// physical memory, and decommitting works on every system, where mremap
+// is linux's alone. The tail costs only address space, and comes back into
+// use: a later growth of the block within its mapping takes pages from it
+// with no system call, and a freed block's whole mapping goes to the cache.
+// A big block shrunk to a class size moves to a class block instead
+// (copying at most 256 KiB), so that its mapping serves the next big
+// request.
+//
+// A big block that grows past its mapping is first moved with mmap.Remap
+// (mremap on linux: no copy); otherwise Realloc allocates, copies and
+// frees. A failed Realloc returns nil and leaves the block as it was.
 //
 // # Ownership and misuse
 //

@@ -26,6 +26,9 @@ func FuzzHeap(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 3, 0, 0, 1, 255, 255, 3, 7, 7, 2, 0, 0})
 	f.Add([]byte{4, 1, 0, 0, 2, 2, 3, 0, 1, 2, 0, 0, 2, 0, 0})
 	f.Add([]byte{5, 10, 10, 5, 10, 11, 5, 51, 0, 3, 0, 0, 2, 0, 0})
+	// A big block shrunk in place below half its capacity, grown back
+	// within its mapping, then freed.
+	f.Add([]byte{40, 255, 255, 43, 0, 16, 43, 255, 255, 2, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h := newTestHeap(t, nil)
 		type block struct {

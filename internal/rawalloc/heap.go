@@ -57,7 +57,8 @@ type Heap struct {
 // and returns its start, or nil on failure. The start must be aligned to at
 // least 16 bytes (a misaligned one panics) and should be page-aligned, and
 // the memory must come from the operating system, as mmap.Map's does: the
-// heap never unmaps it, but may pass whole pages of a freed big block to
+// heap never unmaps it, but may pass whole pages of a big mapping (of a
+// freed big block, or past the capacity of one that Realloc shrank) to
 // mmap.Decommit. Tests use a MapFunc to inject out-of-memory.
 type MapFunc func(size uintptr) unsafe.Pointer
 
@@ -135,9 +136,12 @@ func (h *Heap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 // leave too much of it unused: for a class block, when n's own class is
 // the block's class or n is more than 3/4 of the capacity (CPython's rule
 // for its small blocks, 4n > 3c); for a big block, when n is at least half of the
-// capacity (the same slack the big-block cache accepts). Otherwise the
-// block moves: a new block is allocated, min(capacity, n) bytes are copied
-// and the old block is freed.
+// capacity (the same slack the big-block cache accepts). A big block also
+// stays in place when it shrinks below that to more than 256 KiB (the
+// pages past its new capacity are decommitted) or grows within its own
+// mapping, and keeps its data when mmap.Remap can grow its mapping (see
+// the package doc). Otherwise the block moves: a new block is allocated,
+// min(capacity, n) bytes are copied and the old block is freed.
 func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	if p == nil {
 		return h.Malloc(n)
@@ -151,8 +155,8 @@ func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	if b.fits(n) {
 		return p
 	}
-	if b.big() && n > b.capacity() {
-		if data := h.growBig(b, n); data != 0 {
+	if b.big() {
+		if data := h.reallocBig(b, n); data != 0 {
 			return ptr(data)
 		}
 	}
@@ -162,6 +166,9 @@ func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	}
 	keep := min(b.capacity(), n)
 	copy(bytesAt(data, keep), bytesAt(b.data, keep))
+	if b.big() {
+		b.region = h.regionOf(b.data) // alloc may have added a mapping
+	}
 	h.release(b)
 	return ptr(data)
 }
@@ -242,6 +249,10 @@ func (h *Heap) release(b blockRef) {
 type blockRef struct {
 	data uintptr // address of the data, as handed out
 	hd   *header // the header in front of it
+	// region is the index of its mapping in Heap.regions, valid until a
+	// mapping is added or moved (Realloc looks it up again after moving
+	// the block).
+	region int
 }
 
 func (b blockRef) big() bool         { return b.hd.state&flagBig != 0 }
@@ -278,7 +289,7 @@ func (h *Heap) classify(addr uintptr) (blockRef, string) {
 			return blockRef{}, problemInterior
 		}
 		hd = headerOf(addr)
-		if !saneBigHeader(hd, r.end-addr) {
+		if !saneBigHeader(hd, r.used-addr) {
 			return blockRef{}, problemCorrupt
 		}
 	} else {
@@ -293,7 +304,7 @@ func (h *Heap) classify(addr uintptr) (blockRef, string) {
 	if hd.state&flagLive == 0 {
 		return blockRef{}, problemFreed
 	}
-	return blockRef{data: addr, hd: hd}, ""
+	return blockRef{data: addr, hd: hd, region: i}, ""
 }
 
 // mustLive is classify for Free, Realloc and UsableSize: anything but a

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/procmem"
 )
 
 const (
@@ -254,7 +256,8 @@ func TestReallocInPlacePolicy(t *testing.T) {
 		{"zero from a larger class", 1024, 0, false},
 		{"smallest class, tiny", 16, 1, true},
 		{"big shrink to half", mib, mib/2 + 4*kib, true},
-		{"big shrink below half", mib, 300 * kib, false},
+		{"big shrink below half, above the classes", mib, 300 * kib, true},
+		{"big shrink to a class size", mib, maxClassBytes, false},
 		{"big grow", mib, 2 * mib, false},
 	}
 	for _, tt := range tests {
@@ -817,5 +820,102 @@ func TestFailedDecommitLosesTheMapping(t *testing.T) {
 		fill(p, mib, 1)
 	}
 	assert.Equal(t, s.Maps+len(*failed), h.Stats().Maps, "every lost mapping replaced by a new one")
+	require.NoError(t, h.Check())
+}
+
+// A big block shrunk below half its capacity to a size above the classes
+// stays where it is: the pages past its new capacity are decommitted but
+// stay in its mapping, so nothing is copied or unmapped, and the block gets
+// them back when it grows again or is freed.
+func TestReallocShrinksBigBlocksInPlace(t *testing.T) {
+	tests := []struct {
+		name     string
+		from, to uintptr
+		mapFn    bool // the heap maps through a MapFunc (no Remap)
+		inPlace  bool
+	}{
+		{"8 MiB to 300 KiB", 8 * mib, 300 * kib, false, true},
+		{"8 MiB to 3 MiB", 8 * mib, 3 * mib, false, true},
+		{"1 MiB to just above the classes", mib, maxClassBytes + 1, false, true},
+		{"through a MapFunc", 8 * mib, mib, true, true},
+		{"to the largest class: moves to a class block", 8 * mib, maxClassBytes, false, false},
+		{"to zero: moves to a class block", 8 * mib, 0, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mapFn MapFunc
+			if tt.mapFn {
+				mapFn = (&testMapper{}).mapFn
+			}
+			h := newTestHeap(t, mapFn)
+			p := h.Malloc(tt.from)
+			require.NotNil(t, p)
+			fill(p, tt.from, 5)
+			before := h.Stats()
+
+			q := h.Realloc(p, tt.to)
+			require.NotNil(t, q)
+			assert.Equal(t, -1, verify(q, min(tt.from, tt.to), 5), "contents kept")
+			require.NoError(t, h.Check())
+			s := h.Stats()
+			assert.GreaterOrEqual(t, s.MappedBytes, before.MappedBytes, "MappedBytes never decreases")
+			if !tt.inPlace {
+				assert.NotEqual(t, p, q)
+				return
+			}
+			assert.Equal(t, p, q, "address kept")
+			capacity := bigNeed(tt.to) - headerBytes
+			assert.Equal(t, capacity, h.UsableSize(q))
+			assert.Equal(t, before.MappedBytes, s.MappedBytes, "nothing mapped or unmapped")
+			assert.Equal(t, before.Maps, s.Maps)
+			assert.Equal(t, capacity, s.LiveBytes)
+			pages, err := procmem.ResidentPages(add(q, capacity), tt.from-capacity)
+			if !errors.Is(err, errors.ErrUnsupported) { // residency is read on linux
+				require.NoError(t, err)
+				assert.NotContains(t, pages, true, "the tail's pages were given back")
+			}
+
+			// Growing back within the mapping takes its pages again.
+			r := h.Realloc(q, tt.from)
+			assert.Equal(t, p, r, "grown back in place")
+			assert.Equal(t, -1, verify(r, tt.to, 5), "contents kept")
+			fill(r, tt.from, 6)
+			assert.Equal(t, before, h.Stats())
+			require.NoError(t, h.Check())
+
+			// Shrunk and freed, the block's whole mapping is cached.
+			assert.Equal(t, p, h.Realloc(r, tt.to))
+			h.Free(p)
+			require.NoError(t, h.Check())
+			assert.Equal(t, before.LiveBytes, h.Stats().FreeBytes)
+			assert.Equal(t, p, h.Calloc(tt.from, 1), "the whole mapping reused")
+			assert.True(t, allZero(p, tt.from))
+			assert.Equal(t, before, h.Stats())
+			require.NoError(t, h.Check())
+		})
+	}
+}
+
+// A shrink whose decommit fails still shrinks the block, but loses its
+// mapping: the tail is never grown into, and the mapping is not cached.
+func TestReallocShrinkWithFailedDecommit(t *testing.T) {
+	failed := failDecommit(t)
+	h := newTestHeap(t, nil)
+	p := h.Malloc(8 * mib)
+	fill(p, 8*mib, 7)
+	q := h.Realloc(p, mib)
+	require.Equal(t, p, q, "shrunk in place all the same")
+	require.Len(t, *failed, 1)
+	assert.Equal(t, bigNeed(mib)-headerBytes, h.UsableSize(q))
+	require.NoError(t, h.Check())
+
+	r := h.Realloc(q, 8*mib)
+	require.NotNil(t, r)
+	assert.False(t, overlapsAny(r, 8*mib, *failed), "not grown into the tail")
+	assert.Equal(t, -1, verify(r, mib, 7))
+	require.NoError(t, h.Check())
+	assert.Empty(t, h.bigFree, "the lost mapping is not cached")
+	assert.Zero(t, h.Stats().FreeBytes)
+	h.Free(r)
 	require.NoError(t, h.Check())
 }

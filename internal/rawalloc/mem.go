@@ -7,9 +7,14 @@ import "unsafe"
 // own mappings (memory from its MapFunc, i.e. from the operating system):
 // the Go runtime never allocates, moves, scans or frees that memory, so a
 // pointer made from such an address cannot hide or resurrect a Go object,
-// and the memory stays valid for the life of the process because the Heap
-// never unmaps it. Nothing stored in that memory is a Go pointer; addresses
-// in it are plain uintptr values.
+// and the memory stays valid as long as it is one of the heap's mappings:
+// the Heap unmaps nothing before Close, and a big mapping that mmap.Remap
+// moves leaves the heap's list in the same locked call, so no address of
+// its old range is dereferenced again. Pages past a shrunk big block's
+// capacity, or of a freed one, are decommitted, which keeps them mapped
+// and usable, unless the decommit failed, after which they are never
+// touched (the mapping is lost, big.go). Nothing stored in that memory is
+// a Go pointer; addresses in it are plain uintptr values.
 
 // ptr turns an address inside one of the heap's mappings back into a
 // pointer. unsafe.Add from nil, rather than a conversion of the uintptr,

@@ -20,8 +20,10 @@ type region struct {
 	// on, so may be unusable (big.go, decommitBig); it is never cached or
 	// grown into again.
 	lost bool
-	// used is the end of the carved part of a retired chunk; 0 for the
-	// current chunk (whose carved part ends at Heap.bump) and big blocks.
+	// used is the end of the carved part of a retired chunk, 0 for the
+	// current chunk (whose carved part ends at Heap.bump); for a big
+	// mapping, the end of its block's capacity, which is end unless
+	// Realloc shrank the block in place (big.go, shrinkBig).
 	used uintptr
 }
 

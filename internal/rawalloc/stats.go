@@ -4,7 +4,8 @@ package rawalloc
 //
 // Block capacities count the usable bytes only; the 16-byte headers, the
 // chunks' start bitmaps, the part of the current chunk that no block has
-// been carved from yet and the free big mappings lost to a failed decommit
+// been carved from yet, the decommitted tail of a big block that Realloc
+// shrank in place and the free big mappings lost to a failed decommit
 // (doc.go) are in MappedBytes but in neither LiveBytes nor FreeBytes.
 type Stats struct {
 	// LiveBlocks is the number of blocks currently allocated.
