@@ -111,7 +111,9 @@
 //
 // A big block that grows past its mapping is first moved with mmap.Remap
 // (mremap on linux: no copy); otherwise Realloc allocates, copies and
-// frees. A failed Realloc returns nil and leaves the block as it was.
+// frees. A failed Realloc returns nil and leaves the block as it was. Only
+// a growth can fail: a shrink with no memory to move the block to leaves
+// it where it is, as glibc's realloc does.
 //
 // # Ownership and misuse
 //

@@ -129,8 +129,8 @@ func (h *Heap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 
 // Realloc resizes the block p to hold n bytes and returns its (possibly
 // new) address. A nil p is Malloc(n); n == 0 shrinks to a minimal block,
-// like realloc(p, 1). On failure it returns nil and p stays valid and
-// unchanged. A p that is not a live block of h panics with a Fault.
+// like realloc(p, 1). On failure (no memory for a growth, or an absurd n)
+// it returns nil and p stays valid and unchanged. A p that is not a live block of h panics with a Fault.
 //
 // Policy: the block stays in place when n fits its capacity and would not
 // leave too much of it unused: for a class block, when n's own class is
@@ -141,7 +141,9 @@ func (h *Heap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 // pages past its new capacity are decommitted) or grows within its own
 // mapping, and keeps its data when mmap.Remap can grow its mapping (see
 // the package doc). Otherwise the block moves: a new block is allocated,
-// min(capacity, n) bytes are copied and the old block is freed.
+// min(capacity, n) bytes are copied and the old block is freed; when
+// there is no memory for the new block, a shrink keeps the block as it is
+// (so a shrink never fails) and a growth fails.
 func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	if p == nil {
 		return h.Malloc(n)
@@ -162,6 +164,12 @@ func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	}
 	data, _ := h.alloc("Realloc", n)
 	if data == 0 {
+		if n <= b.capacity() {
+			// A shrink does not fail for want of memory, as glibc's
+			// realloc's never does: the block stays as it is, roomier
+			// than the policy would have it.
+			return p
+		}
 		return nil
 	}
 	keep := min(b.capacity(), n)

@@ -919,3 +919,47 @@ func TestReallocShrinkWithFailedDecommit(t *testing.T) {
 	h.Free(r)
 	require.NoError(t, h.Check())
 }
+
+// Without memory for the block Realloc's policy would move it to, a shrink
+// keeps the block where it is instead of failing, as glibc's realloc; a
+// growth still fails.
+func TestReallocShrinkWithoutMemoryKeepsTheBlock(t *testing.T) {
+	tests := []struct {
+		name     string
+		from, to uintptr
+		fails    bool
+	}{
+		{"class block to another class", 1024, 100, false},
+		{"class block to zero", 4 * kib, 0, false},
+		{"big block to a class size", mib, 200 * kib, false},
+		{"big block to zero", mib, 0, false},
+		{"class block grows", 1024, 2000, true},
+		{"big block grows", mib, 3 * mib, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &testMapper{}
+			h := newTestHeap(t, m.mapFn)
+			p := h.Malloc(tt.from)
+			require.NotNil(t, p)
+			fill(p, tt.from, 4)
+			capacity := h.UsableSize(p)
+			// Use up the current chunk, then refuse every new mapping.
+			m.setOff(true)
+			for h.Malloc(maxClassBytes) != nil {
+			}
+			for h.Malloc(0) != nil {
+			}
+
+			q := h.Realloc(p, tt.to)
+			if tt.fails {
+				assert.Nil(t, q)
+			} else {
+				assert.Equal(t, p, q, "kept in place")
+			}
+			assert.Equal(t, capacity, h.UsableSize(p), "unchanged")
+			assert.Equal(t, -1, verify(p, tt.from, 4), "contents kept")
+			require.NoError(t, h.Check())
+		})
+	}
+}
