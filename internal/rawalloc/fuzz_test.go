@@ -2,6 +2,7 @@ package rawalloc
 
 import (
 	"encoding/binary"
+	"errors"
 	"slices"
 	"testing"
 	"unsafe"
@@ -13,7 +14,9 @@ import (
 // Check passes and the stats add up.
 //
 // Each operation is 3 bytes: an opcode and a 16-bit operand that picks a
-// size (or, for free and realloc, also a live block). An input runs at most
+// size (or, for free and realloc, also a live block). An opcode of 128 or
+// more also makes the operation's decommits fail (as windows' can), and no
+// block may ever be handed out in a range whose decommit failed. An input runs at most
 // fuzzMaxOps operations, and an allocation that would take the live blocks
 // past fuzzMaxLiveBytes frees a block instead, so that every input stays
 // fast and small whatever its length.
@@ -29,6 +32,9 @@ func FuzzHeap(f *testing.F) {
 	// A big block shrunk in place below half its capacity, grown back
 	// within its mapping, then freed.
 	f.Add([]byte{40, 255, 255, 43, 0, 16, 43, 255, 255, 2, 0, 0})
+	// The same with the shrink's decommit failing: the block's mapping is
+	// lost, so growing it again moves it.
+	f.Add([]byte{40, 255, 255, 139, 0, 16, 43, 255, 255, 2, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h := newTestHeap(t, nil)
 		type block struct {
@@ -39,6 +45,17 @@ func FuzzHeap(f *testing.F) {
 		var live []block
 		var liveBytes uintptr
 		var lastFreed uintptr // the block most recently freed by op 2 or 6
+		var failing bool      // this operation's decommits fail
+		var failed [][2]uintptr
+		saved := decommitPages
+		decommitPages = func(p unsafe.Pointer, size uintptr) error {
+			if !failing {
+				return saved(p, size)
+			}
+			failed = append(failed, [2]uintptr{uintptr(p), uintptr(p) + size})
+			return errors.New("injected decommit failure")
+		}
+		t.Cleanup(func() { decommitPages = saved })
 
 		// size maps an operand to a request: mostly the allocator's real
 		// range, with class boundaries and an occasional big block.
@@ -73,6 +90,9 @@ func FuzzHeap(f *testing.F) {
 			if uintptr(p)%alignBytes != 0 {
 				t.Fatalf("block %p is not aligned", p)
 			}
+			if overlapsAny(p, h.UsableSize(p), failed) {
+				t.Fatalf("block %p (%d bytes) lies in a range whose decommit failed", p, h.UsableSize(p))
+			}
 			if overlaps(uintptr(p), h.UsableSize(p)) {
 				t.Fatalf("block %p (%d bytes) overlaps a live block", p, h.UsableSize(p))
 			}
@@ -90,6 +110,7 @@ func FuzzHeap(f *testing.F) {
 			op, v := data[0], binary.LittleEndian.Uint16(data[1:3])
 			data = data[3:]
 			kind := op % 8
+			failing = op >= 128
 			if liveBytes > fuzzMaxLiveBytes {
 				kind = 2
 			}
@@ -154,6 +175,9 @@ func FuzzHeap(f *testing.F) {
 				}
 				if i := verify(q, min(n, b.n), b.seed); i >= 0 {
 					t.Fatalf("realloc %d -> %d bytes: byte %d lost", b.n, n, i)
+				}
+				if overlapsAny(q, h.UsableSize(q), failed) {
+					t.Fatalf("reallocated block %p (%d bytes) lies in a range whose decommit failed", q, h.UsableSize(q))
 				}
 				if overlaps(uintptr(q), h.UsableSize(q)) {
 					t.Fatalf("reallocated block %p overlaps a live block", q)

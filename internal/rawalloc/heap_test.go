@@ -521,6 +521,20 @@ func TestCheckFindsCorruption(t *testing.T) {
 		}},
 		{"big header", func(h *Heap, p, big unsafe.Pointer) { headerOf(uintptr(big)).state = bigState(false) }},
 		{"stats", func(h *Heap, p, big unsafe.Pointer) { h.stats.LiveBytes++ }},
+		{"big capacity past its mapping", func(h *Heap, p, big unsafe.Pointer) {
+			h.regions[h.regionOf(uintptr(big))].used += pageBytes
+		}},
+		{"cached mapping without its whole capacity", func(h *Heap, p, big unsafe.Pointer) {
+			h.Free(big)
+			i := h.regionOf(uintptr(big))
+			h.regions[i].used -= pageBytes
+			headerOf(uintptr(big)).capacity -= uint64(pageBytes)
+			h.stats.FreeBytes -= pageBytes
+		}},
+		{"lost mapping cached", func(h *Heap, p, big unsafe.Pointer) {
+			h.Free(big)
+			h.regions[h.regionOf(uintptr(big))].lost = true
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
