@@ -181,7 +181,7 @@ func (h *Heap) reallocBig(b blockRef, n uintptr) uintptr {
 		// The pages from r.used to end were decommitted by a shrink and
 		// fault in afresh.
 	default:
-		return h.remapBig(i, b, end-r.start)
+		return h.remapBig(i, end-r.start)
 	}
 	h.setBigEnd(i, b.data, end)
 	return b.data
@@ -196,10 +196,10 @@ func (h *Heap) setBigEnd(i int, data, end uintptr) {
 	h.regions[i].used = end
 }
 
-// remapBig moves the mapping h.regions[i] of the live block b to one of
+// remapBig moves the mapping h.regions[i] of a live big block to one of
 // need bytes with mmap.Remap and returns the block's new data address, or
 // 0 when the mapping cannot be moved. The heap's lock is held.
-func (h *Heap) remapBig(i int, b blockRef, need uintptr) uintptr {
+func (h *Heap) remapBig(i int, need uintptr) uintptr {
 	r := h.regions[i]
 	if h.mapFn != nil || r.lost {
 		return 0
