@@ -3,6 +3,7 @@ package obmalloc
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -35,7 +36,9 @@ import (
 // arena in that huge page is handed out: decommitting part of a huge page
 // would split it into small pages for good. An arena handed out again
 // before that is cleared, as the ArenaAllocator contract promises zeroed
-// memory. Reservations stay mapped until Close.
+// memory. Reservations stay mapped until Close. A decommit the system
+// refuses may leave its range unusable, so the arenas in it are never
+// handed out again (LostBytes counts them).
 //
 // Where the system has no transparent huge pages (all but linux, or a
 // kernel built without them) the advice is skipped and the arenas are
@@ -62,8 +65,10 @@ type HugePageArenas struct {
 	inUse     map[uintptr]uintptr   // per huge page (by address): bytes of its arenas handed out
 	dirty     map[uintptr]bool      // freed arenas whose memory was not decommitted since
 	maps      []reservation
-	advised   bool  // the last reservation took the advice
-	adviceErr error // why it did not, if it did not
+	advised   bool    // the last reservation took the advice
+	adviceErr error   // why it did not, if it did not
+	lost      uintptr // bytes whose decommit failed, never handed out again
+	lostErr   error   // the latest such failure
 }
 
 type reservation struct{ addr, size uintptr }
@@ -182,10 +187,11 @@ func (a *HugePageArenas) Free(p unsafe.Pointer, size uintptr) {
 	}
 	delete(a.live, addr)
 	if size >= a.huge {
-		// Whole huge pages: give them back now, then list the arena (a
-		// failed decommit panics before an arena with old data is listed).
-		a.decommit(addr, size)
-		a.free[size] = append(a.free[size], addr)
+		// Whole huge pages: give them back now, and list the arena only
+		// if that worked.
+		if a.decommit(addr, size) {
+			a.free[size] = append(a.free[size], addr)
+		}
 		return
 	}
 	a.free[size] = append(a.free[size], addr)
@@ -193,18 +199,48 @@ func (a *HugePageArenas) Free(p unsafe.Pointer, size uintptr) {
 	page := addr &^ (a.huge - 1)
 	if a.inUse[page] -= size; a.inUse[page] == 0 {
 		delete(a.inUse, page)
-		a.decommit(page, a.huge)
+		ok := a.decommit(page, a.huge)
 		for q := page; q < page+a.huge; q += mmap.PageSize() {
 			delete(a.dirty, q)
+		}
+		if !ok {
+			a.dropFree(page, a.huge)
 		}
 	}
 }
 
-// decommit returns [p, p+size) to the system; the caller holds a.mu.
-func (a *HugePageArenas) decommit(p, size uintptr) {
-	if err := mmap.Decommit(ptr(p), size); err != nil {
-		panic(fmt.Sprintf("obmalloc: HugePageArenas.Free: decommitting %d bytes at %#x: %v", size, p, err))
+// decommitPages is mmap.Decommit; tests make it fail.
+var decommitPages = mmap.Decommit
+
+// decommit returns [p, p+size) to the system and reports whether it did;
+// the caller holds a.mu. After a failure the range may be unusable (on
+// windows it can be left decommitted, and a touch would crash the
+// process), so the caller hands none of it out again: it stays reserved,
+// lost, until Close, and LostBytes counts it.
+func (a *HugePageArenas) decommit(p, size uintptr) bool {
+	if err := decommitPages(ptr(p), size); err != nil {
+		a.lost += size
+		a.lostErr = fmt.Errorf("obmalloc: HugePageArenas.Free: decommitting %d bytes at %#x: %w", size, p, err)
+		return false
 	}
+	return true
+}
+
+// dropFree takes the freed arenas in [lo, lo+n) off the free lists.
+func (a *HugePageArenas) dropFree(lo, n uintptr) {
+	for size, slots := range a.free {
+		a.free[size] = slices.DeleteFunc(slots, func(p uintptr) bool { return p >= lo && p < lo+n })
+	}
+}
+
+// LostBytes returns the bytes of arenas that Free could not give back to
+// the system and that are therefore never handed out again (they stay
+// reserved until Close), and the error of the latest such failure; 0 and
+// nil when every decommit worked.
+func (a *HugePageArenas) LostBytes() (uintptr, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lost, a.lostErr
 }
 
 // Close unmaps every reservation, which makes the allocator as new. It
@@ -223,6 +259,7 @@ func (a *HugePageArenas) Close() error {
 	a.huge, a.next, a.end = 0, 0, 0
 	a.live, a.free, a.inUse, a.dirty, a.maps = nil, nil, nil, nil, nil
 	a.advised, a.adviceErr = false, nil
+	a.lost, a.lostErr = 0, nil
 	return errors.Join(errs...)
 }
 

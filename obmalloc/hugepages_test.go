@@ -1,6 +1,7 @@
 package obmalloc
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -453,4 +454,43 @@ func TestHugePageArenasShared(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// A decommit that fails may leave the range unusable (windows can leave it
+// decommitted): Free then lists none of its arenas for reuse, counts them
+// lost, and a later Alloc maps fresh memory instead. It used to panic,
+// after the arenas of a shared huge page had been listed.
+func TestHugePageArenasFailedDecommitLosesTheRange(t *testing.T) {
+	prev := decommitPages
+	t.Cleanup(func() { decommitPages = prev })
+	decommitPages = func(unsafe.Pointer, uintptr) error { return errors.New("injected") }
+	a := &HugePageArenas{}
+	defer closeArenas(t, a)
+	const size = 1 << 20
+	p, q := a.Alloc(size), a.Alloc(size)
+	require.NotNil(t, p)
+	require.NotNil(t, q)
+	if a.huge != 2*size || uintptr(q) != uintptr(p)+size {
+		t.Skipf("huge pages of %d bytes: the two arenas do not share one", a.huge)
+	}
+	a.Free(q, size) // its huge page still has p: listed, no decommit yet
+	a.Free(p, size) // the page is free: the decommit fails
+	lost, err := a.LostBytes()
+	assert.Equal(t, uintptr(2*size), lost)
+	assert.ErrorContains(t, err, "injected")
+	for range 3 {
+		r := a.Alloc(size)
+		require.NotNil(t, r)
+		assert.NotContains(t, []unsafe.Pointer{p, q}, r, "a lost arena is never handed out")
+		defer a.Free(r, size)
+	}
+
+	big := a.Alloc(4 << 20) // whole huge pages: decommitted at once on Free
+	require.NotNil(t, big)
+	a.Free(big, 4<<20)
+	again := a.Alloc(4 << 20)
+	assert.NotEqual(t, big, again)
+	a.Free(again, 4<<20)
+	lost, _ = a.LostBytes()
+	assert.Equal(t, uintptr(2*size+2*(4<<20)), lost)
 }
