@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -345,6 +346,12 @@ Enable tracemalloc to get the memory block allocation traceback
 	p = RawMalloc(16)
 	flt = mustFault(t, FaultWrongDomain, func() { Free(p) })
 	assert.Equal(t, "bad ID: Allocated using API 'r', verified using API 'o'", flt.Problem)
+	RawFree(p)
+	// A large RawMalloc block too: the RAW hook knows it from the blocks
+	// it makes for the default heap, which MEM and OBJ pass down.
+	p = RawMalloc(600)
+	mustFault(t, FaultWrongDomain, func() { Free(p) })
+	mustFault(t, FaultWrongDomain, func() { MemRealloc(p, 700) })
 	RawFree(p)
 
 	// An OBJ block whose id byte was overwritten with MEM's, freed through
@@ -936,4 +943,57 @@ func TestReallocPanicBelowRestoresTheBlock(t *testing.T) {
 	assert.Equal(t, byte(CleanByte), *byteAt(p, 100), "the middle was never touched")
 	Free(p) // checks the header and the pads
 	FlushQuarantine()
+}
+
+// Installing the hooks while other goroutines allocate and free in all
+// three domains, small and large blocks: a block made before its domain's
+// hook, by a call in flight during the install, or a large block made
+// while its domain had a hook and RAW had none, is passed down unchecked
+// when freed, and nothing is reported. Before, RAW's hook came first, so
+// a large block made between it and its own domain's hook was a RAW hook
+// block with no MEM or OBJ header, and its free a wrong-domain fault
+// (left by session 6); a call in flight could do the same in any order
+// until the RAW hook learnt which of its blocks it made for the heap.
+func TestSetupDebugHooksWhileAllocating(t *testing.T) {
+	out := &lockedBuffer{}
+	defer SetFaultOutput(SetFaultOutput(out))
+	defer SetFaultMode(SetFaultMode(ContinueOnFault))
+	type block struct {
+		p unsafe.Pointer
+		d Domain
+	}
+	alloc := [3]func(uintptr) unsafe.Pointer{RawMalloc, MemMalloc, Malloc}
+	free := [3]func(unsafe.Pointer){RawFree, MemFree, Free}
+	sizes := []uintptr{0, 24, 600, 5000, 300000}
+	for range 10 {
+		var installed atomic.Bool
+		var wg, started sync.WaitGroup
+		for g := range 3 {
+			started.Add(1)
+			wg.Go(func() {
+				var live []block
+				for i := 0; i < 3000 || !installed.Load(); i++ {
+					if i == 1 {
+						started.Done() // the heap has live blocks: the hooks are lenient
+					}
+					d := Domain((i + g) % 3)
+					live = append(live, block{alloc[d](sizes[(i+g)%len(sizes)]), d})
+					if len(live) > 50 {
+						free[live[0].d](live[0].p)
+						live = live[1:]
+					}
+				}
+				for _, b := range live {
+					free[b.d](b.p)
+				}
+			})
+		}
+		started.Wait()
+		SetupDebugHooks()
+		installed.Store(true)
+		wg.Wait()
+		require.NoError(t, RemoveDebugHooks())
+		require.Empty(t, out.String())
+	}
+	require.NoError(t, Check())
 }

@@ -93,7 +93,8 @@ type debugAllocator struct {
 	api    byte
 	next   Allocator
 	// lenient: the allocator below had live blocks when the hooks were
-	// installed and can tell its own blocks (owner), so a pointer the
+	// installed (or this is the RAW hook, newDebugAllocator) and can tell
+	// its own blocks (owner), so a pointer the
 	// registry does not know may be one of those and is passed down
 	// unchecked. Otherwise such a pointer is a fault.
 	lenient bool
@@ -124,6 +125,12 @@ type dblock struct {
 	// block whose debug header sits at its start (a 0-byte or large
 	// request, nested as in CPython). Only that block's hook may free it.
 	inner bool
+	// forHeap: a RAW block made for the default heap (a large MEM or OBJ
+	// request), not for a RawMalloc; hooked: one that has held a MEM or
+	// OBJ hook's block. A forHeap block never hooked is a plain MEM or
+	// OBJ block, made by a call that had loaded its domain's allocator
+	// just before that domain's hook was installed.
+	forHeap, hooked bool
 	// released: such a block whose MEM or OBJ block has left the
 	// quarantine; the free that follows comes from inside the heap, under
 	// its lock, and must not panic once it has done its work.
@@ -186,7 +193,12 @@ var debug = newDebugState()
 // newDebugAllocator wraps next as domain d's hook, recording its blocks in st.
 func newDebugAllocator(st *debugState, d Domain, next Allocator) *debugAllocator {
 	_, isOwner := next.(owner)
-	return &debugAllocator{st: st, domain: d, api: apiIDs[d], next: next, lenient: isOwner && liveBlocks(next) > 0}
+	// The RAW hook is always lenient: it is installed last, and the MEM
+	// and OBJ hooks may have had plain RAW blocks made for their large
+	// blocks meanwhile. That costs nothing, as the large-block allocator
+	// knows a freed block from a live one.
+	lenient := isOwner && (d == DomainRaw || liveBlocks(next) > 0)
+	return &debugAllocator{st: st, domain: d, api: apiIDs[d], next: next, lenient: lenient}
 }
 
 // liveBlocks counts the blocks next has handed out, when it can say;
@@ -291,6 +303,11 @@ func (d *debugAllocator) Free(p unsafe.Pointer) {
 	}
 	st.mu.Lock()
 	b := st.blocks[a]
+	if d.plainForHeap(b) {
+		st.mu.Unlock()
+		d.next.Free(p) // the heap gives it back to the RAW hook
+		return
+	}
 	if b == nil || b.state != stateLive || b.inner {
 		f, known := st.diagnose(call, a)
 		removed := d.removed
@@ -345,6 +362,10 @@ func (d *debugAllocator) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	st := d.st
 	st.mu.Lock()
 	b := st.blocks[a]
+	if d.plainForHeap(b) {
+		st.mu.Unlock()
+		return d.next.Realloc(p, n) // stays plain, through the heap and the RAW hook
+	}
 	if b == nil || b.state != stateLive || b.inner {
 		f, known := st.diagnose(call, a)
 		removed := d.removed
@@ -485,7 +506,25 @@ func (st *debugState) add(a uintptr, b *dblock) {
 func (st *debugState) markInner(base uintptr, inner bool) {
 	if b := st.blocks[base]; b != nil && b.state == stateLive {
 		b.inner = inner
+		b.hooked = b.hooked || inner
 	}
+}
+
+// markForHeap flags the live RAW block at p as made for the default heap.
+func (st *debugState) markForHeap(p uintptr) {
+	st.mu.Lock()
+	if b := st.blocks[p]; b != nil && b.state == stateLive {
+		b.forHeap = true
+	}
+	st.mu.Unlock()
+}
+
+// plainForHeap says whether b, the registry's record of a pointer given to
+// d, is a plain MEM or OBJ block from the default heap (see dblock), which
+// d must pass down as it would a block from before the hooks; the lock is
+// held.
+func (d *debugAllocator) plainForHeap(b *dblock) bool {
+	return b != nil && b.forHeap && !b.hooked && b.state == stateLive && d.domain != DomainRaw
 }
 
 // remove forgets a block; the lock is held.
@@ -788,10 +827,21 @@ func SetQuarantine(blocks int, bytes uintptr) (prevBlocks int, prevBytes uintptr
 // Install the hooks before allocating: a block allocated before them and
 // freed through them is handed to the allocator below unchecked, and a
 // pointer that allocator does not recognise is reported as foreign.
+// Other goroutines may go on allocating and freeing while the hooks go
+// in: the blocks their calls in flight make are plain, and passed down
+// when freed. The one exception is a small block made by a call in flight
+// when the heap held no block at all (its hook is then strict, since no
+// block can predate it): freeing it is reported as foreign.
 func SetupDebugHooks() {
 	hooksMu.Lock()
 	defer hooksMu.Unlock()
-	for _, d := range []Domain{DomainRaw, DomainMem, DomainObj} {
+	// RAW last: a large MEM or OBJ block made in between, while its
+	// domain has a hook and RAW has none, sits in a plain RAW block, which
+	// the RAW hook passes down when it is freed. In the other order such a
+	// block would be a RAW hook's block handed out with no MEM or OBJ
+	// header, and freeing it through its own domain's hook a wrong-domain
+	// fault.
+	for _, d := range []Domain{DomainObj, DomainMem, DomainRaw} {
 		cur := domains[d].Load().a
 		if _, ok := belowTracer(cur).(*debugAllocator); ok {
 			continue

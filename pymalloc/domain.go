@@ -110,7 +110,28 @@ type rawDomain struct{}
 
 func heapRaw() Allocator { return belowTracer(raw()) }
 
-func (rawDomain) Malloc(n uintptr) unsafe.Pointer                    { return heapRaw().Malloc(n) }
-func (rawDomain) Calloc(nelem, elsize uintptr) unsafe.Pointer        { return heapRaw().Calloc(nelem, elsize) }
-func (rawDomain) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer { return heapRaw().Realloc(p, n) }
-func (rawDomain) Free(p unsafe.Pointer)                              { heapRaw().Free(p) }
+func (rawDomain) Malloc(n uintptr) unsafe.Pointer {
+	a := heapRaw()
+	return madeForHeap(a, a.Malloc(n))
+}
+
+func (rawDomain) Calloc(nelem, elsize uintptr) unsafe.Pointer {
+	a := heapRaw()
+	return madeForHeap(a, a.Calloc(nelem, elsize))
+}
+
+func (rawDomain) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
+	a := heapRaw()
+	return madeForHeap(a, a.Realloc(p, n))
+}
+
+func (rawDomain) Free(p unsafe.Pointer) { heapRaw().Free(p) }
+
+// madeForHeap tells the RAW debug hook, if a is one, that it made p for
+// the default heap rather than for a RawMalloc (debugState.markForHeap).
+func madeForHeap(a Allocator, p unsafe.Pointer) unsafe.Pointer {
+	if d, ok := a.(*debugAllocator); ok && p != nil {
+		d.st.markForHeap(uintptr(p))
+	}
+	return p
+}
