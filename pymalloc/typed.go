@@ -24,11 +24,17 @@ func New[T any]() *T {
 	return (*T)(Calloc(1, unsafe.Sizeof(zero)))
 }
 
-// Delete frees a value from New. Delete(nil) does nothing. A pointer the
-// heap refuses (a Go pointer, an address inside a value, a value deleted
-// already and noticed as such) panics with an obmalloc.Fault whose Call
-// names Delete and T.
+// Delete frees a value from New. Delete(nil) does nothing. A pointer
+// inside a value (&v.Field past the first), which the pools could not
+// tell from a block of their own, as CPython's cannot, is refused, as
+// FreeSlice refuses a re-sliced slice; so is any pointer the heap refuses
+// (a Go pointer, a value deleted already and noticed as such). Both panic
+// with an obmalloc.Fault whose Call names Delete and T.
 func Delete[T any](p *T) {
+	if p == nil {
+		return
+	}
+	mustStartBlock[T]("Delete", unsafe.Pointer(p), "a pointer inside a value (&v.Field) cannot be deleted")
 	defer blameHelper[T]("Delete", "a pointer from New, once")
 	Free(unsafe.Pointer(p))
 }
@@ -63,12 +69,17 @@ func FreeSlice[T any](s []T) {
 		return
 	}
 	p := unsafe.Pointer(unsafe.SliceData(s[:cap(s)]))
-	if !poolBlockStart(p) {
-		panic(obmalloc.Fault{Call: helperCall[T]("FreeSlice"), Addr: uintptr(p),
-			Problem: "not the start of a block: a slice re-sliced from its start (s[k:]) cannot be freed"})
-	}
+	mustStartBlock[T]("FreeSlice", p, "a slice re-sliced from its start (s[k:]) cannot be freed")
 	defer blameHelper[T]("FreeSlice", "a slice from MakeSlice, once, as it came or as s[:k]; append beyond its capacity moves it to the Go heap")
 	Free(p)
+}
+
+// mustStartBlock panics, naming the helper and T, when p lies in a pool
+// block of the default heap but not at its start (poolBlockStart).
+func mustStartBlock[T any](name string, p unsafe.Pointer, why string) {
+	if !poolBlockStart(p) {
+		panic(obmalloc.Fault{Call: helperCall[T](name), Addr: uintptr(p), Problem: "not the start of a block: " + why})
+	}
 }
 
 // helperCall is the Call of a typed helper's Fault: "Delete[main.point]".

@@ -136,3 +136,23 @@ func TestTypedHelpersNameThemselvesInFaults(t *testing.T) {
 	}
 	require.NoError(t, Check())
 }
+
+// A pointer to a field inside a value points inside its block: Delete
+// refuses it, as FreeSlice refuses a re-sliced slice. It used to free it,
+// and the next New handed out an overlapping, misaligned value (found by
+// a newcomer's audit in session 7).
+func TestDeleteRefusesAPointerInsideAValue(t *testing.T) {
+	keep, p := New[point](), New[point]()
+	require.NotNil(t, p)
+	p.Y = 42
+	assert.PanicsWithValue(t, obmalloc.Fault{Call: "Delete[float64]", Addr: uintptr(unsafe.Pointer(&p.Y)),
+		Problem: "not the start of a block: a pointer inside a value (&v.Field) cannot be deleted"},
+		func() { Delete(&p.Y) })
+	q := New[point]()
+	assert.NotEqual(t, uintptr(unsafe.Pointer(&p.Y)), uintptr(unsafe.Pointer(q)), "no overlapping value")
+	assert.Equal(t, 42.0, p.Y)
+	Delete(q)
+	Delete(p)
+	Delete(keep)
+	require.NoError(t, Check())
+}
