@@ -422,7 +422,10 @@ func Block(p unsafe.Pointer) (info obmalloc.BlockInfo, ok bool) {
 // AllocatedBlocks is sys.getallocatedblocks(): the blocks the default heap
 // has handed out and not taken back, pool and large ones. Blocks the
 // program freed that wait in the debug hooks' quarantine are not counted,
-// so a leak check reads the same with and without the hooks.
+// so a leak check reads the same with and without the hooks. It counts
+// the default heap only: under GOPYMALLOC=malloc or malloc_debug, or with
+// another allocator set on the MEM and OBJ domains, it reads 0 whatever
+// is live, as CPython's does under PYTHONMALLOC=malloc.
 func AllocatedBlocks() int {
 	q := debug.quarantinedIn(defaultHeap)
 	return defaultHeap.allocatedBlocks() - q
@@ -430,6 +433,11 @@ func AllocatedBlocks() int {
 
 // WriteDebugMallocStats writes the default heap's statistics in the
 // layout of the pymalloc section of CPython 3.11's sys._debugmallocstats().
+// Once the heap is sharded (goroutines met on its lock), blocks held in
+// the per-processor caches count as available, not in use, so a class can
+// show pools with 0 blocks in use, a row CPython never prints: the pools
+// stay allocated until a cache hands its blocks back (see the package
+// doc, Concurrency).
 func WriteDebugMallocStats(w io.Writer) error {
 	s := Stats()
 	return s.WriteDebugMallocStats(w)

@@ -15,7 +15,9 @@ import (
 // does not see this memory, so it would not keep their targets alive. New
 // panics on such a T, naming the type and the field; under the debug hooks
 // the same message is reported as a Fault (FaultGoPointer), and New
-// returns nil in ContinueOnFault mode.
+// returns nil in ContinueOnFault mode. A zero-size T still gets a block of
+// its own, as malloc(0) does in CPython (unlike Go's new, which shares
+// one address): every value from New must be deleted.
 func New[T any]() *T {
 	if !mustBePointerFree[T]("New") {
 		return nil
@@ -42,7 +44,9 @@ func Delete[T any](p *T) {
 // MakeSlice returns a zeroed []T of length and capacity n in pymalloc
 // memory, or nil when memory is exhausted or n*size overflows (under the
 // debug hooks an overflow is a FaultCallocOverflow). The same rule as New
-// applies to T. It panics when n is negative.
+// applies to T. It panics when n is negative. MakeSlice(0) returns an
+// empty, non-nil slice that holds a block, like New of a zero-size T: free
+// it as any other.
 func MakeSlice[T any](n int) []T {
 	if !mustBePointerFree[T]("MakeSlice") {
 		return nil
