@@ -437,7 +437,7 @@ func AllocatedBlocks() int {
 // the per-processor caches count as available, not in use, so a class can
 // show pools with 0 blocks in use, a row CPython never prints: the pools
 // stay allocated until a cache hands its blocks back (see the package
-// doc, Concurrency).
+// doc, "Concurrency and its cost").
 func WriteDebugMallocStats(w io.Writer) error {
 	s := Stats()
 	return s.WriteDebugMallocStats(w)
