@@ -75,6 +75,14 @@
 // are mapped as CPython maps them, and fault in where they are first
 // touched.
 //
+// # Arena policy
+//
+// The default heap keeps every arena it maps (obmalloc.KeepArenas), so
+// its RSS stays at its peak. GOPYMALLOC_ARENAS=release in the environment
+// (ArenasEnvVar) gives it CPython 3.11's rule instead
+// (obmalloc.ReleaseArenas): an arena whose pools are all free is unmapped,
+// but for one kept for reuse.
+//
 // # Huge pages
 //
 // GOPYMALLOC_HUGEPAGES=1 in the environment (HugePagesEnvVar), or

@@ -108,3 +108,24 @@ func arenasFromEnv(value string) (ArenaAllocator, error) {
 	}
 	return nil, fmt.Errorf("Fatal error: pymalloc: %s=%q: want 1 (huge pages), 0 or unset", HugePagesEnvVar, value)
 }
+
+// ArenasEnvVar is the environment variable that chooses the default
+// heap's arena policy, read once at start-up: "release" makes it unmap a
+// wholly free arena as CPython 3.11 does (obmalloc.ReleaseArenas, which
+// keeps one such arena for reuse), "keep" or unset keeps every arena, this
+// port's default (obmalloc.KeepArenas), and anything else stops the
+// program. Once the heap is sharded, each shard applies the policy to its
+// own arenas.
+const ArenasEnvVar = "GOPYMALLOC_ARENAS"
+
+// policyFromEnv returns the arena policy that value of ArenasEnvVar asks
+// for.
+func policyFromEnv(value string) (obmalloc.ArenaPolicy, error) {
+	switch value {
+	case "", "keep":
+		return obmalloc.KeepArenas, nil
+	case "release":
+		return obmalloc.ReleaseArenas, nil
+	}
+	return obmalloc.KeepArenas, fmt.Errorf("Fatal error: pymalloc: %s=%q: want keep, release or unset", ArenasEnvVar, value)
+}

@@ -151,3 +151,55 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+func TestGOPYMALLOC_ARENAS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the test binary 4 times")
+	}
+	for value, want := range map[string]string{"": "keep", "keep": "keep", "release": "release"} {
+		t.Run("value="+value, func(t *testing.T) {
+			stdout, stderr, err := runChildTest(t, "TestArenasChild", ArenasEnvVar+"="+value)
+			require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+			assert.Contains(t, stdout, "policy: "+want+"\n")
+			assert.Contains(t, stdout, "checks: ok\n")
+		})
+	}
+	t.Run("unknown", func(t *testing.T) {
+		stdout, stderr, err := runChildTest(t, "TestArenasChild", ArenasEnvVar+"=never")
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit)
+		assert.Equal(t, 1, exit.ExitCode())
+		assert.Equal(t, `Fatal error: pymalloc: GOPYMALLOC_ARENAS="never": want keep, release or unset`+"\n", stderr)
+		assert.Empty(t, stdout)
+	})
+}
+
+// TestArenasChild runs in the child only: it fills many arenas, frees
+// everything, and checks that the arenas were kept or released as the
+// policy says.
+func TestArenasChild(t *testing.T) {
+	if os.Getenv(childEnv) == "" {
+		t.Skip("run by TestGOPYMALLOC_ARENAS in a child process")
+	}
+	release := os.Getenv(ArenasEnvVar) == "release"
+	fmt.Printf("policy: %v\n", map[bool]string{false: "keep", true: "release"}[release])
+	ps := make([]unsafe.Pointer, 200000) // about 50 MiB of blocks: dozens of arenas
+	for i := range ps {
+		ps[i] = Malloc(uintptr(1 + i%512))
+		require.NotNil(t, ps[i])
+	}
+	mapped := Stats().ArenasAllocatedTotal
+	for _, p := range ps {
+		Free(p)
+	}
+	require.NoError(t, Check())
+	s := Stats()
+	if release {
+		assert.Equal(t, mapped-1, s.ArenasReclaimed, "every arena unmapped but the one kept")
+	} else {
+		assert.Zero(t, s.ArenasReclaimed)
+	}
+	if !t.Failed() {
+		fmt.Println("checks: ok")
+	}
+}

@@ -56,6 +56,10 @@ const maxShards = 64
 
 var defaultHeap = newSharedHeap(max(runtime.GOMAXPROCS(0), runtime.NumCPU()))
 
+// arenaPolicy is the default heap's arena policy, from ArenasEnvVar; an
+// unknown value stops the program in init.
+var arenaPolicy, arenaPolicyErr = policyFromEnv(os.Getenv(ArenasEnvVar))
+
 func newSharedHeap(procs int) *sharedHeap {
 	d := &sharedHeap{}
 	d.owners.init()
@@ -66,7 +70,7 @@ func newSharedHeap(procs int) *sharedHeap {
 }
 
 func (d *sharedHeap) newShardHeap(i uint32) *obmalloc.Heap {
-	h, err := obmalloc.New(obmalloc.Config{Arenas: shardArenas{d, int(i)}, Large: rawDomain{}})
+	h, err := obmalloc.New(obmalloc.Config{Arenas: shardArenas{d, int(i)}, Large: rawDomain{}, Policy: arenaPolicy})
 	if err != nil {
 		panic(fmt.Sprintf("pymalloc: creating the default heap: %v", err))
 	}
@@ -364,11 +368,13 @@ type arenaHolder struct{ a ArenaAllocator }
 
 func init() {
 	// GOPYMALLOC_HUGEPAGES (env.go) chooses the arenas' memory before the
-	// first arena is mapped.
+	// first arena is mapped; GOPYMALLOC_ARENAS was read with defaultHeap.
 	a, err := arenasFromEnv(os.Getenv(HugePagesEnvVar))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	for _, err := range []error{err, arenaPolicyErr} {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
 	arenaAllocator.Store(&arenaHolder{a})
 }
