@@ -132,5 +132,7 @@
 // The memory comes from mmap and the Go garbage collector never looks at
 // it: a Go pointer stored there does not keep its object alive. New and
 // MakeSlice refuse types that contain Go pointers, naming the type and the
-// offending field.
+// offending field. Their frees are Delete and FreeSlice; ResizeSlice is
+// PyMem_Resize, the way to grow such a slice (append beyond its capacity
+// would copy it to the Go heap and leave the block behind).
 package pymalloc

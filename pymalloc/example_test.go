@@ -42,6 +42,21 @@ func ExampleNew() {
 	// [0 1 4 9 16]
 }
 
+// ResizeSlice grows a slice in pymalloc memory, where append would move
+// it to the Go heap.
+func ExampleResizeSlice() {
+	xs := pymalloc.MakeSlice[int32](2)
+	xs[0], xs[1] = 7, 8
+	xs = pymalloc.ResizeSlice(xs, 4) // PyMem_Resize: kept, then zeroed
+	fmt.Println(xs, len(xs), cap(xs))
+	xs = pymalloc.ResizeSlice(xs, 1)
+	fmt.Println(xs)
+	pymalloc.FreeSlice(xs)
+	// Output:
+	// [7 8 0 0] 4 4
+	// [7]
+}
+
 // A hook in CPython's sense: an allocator that wraps the previous one.
 type tally struct {
 	pymalloc.Allocator

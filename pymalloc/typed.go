@@ -62,8 +62,47 @@ func MakeSlice[T any](n int) []T {
 	return unsafe.Slice((*T)(p), n)
 }
 
-// FreeSlice frees a slice from MakeSlice; a nil slice does nothing. s
-// must start where MakeSlice's did: re-sliced from its start (s[k:]), it
+// ResizeSlice is PyMem_Resize for a slice from MakeSlice: it reallocates
+// s's block to hold n values of T and returns the slice of length and
+// capacity n over it, the first min(cap(s), n) values kept and any after
+// them zeroed. s must not be used afterwards (the block may have moved),
+// unless ResizeSlice returns nil: memory is exhausted or n*size
+// overflows, and s is left as it was. A nil s is MakeSlice(n). Like
+// FreeSlice, it refuses a slice re-sliced from its start, and like
+// MakeSlice it panics when n is negative. It is what append cannot do
+// here: append beyond the capacity moves the values to the Go heap and
+// leaves the block behind.
+func ResizeSlice[T any](s []T, n int) []T {
+	if s == nil {
+		return MakeSlice[T](n)
+	}
+	if n < 0 {
+		panic(fmt.Sprintf("pymalloc: ResizeSlice[%v](%d): negative length", reflect.TypeFor[T](), n))
+	}
+	var zero T
+	size := unsafe.Sizeof(zero)
+	if size != 0 && uintptr(n) > pySsizeTMax/size {
+		return nil
+	}
+	old := cap(s)
+	p := unsafe.Pointer(unsafe.SliceData(s[:old]))
+	mustStartBlock[T]("ResizeSlice", p, "a slice re-sliced from its start (s[k:]) cannot be resized")
+	q := func() unsafe.Pointer {
+		defer blameHelper[T]("ResizeSlice", "a slice from MakeSlice or ResizeSlice, as it came or as s[:k]")
+		return Realloc(p, uintptr(n)*size)
+	}()
+	if q == nil {
+		return nil
+	}
+	out := unsafe.Slice((*T)(q), n)
+	if n > old {
+		clear(out[old:]) // Realloc leaves the growth uninitialised (0xCD under the debug hooks)
+	}
+	return out
+}
+
+// FreeSlice frees a slice from MakeSlice or ResizeSlice; a nil slice
+// does nothing. s must start where MakeSlice's did: re-sliced from its start (s[k:]), it
 // points inside the block, which the pools cannot tell from a block of
 // their own, as CPython's cannot, and freeing it would corrupt the pool;
 // FreeSlice panics instead, with an obmalloc.Fault. (append beyond the

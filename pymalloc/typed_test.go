@@ -1,6 +1,7 @@
 package pymalloc
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"unsafe"
@@ -155,4 +156,68 @@ func TestDeleteRefusesAPointerInsideAValue(t *testing.T) {
 	Delete(p)
 	Delete(keep)
 	require.NoError(t, Check())
+}
+
+// ResizeSlice keeps the values, zeroes the growth, and refuses what
+// FreeSlice refuses.
+func TestResizeSlice(t *testing.T) {
+	s := MakeSlice[uint64](4)
+	for i := range s {
+		s[i] = uint64(i + 1)
+	}
+	// 800 and 8000 bytes are large blocks; back to 48 and 0 bytes, the
+	// block stays large, as CPython's rule wants.
+	for _, n := range []int{100, 1000, 3, 0, 6} {
+		kept := min(len(s), n)
+		s = ResizeSlice(s, n)
+		require.NotNil(t, s)
+		require.Len(t, s, n)
+		require.Equal(t, n, cap(s))
+		for i, v := range s {
+			if i < kept {
+				require.Equal(t, uint64(i+1), v, "n=%d: value %d kept", n, i)
+			} else {
+				require.Zero(t, v, "n=%d: value %d of the growth", n, i)
+			}
+		}
+		for i := range s {
+			s[i] = uint64(i + 1) // the whole slice is writable
+		}
+	}
+	assert.Nil(t, ResizeSlice(s, math.MaxInt), "n*size overflows: nil, and s stays")
+	assert.Equal(t, []uint64{1, 2, 3, 4, 5, 6}, s)
+	assert.PanicsWithValue(t, "pymalloc: ResizeSlice[uint64](-1): negative length", func() { ResizeSlice(s, -1) })
+	for _, bad := range [][]uint64{s[1:], append(s, 7)} { // inside the block; moved to the Go heap
+		func() {
+			defer func() {
+				f, ok := recover().(obmalloc.Fault)
+				require.True(t, ok, "panics with an obmalloc.Fault")
+				assert.Equal(t, "ResizeSlice[uint64]", f.Call)
+			}()
+			ResizeSlice(bad, 10)
+		}()
+	}
+	small := MakeSlice[uint64](4) // a pool block: refused before Realloc
+	assert.PanicsWithValue(t, obmalloc.Fault{Call: "ResizeSlice[uint64]", Addr: uintptr(unsafe.Pointer(&small[1])),
+		Problem: "not the start of a block: a slice re-sliced from its start (s[k:]) cannot be resized"},
+		func() { ResizeSlice(small[1:], 8) })
+	FreeSlice(small)
+	FreeSlice(s)
+
+	fresh := ResizeSlice[uint32](nil, 5)
+	assert.Equal(t, []uint32{0, 0, 0, 0, 0}, fresh, "nil: MakeSlice")
+	FreeSlice(fresh)
+	require.NoError(t, Check())
+}
+
+// Under the debug hooks Realloc fills the growth with 0xCD; ResizeSlice
+// still hands out zeroed values.
+func TestResizeSliceUnderDebugHooks(t *testing.T) {
+	withDebugHooks(t)
+	s := MakeSlice[byte](4)
+	copy(s, "abcd")
+	s = ResizeSlice(s, 40)
+	assert.Equal(t, append([]byte("abcd"), make([]byte, 36)...), s)
+	FreeSlice(s)
+	FlushQuarantine()
 }
