@@ -41,7 +41,7 @@ func (c *Collector) callCallback(cb Callback, phase string, info CallbackInfo) {
 // called during a collection (from a finalizer or a callback), and panics
 // on any other generation ("invalid generation", CPython's ValueError).
 func (c *Collector) Collect(gen int) int {
-	if gen < 0 || gen >= numGenerations {
+	if gen < 0 || gen >= NumGenerations {
 		panic(fmt.Errorf("gcmodule: Collect(%d): invalid generation", gen))
 	}
 	c.checkUsable("Collect")
@@ -90,7 +90,7 @@ func (c *Collector) GetThreshold() (threshold0, threshold1, threshold2 int) {
 // does a threshold outside a C int, which CPython's argument parsing
 // refuses with an OverflowError after storing the thresholds before it.
 func (c *Collector) SetThreshold(threshold0 int, more ...int) {
-	if len(more) > numGenerations-1 {
+	if len(more) > NumGenerations-1 {
 		panic(fmt.Errorf("gcmodule: SetThreshold: takes at most 3 arguments (%d given)", 1+len(more)))
 	}
 	for i, t := range append([]int{threshold0}, more...) {
@@ -112,7 +112,7 @@ func (c *Collector) GetDebug() int { return c.debug }
 
 // GetStats returns per-generation statistics (gc.get_stats), indexed by
 // the generation each collection was asked for.
-func (c *Collector) GetStats() [numGenerations]GenStats { return c.stats }
+func (c *Collector) GetStats() [NumGenerations]GenStats { return c.stats }
 
 // AllGenerations asks GetObjects for every generation (generation=None).
 const AllGenerations = -1
@@ -122,8 +122,8 @@ const AllGenerations = -1
 // included. The handles are borrowed. It panics, with CPython's messages,
 // for a generation above 2 or below -1.
 func (c *Collector) GetObjects(gen int) []Object {
-	if gen >= numGenerations {
-		panic(fmt.Errorf("gcmodule: GetObjects(%d): generation parameter must be less than the number of available generations (%d)", gen, numGenerations))
+	if gen >= NumGenerations {
+		panic(fmt.Errorf("gcmodule: GetObjects(%d): generation parameter must be less than the number of available generations (%d)", gen, NumGenerations))
 	}
 	var out []Object
 	if gen != AllGenerations {
@@ -132,7 +132,7 @@ func (c *Collector) GetObjects(gen int) []Object {
 		}
 		return appendObjects(out, c.gens[gen].head)
 	}
-	for i := 0; i < numGenerations; i++ {
+	for i := 0; i < NumGenerations; i++ {
 		out = appendObjects(out, c.gens[i].head)
 	}
 	return out
@@ -165,7 +165,7 @@ func (c *Collector) GetReferrers(objs ...Object) []Object {
 	c.targets = objs
 	defer func() { c.targets = nil }()
 	var out []Object
-	for i := 0; i < numGenerations; i++ {
+	for i := 0; i < NumGenerations; i++ {
 		head := c.gens[i].head
 		for g := gcNext(head); g != head; g = gcNext(g) {
 			o := fromGC(g)
@@ -221,7 +221,7 @@ func (c *Collector) IsFinalized(o Object) bool {
 // be called before fork so that collections do not touch, and unshare,
 // the parent's pages. Frozen garbage stays until Unfreeze.
 func (c *Collector) Freeze() {
-	for i := 0; i < numGenerations; i++ {
+	for i := 0; i < NumGenerations; i++ {
 		gcListMerge(c.gens[i].head, c.permanent)
 		c.gens[i].count = 0
 	}
@@ -229,7 +229,7 @@ func (c *Collector) Freeze() {
 
 // Unfreeze moves the permanent generation back into generation 2
 // (gc.unfreeze).
-func (c *Collector) Unfreeze() { gcListMerge(c.permanent, c.gens[numGenerations-1].head) }
+func (c *Collector) Unfreeze() { gcListMerge(c.permanent, c.gens[NumGenerations-1].head) }
 
 // GetFreezeCount returns the number of objects in the permanent
 // generation (gc.get_freeze_count).

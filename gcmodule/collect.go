@@ -275,7 +275,7 @@ func (c *Collector) collectMain(gen int) (collected, uncollectable int) {
 	}
 
 	// Update the collection and allocation counters.
-	if gen+1 < numGenerations {
+	if gen+1 < NumGenerations {
 		c.gens[gen+1].count++
 	}
 	for i := 0; i <= gen; i++ {
@@ -288,12 +288,12 @@ func (c *Collector) collectMain(gen int) (collected, uncollectable int) {
 	}
 	young := c.gens[gen].head
 	old := young
-	if gen < numGenerations-1 {
+	if gen < NumGenerations-1 {
 		old = c.gens[gen+1].head
 	}
 
 	unreachable := c.unreachable
-	yc, total := c.deduceUnreachable(young, unreachable, gen == numGenerations-1 && gcListIsEmpty(c.permanent))
+	yc, total := c.deduceUnreachable(young, unreachable, gen == NumGenerations-1 && gcListIsEmpty(c.permanent))
 
 	// The passes below are CPython's; a pass is skipped only when what
 	// move_unreachable and move_legacy_finalizers counted shows it would
@@ -305,7 +305,7 @@ func (c *Collector) collectMain(gen int) (collected, uncollectable int) {
 	}
 	// Survivors move to the next generation.
 	if young != old {
-		if gen == numGenerations-2 {
+		if gen == NumGenerations-2 {
 			c.longLivedPending += survivors
 		}
 		gcListMerge(young, old)
@@ -403,9 +403,9 @@ func (c *Collector) collectWithCallback(gen int) int {
 // survived it (long_lived_total), so that building a large structure
 // does not cost quadratic time (bpo-4074).
 func (c *Collector) collectGenerations() int {
-	for i := numGenerations - 1; i >= 0; i-- {
+	for i := NumGenerations - 1; i >= 0; i-- {
 		if c.gens[i].count > c.gens[i].threshold {
-			if i == numGenerations-1 && c.longLivedPending < c.longLivedTotal/4 {
+			if i == NumGenerations-1 && c.longLivedPending < c.longLivedTotal/4 {
 				continue
 			}
 			return c.guarded(i)

@@ -6,7 +6,11 @@ import (
 	"sync/atomic"
 )
 
-const numGenerations = 3
+// NumGenerations is the number of generations a Collector collects
+// (NUM_GENERATIONS): 0, 1 and 2, the oldest, whose collection is a full
+// one. It is the length of GetStats's array and one more than the
+// highest generation Collect and GetObjects accept.
+const NumGenerations = 3
 
 // generation is struct gc_generation: a list head, a threshold, a count.
 type generation struct {
@@ -39,7 +43,7 @@ type GenStats struct {
 // callbacks and collection callbacks run on the goroutine that triggered
 // them, synchronously.
 type Collector struct {
-	gens      [numGenerations]generation
+	gens      [NumGenerations]generation
 	permanent uintptr // permanent_generation (gc.freeze)
 
 	// Working lists of a collection. A collection never nests (collecting
@@ -62,7 +66,7 @@ type Collector struct {
 	emptyTuple Object
 	Callbacks  []Callback
 
-	stats            [numGenerations]GenStats
+	stats            [NumGenerations]GenStats
 	longLivedTotal   int
 	longLivedPending int
 

@@ -22,7 +22,7 @@ func (c *Collector) debugCycle(msg string, o Object) {
 // showStatsEachGenerations is show_stats_each_generations.
 func (c *Collector) showStatsEachGenerations() {
 	var b strings.Builder
-	for i := 0; i < numGenerations; i++ {
+	for i := 0; i < NumGenerations; i++ {
 		fmt.Fprintf(&b, " %d", gcListSize(c.gens[i].head))
 	}
 	fmt.Fprintf(c.output(), "gc: objects in each generation:%s\ngc: objects in permanent generation: %d\n",

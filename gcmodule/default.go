@@ -34,7 +34,7 @@ func SetDebug(flags int) { Default.SetDebug(flags) }
 func GetDebug() int { return Default.GetDebug() }
 
 // GetStats is Default.GetStats (gc.get_stats).
-func GetStats() [numGenerations]GenStats { return Default.GetStats() }
+func GetStats() [NumGenerations]GenStats { return Default.GetStats() }
 
 // GetObjects is Default.GetObjects (gc.get_objects).
 func GetObjects(gen int) []Object { return Default.GetObjects(gen) }

@@ -255,8 +255,9 @@ func ExampleCollector_GetStats() {
 	c.Decref(l)
 	c.Collect(0)
 	c.Collect(2)
-	for gen, s := range c.GetStats() {
-		fmt.Printf("gen %d: %+v\n", gen, s)
+	stats := c.GetStats()
+	for gen := range gcmodule.NumGenerations {
+		fmt.Printf("gen %d: %+v\n", gen, stats[gen])
 	}
 	// Output:
 	// gen 0: {Collections:1 Collected:1 Uncollectable:0}
