@@ -1,8 +1,8 @@
 package gcmodule
 
 import (
-	"fmt"
 	"math"
+	"strconv"
 )
 
 // The gc module's functions, name for name, as methods of a Collector.
@@ -42,7 +42,7 @@ func (c *Collector) callCallback(cb Callback, phase string, info CallbackInfo) {
 // on any other generation ("invalid generation", CPython's ValueError).
 func (c *Collector) Collect(gen int) int {
 	if gen < 0 || gen >= NumGenerations {
-		panic(fmt.Errorf("gcmodule: Collect(%d): invalid generation", gen))
+		panic(argUsage("Collect", strconv.Itoa(gen), "invalid generation"))
 	}
 	c.checkUsable("Collect")
 	if c.collecting {
@@ -56,7 +56,7 @@ func (c *Collector) Collect(gen int) int {
 
 func (c *Collector) checkUsable(call string) {
 	if c.broken != "" {
-		panic(fmt.Errorf("gcmodule: %s: the collector is unusable: %s", call, c.broken))
+		panic(argUsage(call, "", "the collector is unusable: %s", c.broken))
 	}
 }
 
@@ -91,14 +91,14 @@ func (c *Collector) GetThreshold() (threshold0, threshold1, threshold2 int) {
 // refuses with an OverflowError after storing the thresholds before it.
 func (c *Collector) SetThreshold(threshold0 int, more ...int) {
 	if len(more) > NumGenerations-1 {
-		panic(fmt.Errorf("gcmodule: SetThreshold: takes at most 3 arguments (%d given)", 1+len(more)))
+		panic(argUsage("SetThreshold", "", "takes at most 3 arguments (%d given)", 1+len(more)))
 	}
 	for i, t := range append([]int{threshold0}, more...) {
 		switch {
 		case t > math.MaxInt32:
-			panic(fmt.Errorf("gcmodule: SetThreshold: signed integer is greater than maximum (%d)", t))
+			panic(argUsage("SetThreshold", "", "signed integer is greater than maximum (%d)", t))
 		case t < math.MinInt32:
-			panic(fmt.Errorf("gcmodule: SetThreshold: signed integer is less than minimum (%d)", t))
+			panic(argUsage("SetThreshold", "", "signed integer is less than minimum (%d)", t))
 		}
 		c.gens[i].threshold = t
 	}
@@ -123,12 +123,12 @@ const AllGenerations = -1
 // for a generation above 2 or below -1.
 func (c *Collector) GetObjects(gen int) []Object {
 	if gen >= NumGenerations {
-		panic(fmt.Errorf("gcmodule: GetObjects(%d): generation parameter must be less than the number of available generations (%d)", gen, NumGenerations))
+		panic(argUsage("GetObjects", strconv.Itoa(gen), "generation parameter must be less than the number of available generations (%d)", NumGenerations))
 	}
 	var out []Object
 	if gen != AllGenerations {
 		if gen < 0 {
-			panic(fmt.Errorf("gcmodule: GetObjects(%d): generation parameter cannot be negative", gen))
+			panic(argUsage("GetObjects", strconv.Itoa(gen), "generation parameter cannot be negative"))
 		}
 		return appendObjects(out, c.gens[gen].head)
 	}

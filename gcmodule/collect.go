@@ -435,7 +435,6 @@ func (c *Collector) guarded(gen int) (n int) {
 //go:noinline
 func fatalObject(o Object, where, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	panic(&UsageError{Call: "Collect", Addr: uintptr(o), Fault: fmt.Sprintf(
-		"%s: %s\nobject address  : %#x\nobject refcount : %d\nobject type name: %s",
-		where, msg, uintptr(o), hdr(o).refcnt, typeOf(o).name)})
+	panic(usage("Collect", o, "%s: %s\nobject address  : %#x\nobject refcount : %d\nobject type name: %s",
+		where, msg, uintptr(o), hdr(o).refcnt, typeOf(o).name))
 }

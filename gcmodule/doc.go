@@ -88,8 +88,14 @@
 // collector. A public call given a dead object, an address that is not an
 // object, another collector's object, or an object whose count would go
 // negative panics with a *UsageError naming the call, the address and the
-// fault. A broken count found by a collection panics the same way (CPython
-// aborts) and leaves the collector unusable.
+// fault. Every other misuse panics with a *UsageError too, naming the
+// argument at fault: an invalid generation or threshold (with the text of
+// the error Python's gc module raises, "invalid generation" for
+// Collect(3)), a type spec without a name. A broken count found by a
+// collection panics the same way (CPython aborts) and leaves the collector
+// unusable; Collect then panics with a *UsageError saying so. Running out
+// of memory is not misuse: constructors return Nil and mutators
+// ErrNoMemory.
 //
 // # Differences from CPython
 //

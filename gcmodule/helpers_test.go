@@ -115,4 +115,18 @@ func (e *env) noLeak() {
 	})
 }
 
+// requireUsage checks that f panics with a *UsageError whose message is
+// want.
+func requireUsage(t *testing.T, want string, f func()) {
+	t.Helper()
+	var r any
+	func() {
+		defer func() { r = recover() }()
+		f()
+	}()
+	u, ok := r.(*UsageError)
+	require.True(t, ok, "want a *UsageError, got %T: %v", r, r)
+	require.Equal(t, want, u.Error())
+}
+
 func hex(o Object) string { return fmt.Sprintf("%#x", uintptr(o)) }

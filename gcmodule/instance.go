@@ -166,9 +166,9 @@ type ClassSpec struct {
 // concurrent use; classes are never unregistered.
 func NewClass(spec ClassSpec) Type {
 	if spec.Name == "" {
-		panic("gcmodule: NewClass: the class needs a Name")
+		panic(argUsage("NewClass", "", "the class needs a Name"))
 	}
-	return register(&typeDesc{
+	return register("NewClass", &typeDesc{
 		name:     spec.Name,
 		kind:     kindInstance,
 		gc:       true,
@@ -188,7 +188,7 @@ func NewClass(spec ClassSpec) Type {
 // no attributes; Nil when memory is exhausted.
 func (c *Collector) NewInstance(cls Type) Object {
 	if cls.desc("NewInstance").kind != kindInstance {
-		panic("gcmodule: NewInstance(" + cls.Name() + "): not a class from NewClass")
+		panic(argUsage("NewInstance", cls.Name(), "not a class from NewClass"))
 	}
 	return c.NewObject(cls)
 }

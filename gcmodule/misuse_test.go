@@ -8,10 +8,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Misuse is reported with the call, the address and the fault.
+// TestMisuse walks the misuse of the public API: every case panics with a
+// *UsageError (so that a program can tell misuse from its own panics)
+// whose message names the call, what it was given and the fault; the
+// argument faults that Python's gc module raises as errors keep CPython's
+// texts (python3 3.11.7: gc.collect(3), gc.get_objects(3),
+// gc.get_objects(-2), gc.set_threshold(1, 2, 3, 4), gc.set_threshold(2**40)).
 func TestMisuse(t *testing.T) {
 	e := newEnv(t)
 	other := NewCollector()
+	broken := NewCollector()
+	broken.broken = "a collection of generation 2 panicked"
 
 	dead := e.list()
 	live := e.list()
@@ -35,9 +42,31 @@ func TestMisuse(t *testing.T) {
 		{"nil", func() { e.c.ListLen(Nil) }, "gcmodule: ListLen(0x0): nil object"},
 		{"index", func() { e.c.ListGetItem(live, 3) }, "gcmodule: ListGetItem(" + hex(live) + "): index 3 out of range (len 0)"},
 		{"track twice", func() { e.c.Track(live) }, "gcmodule: Track(" + hex(live) + "): object already tracked"},
+		{"track an atom", func() { e.c.Track(lo) }, "gcmodule: Track(" + hex(lo) + "): int objects are not containers"},
+		{"slot of a list", func() { e.c.SetSlot(live, 0, Nil) }, "gcmodule: SetSlot(" + hex(live) + "): list objects have no slots"},
+		{"weakref to an int", func() { e.c.NewWeakref(lo, Nil) }, "gcmodule: NewWeakref(" + hex(lo) + "): cannot create weak reference to 'int' object"},
+
+		// Arguments that are not objects.
+		{"collect 3", func() { e.c.Collect(3) }, "gcmodule: Collect(3): invalid generation"},
+		{"collect -1", func() { e.c.Collect(-1) }, "gcmodule: Collect(-1): invalid generation"},
+		{"package collect", func() { Collect(NumGenerations) }, "gcmodule: Collect(3): invalid generation"},
+		{"get_objects 3", func() { e.c.GetObjects(3) }, "gcmodule: GetObjects(3): generation parameter must be less than the number of available generations (3)"},
+		{"get_objects -2", func() { e.c.GetObjects(-2) }, "gcmodule: GetObjects(-2): generation parameter cannot be negative"},
+		{"package get_objects", func() { GetObjects(-2) }, "gcmodule: GetObjects(-2): generation parameter cannot be negative"},
+		{"four thresholds", func() { e.c.SetThreshold(700, 10, 10, 10) }, "gcmodule: SetThreshold: takes at most 3 arguments (4 given)"},
+		{"threshold too big", func() { e.c.SetThreshold(700, 1<<40) }, "gcmodule: SetThreshold: signed integer is greater than maximum (1099511627776)"},
+		{"threshold too small", func() { e.c.SetThreshold(-1 << 40) }, "gcmodule: SetThreshold: signed integer is less than minimum (-1099511627776)"},
+		{"broken collector", func() { broken.Collect(0) }, "gcmodule: Collect: the collector is unusable: a collection of generation 2 panicked"},
+		{"class without name", func() { NewClass(ClassSpec{}) }, "gcmodule: NewClass: the class needs a Name"},
+		{"type without name", func() { RegisterType(TypeSpec{}) }, "gcmodule: RegisterType: the type needs a Name"},
+		{"GC type without traverse", func() { RegisterType(TypeSpec{Name: "T", GC: true}) }, `gcmodule: RegisterType("T"): a GC type needs Traverse`},
+		{"unknown type", func() { e.c.NewObject(Type(0)) }, "gcmodule: NewObject: unknown type 0"},
+		{"built-in type", func() { e.c.NewObject(ListType) }, "gcmodule: NewObject(list): use the list constructor"},
+		{"instance of a non-class", func() { e.c.NewInstance(DictType) }, "gcmodule: NewInstance(dict): not a class from NewClass"},
+		{"instance of an unknown type", func() { e.c.NewInstance(Type(1<<16 - 1)) }, "gcmodule: NewInstance: unknown type 65535"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			require.PanicsWithError(t, tc.want, tc.f)
+			requireUsage(t, tc.want, tc.f)
 		})
 	}
 	// A block that is not an object, and another collector's object, are

@@ -91,21 +91,48 @@ func (c *Collector) check(call string, o Object) *objHeader {
 	return h
 }
 
-// UsageError is the panic value for a misuse of the API: a dead object,
-// a reference count that would go negative, a handle that is not an
-// object, a wrong type. It names the call, the address and the fault.
+// UsageError is the panic value for every misuse of the API: a dead
+// object, a reference count that would go negative, a handle that is not
+// an object, a wrong type, an invalid generation or threshold, an
+// inconsistent type spec. It names the call, what the call was given and
+// the fault, so that a program can tell misuse from its own panics by
+// type alone:
+//
+//	gcmodule: ListLen(0x7f3a2c1e0a30): object is dead: it was deallocated
+//	gcmodule: Collect(3): invalid generation
+//	gcmodule: SetThreshold: takes at most 3 arguments (4 given)
+//
+// Where Python's gc module raises an error for the same misuse (a
+// ValueError from gc.collect or gc.get_objects, the TypeError and
+// OverflowError of gc.set_threshold's arguments), Fault is CPython's text.
 type UsageError struct {
-	Call  string
-	Addr  uintptr
-	Fault string
+	Call string // the function or method, as the package names it
+	// Addr is the object at fault, for a fault about an object; 0 for
+	// any other (and for Nil).
+	Addr uintptr
+	// Args is what the message shows between the call's parentheses: the
+	// object's address, the argument at fault ("3" for Collect(3)), or ""
+	// (no parentheses) when the fault is the call's as a whole.
+	Args  string
+	Fault string // what was wrong
 }
 
 func (e *UsageError) Error() string {
-	return fmt.Sprintf("gcmodule: %s(%#x): %s", e.Call, e.Addr, e.Fault)
+	if e.Args == "" {
+		return "gcmodule: " + e.Call + ": " + e.Fault
+	}
+	return "gcmodule: " + e.Call + "(" + e.Args + "): " + e.Fault
 }
 
+// usage is the UsageError for a fault about object o.
 func usage(call string, o Object, format string, args ...any) *UsageError {
-	return &UsageError{Call: call, Addr: uintptr(o), Fault: fmt.Sprintf(format, args...)}
+	return &UsageError{Call: call, Addr: uintptr(o), Args: fmt.Sprintf("%#x", uintptr(o)), Fault: fmt.Sprintf(format, args...)}
+}
+
+// argUsage is the UsageError for a fault about an argument that is not an
+// object (shown as args), or about the call itself (args "").
+func argUsage(call, args, format string, a ...any) *UsageError {
+	return &UsageError{Call: call, Args: args, Fault: fmt.Sprintf(format, a...)}
 }
 
 //go:noinline

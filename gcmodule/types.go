@@ -2,6 +2,7 @@ package gcmodule
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -171,7 +172,8 @@ var (
 	typeTab atomic.Pointer[[]*typeDesc] // copy on write; index 0 is invalid
 )
 
-func register(t *typeDesc) Type {
+// register adds t to the table for call (NewClass, RegisterType).
+func register(call string, t *typeDesc) Type {
 	typesMu.Lock()
 	defer typesMu.Unlock()
 	var old []*typeDesc
@@ -181,7 +183,7 @@ func register(t *typeDesc) Type {
 		old = builtinTypes()
 	}
 	if len(old) > 1<<16-1 {
-		panic(fmt.Sprintf("gcmodule: registering type %q: too many types (%d)", t.name, len(old)))
+		panic(argUsage(call, strconv.Quote(t.name), "too many types (%d): types are never unregistered", len(old)))
 	}
 	t.index = Type(len(old))
 	t.computeBits()
@@ -201,10 +203,10 @@ func typeOf(o Object) *typeDesc { return (*typeTab.Load())[hdr(o).typ] }
 // NewObject. RegisterType is safe for concurrent use.
 func RegisterType(spec TypeSpec) Type {
 	if spec.Name == "" {
-		panic("gcmodule: RegisterType: the type needs a Name")
+		panic(argUsage("RegisterType", "", "the type needs a Name"))
 	}
 	if spec.GC && spec.Traverse == nil {
-		panic(fmt.Sprintf("gcmodule: RegisterType(%q): a GC type needs Traverse", spec.Name))
+		panic(argUsage("RegisterType", strconv.Quote(spec.Name), "a GC type needs Traverse"))
 	}
 	size := (spec.Size + ptrSize - 1) &^ (ptrSize - 1)
 	t := &typeDesc{
@@ -231,7 +233,7 @@ func RegisterType(spec TypeSpec) Type {
 	if t.traverse == nil {
 		t.traverse = func(Object, func(Object)) {}
 	}
-	return register(t)
+	return register("RegisterType", t)
 }
 
 // Name is the type's name (tp_name).
@@ -246,7 +248,7 @@ func (t Type) Name() string {
 func (t Type) desc(call string) *typeDesc {
 	tab := *typeTab.Load()
 	if int(t) == 0 || int(t) >= len(tab) {
-		panic(fmt.Sprintf("gcmodule: %s: unknown type %d", call, int(t)))
+		panic(argUsage(call, "", "unknown type %d", int(t)))
 	}
 	return tab[t]
 }
@@ -295,7 +297,7 @@ func (c *Collector) NewObject(t Type) Object {
 	switch d.kind {
 	case kindUser, kindInstance:
 	default:
-		panic(fmt.Sprintf("gcmodule: NewObject(%s): use the %s constructor", d.name, d.name))
+		panic(argUsage("NewObject", d.name, "use the %s constructor", d.name))
 	}
 	o := c.alloc(d, d.size)
 	if o == Nil {
