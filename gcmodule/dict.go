@@ -49,7 +49,8 @@ func (c *Collector) DictLen(d Object) int {
 }
 
 // DictNext is PyDict_Next: start with pos 0 and call until ok is false;
-// key and value are borrowed, and d must not change during the loop.
+// key and value are borrowed, and d must not change during the loop. A
+// negative pos, like one past the end, gives ok false.
 func (c *Collector) DictNext(d Object, pos int) (next int, key, value Object, ok bool) {
 	c.checkKind("DictNext", d, kindDict)
 	return tableNext(*dictTable(d), pos)

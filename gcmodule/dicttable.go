@@ -255,7 +255,9 @@ func tableTraverse(t uintptr, visit func(Object)) {
 
 // tableNext is PyDict_Next over a table.
 func tableNext(t uintptr, pos int) (next int, key, value Object, ok bool) {
-	if t == 0 {
+	// A negative pos ends the loop, as in PyDict_Next, rather than read
+	// the table's head as an entry.
+	if t == 0 || pos < 0 {
 		return pos, Nil, Nil, false
 	}
 	n := tabHead(t).nentries

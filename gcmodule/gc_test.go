@@ -966,3 +966,24 @@ func TestDictTableGrowsAsCPython(t *testing.T) {
 	}
 	e.drop(d)
 }
+
+// TestDictNextOutOfRange: PyDict_Next returns 0 for a position before the
+// first entry or past the last (`if (i < 0 || i >= n) return 0`), and so
+// does DictNext; a negative position used to read the table's head as an
+// entry.
+func TestDictNextOutOfRange(t *testing.T) {
+	e := newEnv(t)
+	d := e.c.NewDict()
+	k, v := e.int(1), e.int(2)
+	e.setitem(d, k, v)
+	for _, pos := range []int{-1, -2, -1 << 20, 1, 2, 1 << 20} {
+		_, key, value, ok := e.c.DictNext(d, pos)
+		assert.False(t, ok, "DictNext(d, %d)", pos)
+		assert.Equal(t, Nil, key, "DictNext(d, %d)", pos)
+		assert.Equal(t, Nil, value, "DictNext(d, %d)", pos)
+	}
+	_, key, value, ok := e.c.DictNext(d, 0)
+	require.True(t, ok)
+	assert.Equal(t, []Object{k, v}, []Object{key, value})
+	e.drop(d, k, v)
+}
