@@ -2,7 +2,9 @@ package gcmodule
 
 import (
 	"math"
+	"slices"
 	"strconv"
+	"unsafe"
 )
 
 // The gc module's functions, name for name, as methods of a Collector.
@@ -33,6 +35,41 @@ func (c *Collector) callCallback(cb Callback, phase string, info CallbackInfo) {
 	defer c.catch("in gc callback", Nil)
 	cb(phase, info)
 }
+
+// AddCallback appends cb to c.Callbacks (gc.callbacks.append(cb)) and
+// returns a function that removes it (gc.callbacks.remove(cb)), which Go
+// cannot do by value since funcs are not comparable. remove takes out this
+// registration wherever it is in the list by then, even if cb was added
+// more than once or the list was edited by hand; once it is gone (removed,
+// or dropped from the list by hand) remove does nothing. Like a
+// gc.callbacks.remove in a callback, removing a callback while the
+// callbacks run makes the next one miss that phase. A nil cb panics.
+func (c *Collector) AddCallback(cb Callback) (remove func()) {
+	if cb == nil {
+		panic(argUsage("AddCallback", "nil", "nil callback"))
+	}
+	// The wrapper is a closure of its own, so that its funcval, unlike
+	// cb's, names this registration and no other.
+	w := Callback(func(phase string, info CallbackInfo) { cb(phase, info) })
+	c.Callbacks = append(c.Callbacks, w)
+	return func() {
+		id := callbackID(w)
+		for i, x := range c.Callbacks {
+			if x != nil && callbackID(x) == id {
+				// A new slice, not an edit in place: a copy of the list
+				// the caller kept (to restore it later) stays as it was.
+				c.Callbacks = slices.Concat(c.Callbacks[:i], c.Callbacks[i+1:])
+				return
+			}
+		}
+	}
+}
+
+// callbackID is the identity of a func value: the address of its funcval,
+// which the gc compiler allocates afresh for each closure that captures
+// variables (as AddCallback's wrapper does). Go offers no other way to tell
+// two func values apart.
+func callbackID(cb Callback) uintptr { return *(*uintptr)(unsafe.Pointer(&cb)) }
 
 // Collect runs a collection of generation gen (0, 1 or 2; 2 is a full
 // collection) with the callbacks around it, and returns the number of

@@ -67,6 +67,10 @@ func Garbage() Object { return Default.Garbage() }
 // to append to or remove from.
 func Callbacks() *[]Callback { return &Default.Callbacks }
 
+// AddCallback is Default.AddCallback: gc.callbacks.append(cb), returning
+// gc.callbacks.remove(cb).
+func AddCallback(cb Callback) (remove func()) { return Default.AddCallback(cb) }
+
 // Incref is Default.Incref.
 func Incref(o Object) { Default.Incref(o) }
 

@@ -877,6 +877,22 @@ func ExampleCallbacks() {
 	// stop 0
 }
 
+// AddCallback is gc.callbacks.append on Default; what it returns is
+// gc.callbacks.remove.
+func ExampleAddCallback() {
+	gcmodule.Disable()
+	defer gcmodule.Enable()
+	remove := gcmodule.AddCallback(func(phase string, info gcmodule.CallbackInfo) {
+		fmt.Println(phase, info.Generation)
+	})
+	gcmodule.Collect(1)
+	remove()
+	gcmodule.Collect(1)
+	// Output:
+	// start 1
+	// stop 1
+}
+
 // SetDebug and GetDebug are gc.set_debug and gc.get_debug.
 func ExampleSetDebug() {
 	old := gcmodule.GetDebug()

@@ -125,6 +125,23 @@ func ExampleCollector_Callbacks() {
 	// stop 1 1 0
 }
 
+// AddCallback returns the way to remove the callback again
+// (gc.callbacks.remove), which Go cannot do by comparing funcs.
+func ExampleCollector_AddCallback() {
+	c := gcmodule.NewCollector()
+	remove := c.AddCallback(func(phase string, info gcmodule.CallbackInfo) {
+		fmt.Println(phase, info.Generation)
+	})
+	c.Collect(0)
+	remove()
+	c.Collect(0) // prints nothing
+	fmt.Println(len(c.Callbacks))
+	// Output:
+	// start 0
+	// stop 0
+	// 0
+}
+
 // DEBUG_STATS and DEBUG_COLLECTABLE print what CPython prints (addresses
 // and times vary, so only the first lines are shown here).
 func ExampleCollector_SetDebug() {

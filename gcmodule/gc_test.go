@@ -987,3 +987,79 @@ func TestDictNextOutOfRange(t *testing.T) {
 	assert.Equal(t, []Object{k, v}, []Object{key, value})
 	e.drop(d, k, v)
 }
+
+// TestAddCallback: the function AddCallback returns is gc.callbacks.remove
+// for that registration. Each case registers callbacks that log their
+// name and the phase, edits the list, runs Collect(0) and checks the log.
+func TestAddCallback(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// setup registers and removes; logger(name) is a callback logging
+		// "name phase".
+		setup func(c *Collector, logger func(string) Callback)
+		want  []string
+	}{
+		{"remove the middle one", func(c *Collector, logger func(string) Callback) {
+			c.AddCallback(logger("a"))
+			removeB := c.AddCallback(logger("b"))
+			c.AddCallback(logger("c"))
+			removeB()
+		}, []string{"a start", "c start", "a stop", "c stop"}},
+		{"the same func twice, one removed", func(c *Collector, logger func(string) Callback) {
+			a := logger("a")
+			removeFirst := c.AddCallback(a)
+			c.AddCallback(logger("b"))
+			c.AddCallback(a)
+			removeFirst()
+		}, []string{"b start", "a start", "b stop", "a stop"}},
+		{"removed twice", func(c *Collector, logger func(string) Callback) {
+			removeA := c.AddCallback(logger("a"))
+			c.AddCallback(logger("b"))
+			removeA()
+			removeA()
+		}, []string{"b start", "b stop"}},
+		{"list edited by hand", func(c *Collector, logger func(string) Callback) {
+			removeA := c.AddCallback(logger("a"))
+			c.AddCallback(logger("b"))
+			c.Callbacks = append([]Callback{logger("x"), nil}, c.Callbacks...)
+			c.Callbacks[1] = logger("y")
+			removeA()
+		}, []string{"x start", "y start", "b start", "x stop", "y stop", "b stop"}},
+		{"dropped by hand", func(c *Collector, logger func(string) Callback) {
+			removeA := c.AddCallback(logger("a"))
+			c.Callbacks = nil
+			removeA()
+			c.AddCallback(logger("b"))
+		}, []string{"b start", "b stop"}},
+		{"a saved copy is left as it was", func(c *Collector, logger func(string) Callback) {
+			c.AddCallback(logger("a"))
+			removeB := c.AddCallback(logger("b"))
+			saved := c.Callbacks
+			removeB()
+			c.Callbacks = saved
+		}, []string{"a start", "b start", "a stop", "b stop"}},
+		// python3 3.11.7: with gc.callbacks = [a, b] and a doing
+		// gc.callbacks.remove(a), gc.collect() logs a start, b stop.
+		{"removed by itself while the callbacks run", func(c *Collector, logger func(string) Callback) {
+			var removeA func()
+			a := logger("a")
+			removeA = c.AddCallback(func(phase string, info CallbackInfo) {
+				a(phase, info)
+				removeA()
+			})
+			c.AddCallback(logger("b"))
+		}, []string{"a start", "b stop"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			var log []string
+			logger := func(name string) Callback {
+				return func(phase string, _ CallbackInfo) { log = append(log, name+" "+phase) }
+			}
+			tc.setup(e.c, logger)
+			e.c.Collect(0)
+			assert.Equal(t, tc.want, log)
+		})
+	}
+	requireUsage(t, "gcmodule: AddCallback(nil): nil callback", func() { NewCollector().AddCallback(nil) })
+}
