@@ -45,6 +45,7 @@ func (c *Collector) callCallback(cb Callback, phase string, info CallbackInfo) {
 // gc.callbacks.remove in a callback, removing a callback while the
 // callbacks run makes the next one miss that phase. A nil cb panics.
 func (c *Collector) AddCallback(cb Callback) (remove func()) {
+	c.checkOpen("AddCallback")
 	if cb == nil {
 		panic(argUsage("AddCallback", "nil", "nil callback"))
 	}
@@ -78,6 +79,7 @@ func callbackID(cb Callback) uintptr { return *(*uintptr)(unsafe.Pointer(&cb)) }
 // called during a collection (from a finalizer or a callback), and panics
 // on any other generation ("invalid generation", CPython's ValueError).
 func (c *Collector) Collect(gen int) int {
+	c.checkOpen("Collect")
 	if gen < 0 || gen >= NumGenerations {
 		panic(argUsage("Collect", strconv.Itoa(gen), "invalid generation"))
 	}
@@ -98,14 +100,23 @@ func (c *Collector) checkUsable(call string) {
 }
 
 // Enable turns automatic collection on (gc.enable).
-func (c *Collector) Enable() { c.enabled = true }
+func (c *Collector) Enable() {
+	c.checkOpen("Enable")
+	c.enabled = true
+}
 
 // Disable turns automatic collection off (gc.disable); Collect still
 // works.
-func (c *Collector) Disable() { c.enabled = false }
+func (c *Collector) Disable() {
+	c.checkOpen("Disable")
+	c.enabled = false
+}
 
 // IsEnabled reports whether automatic collection is on (gc.isenabled).
-func (c *Collector) IsEnabled() bool { return c.enabled }
+func (c *Collector) IsEnabled() bool {
+	c.checkOpen("IsEnabled")
+	return c.enabled
+}
 
 // GetCount returns the current collection counts (gc.get_count): container
 // allocations minus deallocations since the last collection, then the
@@ -113,11 +124,13 @@ func (c *Collector) IsEnabled() bool { return c.enabled }
 // generation 1 or older, then the generation-1 collections since the last
 // full collection.
 func (c *Collector) GetCount() (count0, count1, count2 int) {
+	c.checkOpen("GetCount")
 	return c.gens[0].count, c.gens[1].count, c.gens[2].count
 }
 
 // GetThreshold returns the collection thresholds (gc.get_threshold).
 func (c *Collector) GetThreshold() (threshold0, threshold1, threshold2 int) {
+	c.checkOpen("GetThreshold")
 	return c.gens[0].threshold, c.gens[1].threshold, c.gens[2].threshold
 }
 
@@ -127,6 +140,7 @@ func (c *Collector) GetThreshold() (threshold0, threshold1, threshold2 int) {
 // does a threshold outside a C int, which CPython's argument parsing
 // refuses with an OverflowError after storing the thresholds before it.
 func (c *Collector) SetThreshold(threshold0 int, more ...int) {
+	c.checkOpen("SetThreshold")
 	if len(more) > NumGenerations-1 {
 		panic(argUsage("SetThreshold", "", "takes at most 3 arguments (%d given)", 1+len(more)))
 	}
@@ -142,14 +156,23 @@ func (c *Collector) SetThreshold(threshold0 int, more ...int) {
 }
 
 // SetDebug sets the debug flags (gc.set_debug).
-func (c *Collector) SetDebug(flags int) { c.debug = flags }
+func (c *Collector) SetDebug(flags int) {
+	c.checkOpen("SetDebug")
+	c.debug = flags
+}
 
 // GetDebug returns the debug flags (gc.get_debug).
-func (c *Collector) GetDebug() int { return c.debug }
+func (c *Collector) GetDebug() int {
+	c.checkOpen("GetDebug")
+	return c.debug
+}
 
 // GetStats returns per-generation statistics (gc.get_stats), indexed by
 // the generation each collection was asked for.
-func (c *Collector) GetStats() [NumGenerations]GenStats { return c.stats }
+func (c *Collector) GetStats() [NumGenerations]GenStats {
+	c.checkOpen("GetStats")
+	return c.stats
+}
 
 // AllGenerations asks GetObjects for every generation (generation=None).
 const AllGenerations = -1
@@ -159,6 +182,7 @@ const AllGenerations = -1
 // included. The handles are borrowed. It panics, with CPython's messages,
 // for a generation above 2 or below -1.
 func (c *Collector) GetObjects(gen int) []Object {
+	c.checkOpen("GetObjects")
 	if gen >= NumGenerations {
 		panic(argUsage("GetObjects", strconv.Itoa(gen), "generation parameter must be less than the number of available generations (%d)", NumGenerations))
 	}
@@ -195,6 +219,7 @@ func (c *Collector) visitReferrer(o Object) {
 // that refer directly to any of objs (gc.get_referrers). Untracked and
 // frozen containers are not searched. The handles are borrowed.
 func (c *Collector) GetReferrers(objs ...Object) []Object {
+	c.checkOpen("GetReferrers")
 	for _, o := range objs {
 		c.check("GetReferrers", o)
 	}
@@ -226,6 +251,7 @@ func (c *Collector) visitAppend(o Object) {
 // as their traverse functions visit them (gc.get_referents); atoms
 // contribute nothing. The handles are borrowed.
 func (c *Collector) GetReferents(objs ...Object) []Object {
+	c.checkOpen("GetReferents")
 	c.visitOut = nil
 	for _, o := range objs {
 		c.check("GetReferents", o)
@@ -258,6 +284,7 @@ func (c *Collector) IsFinalized(o Object) bool {
 // be called before fork so that collections do not touch, and unshare,
 // the parent's pages. Frozen garbage stays until Unfreeze.
 func (c *Collector) Freeze() {
+	c.checkOpen("Freeze")
 	for i := 0; i < NumGenerations; i++ {
 		gcListMerge(c.gens[i].head, c.permanent)
 		c.gens[i].count = 0
@@ -266,15 +293,24 @@ func (c *Collector) Freeze() {
 
 // Unfreeze moves the permanent generation back into generation 2
 // (gc.unfreeze).
-func (c *Collector) Unfreeze() { gcListMerge(c.permanent, c.gens[NumGenerations-1].head) }
+func (c *Collector) Unfreeze() {
+	c.checkOpen("Unfreeze")
+	gcListMerge(c.permanent, c.gens[NumGenerations-1].head)
+}
 
 // GetFreezeCount returns the number of objects in the permanent
 // generation (gc.get_freeze_count).
-func (c *Collector) GetFreezeCount() int { return gcListSize(c.permanent) }
+func (c *Collector) GetFreezeCount() int {
+	c.checkOpen("GetFreezeCount")
+	return gcListSize(c.permanent)
+}
 
 // Garbage returns gc.garbage, a list object owned by the collector
 // (borrowed): the uncollectable objects the collector found (those with a
 // legacy finalizer, in cyclic garbage), or, under DebugSaveAll, every
 // unreachable object. It holds references to them; clear it with
 // ListClear, or remove entries with ListPop and ListRemove.
-func (c *Collector) Garbage() Object { return c.garbage }
+func (c *Collector) Garbage() Object {
+	c.checkOpen("Garbage")
+	return c.garbage
+}

@@ -8,6 +8,7 @@ package gcmodule
 
 // NewInt returns a new int object, or Nil when memory is exhausted.
 func (c *Collector) NewInt(v int64) Object {
+	c.checkOpen("NewInt")
 	o := c.alloc(typeTabAt(IntType), 8)
 	if o != Nil {
 		*at[int64](body(o)) = v
@@ -25,6 +26,7 @@ func (c *Collector) IntValue(o Object) int64 {
 // inline as CPython's compact strings are), or Nil when memory is
 // exhausted.
 func (c *Collector) NewStr(s string) Object {
+	c.checkOpen("NewStr")
 	n := uintptr(len(s))
 	o := c.alloc(typeTabAt(StrType), 8+(n+ptrSize-1)&^(ptrSize-1))
 	if o != Nil {

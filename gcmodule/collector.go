@@ -1,6 +1,8 @@
 package gcmodule
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sync/atomic"
@@ -58,7 +60,13 @@ type Collector struct {
 	enabled    bool
 	collecting bool
 	broken     string // set when a collection panicked half-way
+	closed     bool   // Close has freed what the collector owned
 	debug      int
+
+	// live counts the objects allocated and not yet freed, the
+	// collector's own included: the only way Close can know that no
+	// untracked object (an atom, an untracked tuple or dict) is left.
+	live int
 
 	garbage Object // gc.garbage, a list
 	// emptyTuple is (), CPython's singleton: NewTuple() hands out new
@@ -159,6 +167,92 @@ func NewCollector() *Collector {
 	return c
 }
 
+// Close frees what the collector itself owns, once the program's objects
+// are gone: the Garbage list, the empty tuple, the interned attribute
+// names and the generation lists' heads, every pymalloc block NewCollector
+// and the collector's work took. It refuses, with an error saying how many
+// objects are still live and where, while any object the collector
+// allocated is alive (tracked or not, frozen, in Garbage, or in a cycle
+// that only a Collect(2) would free) or a reference to one of its own
+// objects (NewTuple()'s empty tuple, Garbage) is still held; the
+// collector is then unchanged and still usable. Close runs no collection,
+// no finalizer and no callback. It refuses to close Default, which the
+// package-level functions use for the life of the program, and refuses
+// while a collection or a deallocation is in progress (from a finalizer
+// or a callback).
+//
+// After Close every method panics with a *UsageError, "use of a closed
+// Collector", and a second Close returns that error, as closing an
+// os.File twice does.
+//
+// CPython's analogue is an interpreter's finalization (_PyGC_Fini clears
+// gc.garbage and gc.callbacks, and the interned strings go); see the
+// package documentation for what differs.
+func (c *Collector) Close() error {
+	switch {
+	case c.closed:
+		return c.closedError("Close")
+	case c == Default:
+		return errors.New("gcmodule: Close: Default is never closed: the package-level functions use it for the life of the program")
+	case c.collecting || c.trashNesting > 0:
+		return errors.New("gcmodule: Close: called during a collection or a deallocation")
+	}
+	own := []Object{c.garbage, c.emptyTuple}
+	for _, s := range c.interned {
+		own = append(own, s)
+	}
+	if n := c.live - len(own); n > 0 {
+		// The Garbage list is tracked, and frozen with the rest by
+		// Freeze; it is not one of the program's objects.
+		count := func(head uintptr) (n int) {
+			for g := gcNext(head); g != head; g = gcNext(g) {
+				if fromGC(g) != c.garbage {
+					n++
+				}
+			}
+			return n
+		}
+		frozen := count(c.permanent)
+		tracked := frozen
+		for i := range NumGenerations {
+			tracked += count(c.gens[i].head)
+		}
+		return fmt.Errorf("gcmodule: Close: %d objects are still live (%d tracked, %d of them frozen; %d in Garbage): drop them, and Collect(2) if they are in cycles, before closing",
+			n, tracked, frozen, listOf(c.garbage).size)
+	}
+	held := 0
+	for _, o := range own {
+		held += int(hdr(o).refcnt) - 1
+	}
+	if held > 0 {
+		return fmt.Errorf("gcmodule: Close: %d references to the collector's own objects (NewTuple()'s empty tuple, Garbage) are still held", held)
+	}
+	c.decref(c.garbage)
+	c.freeEarly(c.emptyTuple) // never tracked, never counted, never decref'd to zero
+	for _, s := range c.interned {
+		c.decref(s)
+	}
+	memFree(c.heads)
+	// An empty range of addresses sends every handle check to badHandle,
+	// which reports the closed collector: the object methods pay nothing
+	// for it.
+	*c = Collector{closed: true, lo: ^uintptr(0), salt: c.salt, live: c.live}
+	return nil
+}
+
+// closedError is the misuse of a closed Collector.
+func (c *Collector) closedError(call string) *UsageError {
+	return argUsage(call, "", "use of a closed Collector")
+}
+
+// checkOpen panics if c is closed; methods that take an object learn it
+// from the handle check instead.
+func (c *Collector) checkOpen(call string) {
+	if c.closed {
+		panic(c.closedError(call))
+	}
+}
+
 // alloc returns a new object of type t with size bytes of zeroed data,
 // reference count 1, untracked; Nil when memory is exhausted. For a
 // container it is _PyObject_GC_New: the allocation counts towards
@@ -197,6 +291,7 @@ func (c *Collector) alloc(t *typeDesc, size uintptr) Object {
 		h.flags = flagGC
 	}
 	h.tag = c.tagFor(o)
+	c.live++
 	if a := uintptr(o); a < c.lo {
 		c.lo = a
 	}
@@ -253,6 +348,7 @@ func (c *Collector) atomFree(o Object) { c.freeBlock(o, uintptr(o)) }
 
 func (c *Collector) freeBlock(o Object, block uintptr) {
 	hdr(o).tag = c.deadTag(o)
+	c.live--
 	if c.freeHook != nil {
 		c.freeHook(o)
 	}
@@ -306,7 +402,10 @@ func (c *Collector) Untrack(o Object) {
 
 // SetOutput sets where the DEBUG_* flags print (sys.stderr in CPython);
 // nil means os.Stderr.
-func (c *Collector) SetOutput(w io.Writer) { c.out = w }
+func (c *Collector) SetOutput(w io.Writer) {
+	c.checkOpen("SetOutput")
+	c.out = w
+}
 
 func (c *Collector) output() io.Writer {
 	if c.out == nil {

@@ -48,7 +48,10 @@ type Unraisable struct {
 //
 //	Exception ignored in: <A 0x7f3a2c1e0a30>
 //	panic: boom
-func (c *Collector) SetUnraisableHook(hook func(Unraisable)) { c.unraisable = hook }
+func (c *Collector) SetUnraisableHook(hook func(Unraisable)) {
+	c.checkOpen("SetUnraisableHook")
+	c.unraisable = hook
+}
 
 // catch is deferred around calls into user code.
 func (c *Collector) catch(msg string, o Object) {

@@ -13,6 +13,7 @@ func dictTable(o Object) *uintptr { return at[uintptr](body(o)) }
 // NewDict returns a new, empty, untracked dict, or Nil when memory is
 // exhausted.
 func (c *Collector) NewDict() Object {
+	c.checkOpen("NewDict")
 	return c.alloc(typeTabAt(DictType), dictBodySize)
 }
 

@@ -72,6 +72,32 @@
 // SetUnraisableHook) and the collection goes on, as CPython reports
 // exceptions in __del__.
 //
+// # Closing a Collector
+//
+// A Collector owns pymalloc blocks of its own: the generation lists'
+// heads, the Garbage list, the empty tuple singleton and the interned
+// attribute names. Close frees them once every object the collector
+// allocated is gone, so that a program that makes collectors and drops
+// them (one per test, per request, per experiment) gets its memory back;
+// after Close every method panics with a *UsageError ("use of a closed
+// Collector") and a second Close returns that error. Close refuses, with
+// an error that counts the live, tracked, frozen and Garbage objects, and
+// leaves the collector usable, while anything it allocated is alive or a
+// reference to its empty tuple or Garbage list is held. Default is never
+// closed.
+//
+// CPython's analogue is the finalization of an interpreter
+// (Py_EndInterpreter, Py_FinalizeEx), whose _PyGC_Fini drops gc.garbage
+// and gc.callbacks, with the interned strings released and the GC state
+// freed with the interpreter. What is alike: the collector's own objects
+// and memory go, callbacks are dropped, and nothing is used afterwards.
+// What is not: finalization runs a last collection, calls the __del__ of
+// what it frees, warns about uncollectable garbage and then leaves
+// whatever is still alive allocated for good; Close runs no collection,
+// no finalizer and no callback, and refuses instead of leaking, since a
+// Go program goes on running after it and could still reach the objects.
+// A program collects its cycles (Collect(2)) and empties Garbage first.
+//
 // # Goroutines
 //
 // A Collector and the objects it allocated belong to one goroutine at a
@@ -101,6 +127,7 @@
 //
 // There are no per-type free lists (so freeing a container always uncounts
 // it), no small-int cache or string interning beyond attribute names, no
-// type objects, frames, modules or interpreter shutdown; docs/gc.md lists
-// which of CPython's gc tests are ported and why the others are not.
+// type objects, frames, modules or interpreter shutdown (Close, above, is
+// not one); docs/gc.md lists which of CPython's gc tests are ported and
+// why the others are not.
 package gcmodule

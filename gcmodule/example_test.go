@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gopymalloc/gopymalloc/gcmodule"
+	"github.com/gopymalloc/gopymalloc/pymalloc"
 )
 
 // A reference cycle survives reference counting; the collector frees it.
@@ -123,6 +124,24 @@ func ExampleCollector_Callbacks() {
 	// Output:
 	// start 1 0 0
 	// stop 1 1 0
+}
+
+// Close gives back every block the collector took, once the program's
+// objects are gone; while one is alive it refuses and says what is left.
+func ExampleCollector_Close() {
+	before := pymalloc.AllocatedBlocks()
+	c := gcmodule.NewCollector()
+	l := c.NewList()
+	_ = c.ListAppend(l, l) // a cycle
+	c.Decref(l)
+	fmt.Println(c.Close())
+	c.Collect(2)
+	fmt.Println(c.Close(), pymalloc.AllocatedBlocks() == before)
+	fmt.Println(c.Close())
+	// Output:
+	// gcmodule: Close: 1 objects are still live (1 tracked, 0 of them frozen; 0 in Garbage): drop them, and Collect(2) if they are in cycles, before closing
+	// <nil> true
+	// gcmodule: Close: use of a closed Collector
 }
 
 // AddCallback returns the way to remove the callback again

@@ -187,6 +187,7 @@ func NewClass(spec ClassSpec) Type {
 // NewInstance returns a new instance of class cls (cls()), tracked, with
 // no attributes; Nil when memory is exhausted.
 func (c *Collector) NewInstance(cls Type) Object {
+	c.checkOpen("NewInstance")
 	if cls.desc("NewInstance").kind != kindInstance {
 		panic(argUsage("NewInstance", cls.Name(), "not a class from NewClass"))
 	}

@@ -48,6 +48,7 @@ func (l *listBody) item(i int) *Object { return at[Object](l.base() + uintptr(i)
 // NewList returns a new list holding items (each increfed), or Nil when
 // memory is exhausted.
 func (c *Collector) NewList(items ...Object) Object {
+	c.checkOpen("NewList")
 	for _, it := range items {
 		if it != Nil {
 			c.check("NewList", it)

@@ -139,6 +139,8 @@ func argUsage(call, args, format string, a ...any) *UsageError {
 func (c *Collector) badHandle(call string, o Object) {
 	a := uintptr(o)
 	switch {
+	case c.closed:
+		panic(c.closedError(call))
 	case o == Nil:
 		panic(usage(call, o, "nil object"))
 	case a&7 != 0:

@@ -7,6 +7,7 @@ package gcmodule
 // Incref adds a reference to o (Py_XINCREF: Nil is ignored).
 func (c *Collector) Incref(o Object) {
 	if o == Nil {
+		c.checkOpen("Incref") // any other o meets the closed collector in check
 		return
 	}
 	c.check("Incref", o).refcnt++
@@ -18,6 +19,7 @@ func (c *Collector) Incref(o Object) {
 // (one being deallocated), panics.
 func (c *Collector) Decref(o Object) {
 	if o == Nil {
+		c.checkOpen("Decref") // any other o meets the closed collector in check
 		return
 	}
 	h := c.check("Decref", o)

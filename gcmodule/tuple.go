@@ -18,6 +18,7 @@ func tupleLen(o Object) int { return *at[int](body(o)) }
 // new reference to the collector's one empty tuple, which allocates
 // nothing, does not count towards a collection and is never tracked.
 func (c *Collector) NewTuple(items ...Object) Object {
+	c.checkOpen("NewTuple")
 	n := len(items)
 	if n == 0 {
 		c.incref(c.emptyTuple)

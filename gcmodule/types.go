@@ -293,6 +293,7 @@ func (c *Collector) SetSlot(o Object, i int, v Object) {
 // with zeroed data and a reference count of 1; a container is tracked. It
 // returns Nil when memory is exhausted.
 func (c *Collector) NewObject(t Type) Object {
+	c.checkOpen("NewObject")
 	d := t.desc("NewObject")
 	switch d.kind {
 	case kindUser, kindInstance:

@@ -1,0 +1,211 @@
+package gcmodule
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/gopymalloc/gopymalloc/pymalloc"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCloseReturnsEveryBlock: a collector that did some work, once the
+// program's objects are dropped and its cycles collected, gives every
+// pymalloc block back when closed: its own (Garbage, the empty tuple,
+// the interned attribute names, the list heads) as well as the objects'.
+func TestCloseReturnsEveryBlock(t *testing.T) {
+	node := NewClass(ClassSpec{Name: "Node"})
+	legacy := NewClass(ClassSpec{Name: "Legacy", Del: func(*Collector, Object) {}})
+	for _, tc := range []struct {
+		name string
+		work func(e *env)
+	}{
+		{"nothing", func(e *env) {}},
+		{"atoms, lists, tuples, dicts", func(e *env) {
+			i, s := e.int(1), e.c.NewStr("s")
+			l := e.list(i, s)
+			tup, empty := e.c.NewTuple(i, l), e.c.NewTuple()
+			d := e.c.NewDict()
+			e.setitem(d, s, tup)
+			e.drop(i, s, l, tup, empty, d)
+		}},
+		{"instances with attributes, a materialised dict", func(e *env) {
+			a, b := e.inst(node), e.inst(node)
+			e.set(a, "next", b)
+			for _, name := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o",
+				"p", "q", "r", "s", "t", "u", "v", "w", "x", "y", "z", "A", "B", "C", "D", "E"} {
+				e.set(b, name, a) // 31 names: b's attributes move to a dict
+			}
+			e.drop(a, b)
+			require.Equal(e.t, 3, e.c.Collect(2)) // a, b, b's dict
+		}},
+		{"cycles, weakrefs, callbacks, freeze", func(e *env) {
+			remove := e.c.AddCallback(func(string, CallbackInfo) {})
+			a := e.inst(node)
+			e.set(a, "self", a)
+			cb := e.callable(func(Object) {})
+			w := e.c.NewWeakref(a, cb)
+			e.drop(cb)
+			e.c.Freeze()
+			e.c.Unfreeze()
+			e.drop(a)
+			require.Equal(e.t, 1, e.c.Collect(2)) // a; the callback lives as long as w
+			e.drop(w)
+			remove()
+		}},
+		{"uncollectable garbage, emptied", func(e *env) {
+			a := e.inst(legacy)
+			e.set(a, "self", a)
+			e.drop(a)
+			require.Equal(e.t, 1, e.c.Collect(2))
+			a = e.c.ListPop(e.c.Garbage(), 0)
+			e.c.DelAttr(a, "self")
+			e.drop(a)
+		}},
+		{"automatic collections", func(e *env) {
+			e.c.Enable()
+			for range 5000 {
+				l := e.list()
+				e.append(l, l)
+				e.drop(l)
+			}
+			e.c.Collect(2)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := pymalloc.AllocatedBlocks()
+			e := newEnv(t)
+			tc.work(e)
+			require.NoError(t, e.c.Close())
+			assert.Zero(t, e.c.live)
+			assert.Equal(t, base, pymalloc.AllocatedBlocks(), "pymalloc blocks in use")
+		})
+	}
+}
+
+// TestCloseManyCollectors is the audit's case: 1000 collectors made and
+// dropped kept 3000 blocks for good; closed, they keep none.
+func TestCloseManyCollectors(t *testing.T) {
+	base := pymalloc.AllocatedBlocks()
+	for range 1000 {
+		require.NoError(t, NewCollector().Close())
+	}
+	require.Equal(t, base, pymalloc.AllocatedBlocks())
+}
+
+// TestCloseRefuses: while anything the collector allocated is alive, or
+// a reference to its own objects is held, Close refuses, says what is
+// left, and leaves the collector as it was; once that is dropped it
+// closes.
+func TestCloseRefuses(t *testing.T) {
+	legacy := NewClass(ClassSpec{Name: "Legacy", Del: func(*Collector, Object) {}})
+	for _, tc := range []struct {
+		name string
+		// keep makes what stops Close and returns what drops it.
+		keep func(e *env) (drop func())
+		want string
+	}{
+		{"an int", func(e *env) func() {
+			i := e.int(1)
+			return func() { e.drop(i) }
+		}, "gcmodule: Close: 1 objects are still live (0 tracked, 0 of them frozen; 0 in Garbage): drop them, and Collect(2) if they are in cycles, before closing"},
+		{"a list holding an int", func(e *env) func() {
+			i := e.int(1)
+			l := e.list(i)
+			e.drop(i)
+			return func() { e.drop(l) }
+		}, "gcmodule: Close: 2 objects are still live (1 tracked, 0 of them frozen; 0 in Garbage): drop them, and Collect(2) if they are in cycles, before closing"},
+		{"a cycle not yet collected", func(e *env) func() {
+			l := e.list()
+			e.append(l, l)
+			e.drop(l)
+			return func() { e.c.Collect(2) }
+		}, "gcmodule: Close: 1 objects are still live (1 tracked, 0 of them frozen; 0 in Garbage): drop them, and Collect(2) if they are in cycles, before closing"},
+		{"frozen", func(e *env) func() {
+			l := e.list()
+			e.c.Freeze()
+			return func() { e.drop(l) }
+		}, "gcmodule: Close: 1 objects are still live (1 tracked, 1 of them frozen; 0 in Garbage): drop them, and Collect(2) if they are in cycles, before closing"},
+		{"in Garbage", func(e *env) func() {
+			a := e.inst(legacy)
+			e.set(a, "self", a)
+			e.drop(a)
+			e.c.Collect(2)
+			return func() {
+				a := e.c.ListPop(e.c.Garbage(), 0)
+				e.c.DelAttr(a, "self")
+				e.drop(a)
+			}
+		}, "gcmodule: Close: 1 objects are still live (1 tracked, 0 of them frozen; 1 in Garbage): drop them, and Collect(2) if they are in cycles, before closing"},
+		{"the empty tuple", func(e *env) func() {
+			empty := e.c.NewTuple()
+			return func() { e.drop(empty) }
+		}, "gcmodule: Close: 1 references to the collector's own objects (NewTuple()'s empty tuple, Garbage) are still held"},
+		{"Garbage", func(e *env) func() {
+			e.c.Incref(e.c.Garbage())
+			return func() { e.drop(e.c.Garbage()) }
+		}, "gcmodule: Close: 1 references to the collector's own objects (NewTuple()'s empty tuple, Garbage) are still held"},
+		{"a collection in progress", func(e *env) func() {
+			var err error
+			remove := e.c.AddCallback(func(string, CallbackInfo) { err = e.c.Close() })
+			e.c.Collect(0)
+			remove()
+			require.EqualError(e.t, err, "gcmodule: Close: called during a collection or a deallocation")
+			return func() {}
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := pymalloc.AllocatedBlocks()
+			e := newEnv(t)
+			drop := tc.keep(e)
+			if tc.want != "" {
+				require.EqualError(t, e.c.Close(), tc.want)
+			}
+			// Refused, the collector works as before.
+			l := e.list()
+			require.True(t, e.c.IsTracked(l))
+			e.drop(l)
+			drop()
+			require.NoError(t, e.c.Close())
+			require.Equal(t, base, pymalloc.AllocatedBlocks(), "pymalloc blocks in use")
+		})
+	}
+	require.EqualError(t, Default.Close(),
+		"gcmodule: Close: Default is never closed: the package-level functions use it for the life of the program")
+	Collect(0) // Default still works
+}
+
+// TestClosedCollectorPanics: after Close every method of Collector, found
+// by reflection so that none is forgotten, panics with a *UsageError
+// naming it, whatever its arguments (here zero values, and a handle from
+// before Close); a second Close returns the same error.
+func TestClosedCollectorPanics(t *testing.T) {
+	c := NewCollector()
+	l := c.NewList()
+	c.Decref(l)
+	require.NoError(t, c.Close())
+	requireUsage(t, "gcmodule: ListLen: use of a closed Collector", func() { c.ListLen(l) })
+	requireUsage(t, "gcmodule: Incref: use of a closed Collector", func() { c.Incref(Nil) })
+	err := c.Close()
+	require.IsType(t, &UsageError{}, err)
+	require.EqualError(t, err, "gcmodule: Close: use of a closed Collector")
+
+	v := reflect.ValueOf(c)
+	for i := range v.NumMethod() {
+		m, name := v.Method(i), v.Type().Method(i).Name
+		if name == "Close" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			mt := m.Type()
+			var args []reflect.Value
+			for j := range mt.NumIn() {
+				if mt.IsVariadic() && j == mt.NumIn()-1 {
+					break
+				}
+				args = append(args, reflect.Zero(mt.In(j)))
+			}
+			requireUsage(t, "gcmodule: "+name+": use of a closed Collector", func() { m.Call(args) })
+		})
+	}
+}
