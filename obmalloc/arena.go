@@ -16,9 +16,12 @@ const initialArenaObjects = 16
 // unusedArenaObjects.
 //
 // Links are Go pointers into the vector, as in CPython. They stay valid
-// because the vector only grows when no link points into it: growth
+// because the vector only grows when no live link points into it: growth
 // happens when unusedArenaObjects is empty, and then usableArenas and every
-// nfp2lasta entry are nil too (Check verifies this invariant).
+// nfp2lasta entry are nil too (Check verifies this invariant). The links a
+// full arena kept from its last list are stale, as in CPython, and
+// growArenas clears them in the copy, so that they do not keep the old
+// vector reachable.
 type arenaObject struct {
 	address     uintptr  // base of the mapping; 0: slot unused
 	poolAddress uintptr  // next pool to carve (pool-aligned high-water mark)
@@ -72,13 +75,19 @@ func (h *Heap) growArenas() bool {
 	old := len(h.arenas)
 	n := initialArenaObjects
 	if old > 0 {
-		if old > math.MaxInt32/2 { // arenaindex is a uint32
+		// CPython doubles while its uint count does not overflow (2^31
+		// slots); one doubling less here keeps n an int on 32-bit
+		// systems. Either way, a petabyte of arenas.
+		if old > math.MaxInt32/2 {
 			return false
 		}
 		n = 2 * old
 	}
 	grown := make([]arenaObject, n)
 	copy(grown, h.arenas)
+	for i := range grown[:old] {
+		grown[i].nextarena, grown[i].prevarena = nil, nil // stale: every arena is full
+	}
 	h.arenas = grown
 	// The new slots' freepools bitmaps, cut from one allocation.
 	words := (h.l.maxPools + 63) / 64

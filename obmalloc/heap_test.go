@@ -287,3 +287,37 @@ func TestLargeFreeListFaultPassesThrough(t *testing.T) {
 	h.Free(q)
 	require.NoError(t, h.Check())
 }
+
+// When the arenas vector grows, every arena is full, and the links full
+// arenas kept from their last list point into the old vector: the copy
+// must not keep them, or each old vector stays reachable (found by a
+// CPython developer's review in session 7).
+func TestArenaVectorGrowthLeavesNoStaleLinks(t *testing.T) {
+	h := newHeap(t, Config{})
+	var ps []unsafe.Pointer
+	for h.narenasCurrentlyAllocated < initialArenaObjects || h.usableArenas != nil {
+		ps = append(ps, h.Malloc(512))
+	}
+	// Empty a pool in three arenas, so that they go back on the lists,
+	// and fill them again: their links are left behind.
+	per := len(ps) / initialArenaObjects
+	for a := range 3 {
+		for _, p := range ps[a*per+50 : a*per+50+62] {
+			h.Free(p)
+		}
+	}
+	for len(h.arenas) == initialArenaObjects {
+		require.NotNil(t, h.Malloc(512))
+	}
+	lo := uintptr(unsafe.Pointer(&h.arenas[0]))
+	hi := lo + uintptr(len(h.arenas))*unsafe.Sizeof(h.arenas[0])
+	for i := range h.arenas {
+		for _, q := range []*arenaObject{h.arenas[i].nextarena, h.arenas[i].prevarena} {
+			if q != nil {
+				a := uintptr(unsafe.Pointer(q))
+				assert.True(t, a >= lo && a < hi, "arena %d links outside the vector", i)
+			}
+		}
+	}
+	require.NoError(t, h.Check())
+}
