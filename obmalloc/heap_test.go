@@ -1,6 +1,7 @@
 package obmalloc
 
 import (
+	"fmt"
 	"math/bits"
 	"strings"
 	"testing"
@@ -185,6 +186,24 @@ func TestFreeMisusePanics(t *testing.T) {
 	assertPanicsContaining(t, "Realloc(0x", "", func() { h.Realloc(unsafe.Pointer(&onStack), 10) })
 	h.Free(q)
 	require.NoError(t, h.Check())
+}
+
+// A double free that leaves the pool's count above 0 goes unnoticed, as
+// in CPython; the next free of the pool, valid, finds the count at 0. Its
+// Fault names that pointer, so the problem must not call it the culprit.
+func TestEmptyPoolFaultDoesNotBlameThePointer(t *testing.T) {
+	h := newHeap(t, Config{})
+	q, p := h.Malloc(24), h.Malloc(24)
+	require.Equal(t, uintptr(q)&^(DefaultPoolSize-1), uintptr(p)&^(DefaultPoolSize-1), "one pool")
+	pool := uintptr(q) &^ (DefaultPoolSize - 1)
+	h.Free(p)
+	h.Free(p) // the bad free: silent
+	want := Fault{Call: "Free", Addr: uintptr(q), Problem: fmt.Sprintf("the pool holding this address (%#x) has no block in use: "+
+		"this pointer, or an earlier free of another block of the same pool, was a double free or a pointer never returned by Malloc; "+
+		"debug hooks that check every free find the first bad one (for pymalloc's heap, run with GOPYMALLOC=debug)", pool)}
+	assert.PanicsWithValue(t, want, func() { h.Free(q) })
+	want.Call = "Realloc"
+	assert.PanicsWithValue(t, want, func() { h.Realloc(q, 100) })
 }
 
 func TestClosedHeapPanics(t *testing.T) {

@@ -153,12 +153,21 @@ func (h *Heap) poolOf(call string, a uintptr) *poolHeader {
 	return pool
 }
 
+// problemEmptyPool is badBlock's text for a pool with no block in use. It
+// does not accuse the pointer passed: a double free of another block of
+// the pool goes unnoticed while the pool's count stays above 0 (as in
+// CPython), and it is the next, valid, free of the pool that finds the
+// count at 0. Only a layer that checks every free can name the bad one.
+const problemEmptyPool = "the pool holding this address (%#x) has no block in use: this pointer, or an earlier free of another block of the same pool, " +
+	"was a double free or a pointer never returned by Malloc; debug hooks that check every free find the first bad one " +
+	"(for pymalloc's heap, run with GOPYMALLOC=debug)"
+
 func (h *Heap) badBlock(call string, a uintptr, pool *poolHeader) {
-	why := "the pool has no block in use: a double free, or a pointer never returned by Malloc"
+	problem := fmt.Sprintf(problemEmptyPool, pool.addr())
 	if a&h.l.poolMask < h.l.poolOverhead {
-		why = "the address is inside the pool's header, not a block"
+		problem = fmt.Sprintf("the address is inside the pool's header, not a block (pool %#x)", pool.addr())
 	}
-	panic(Fault{Call: call, Addr: a, Problem: fmt.Sprintf("%s (pool %#x)", why, pool.addr())})
+	panic(Fault{Call: call, Addr: a, Problem: problem})
 }
 
 // Realloc is PyObject_Realloc. A pool block stays where it is when the new

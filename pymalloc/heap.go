@@ -284,10 +284,11 @@ func (d *sharedHeap) freeSpilling(p unsafe.Pointer, c int) bool {
 
 // freeBatch frees pool blocks that a cache gave up, each to its owner,
 // taking each owner's lock once for a run of its blocks. A block whose
-// pool has no block in use was freed twice, the second time into a cache
-// that could not tell: it is left alone, the rest of the batch is freed,
-// and then the double free is reported, from whichever call made the
-// cache give the block up.
+// pool has no block in use is left alone, the rest of the batch is freed,
+// and then the fault is reported, from whichever call made the cache give
+// the block up. That block need not be the one freed twice: a double free
+// of a pool-mate handed back before it can have emptied the pool, so the
+// problem names both cases and the hooks that tell them apart.
 func (d *sharedHeap) freeBatch(blocks []uintptr) {
 	bad := uintptr(0)
 	for len(blocks) > 0 {
@@ -295,7 +296,10 @@ func (d *sharedHeap) freeBatch(blocks []uintptr) {
 		blocks, bad = blocks[n:], cmp.Or(bad, b)
 	}
 	if bad != 0 {
-		panic(obmalloc.Fault{Call: "Free", Addr: bad, Problem: "the pool has no block in use: a double free, found when a processor's cache handed the block back to its pool, during a later call"})
+		panic(obmalloc.Fault{Call: "Free", Addr: bad, Problem: fmt.Sprintf("the pool holding this address (%#x) had no block in use "+
+			"when a processor's cache handed the block back to it, during a later call: this block, or another block of the same pool "+
+			"freed before it, was freed twice or never returned by Malloc; run with GOPYMALLOC=debug to find the first bad free",
+			bad&^(obmalloc.DefaultPoolSize-1))})
 	}
 }
 

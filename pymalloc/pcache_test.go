@@ -334,51 +334,80 @@ func TestAllocatedBlocksWhileOthersAllocate(t *testing.T) {
 // same, so no block is lost.
 func TestCacheSpillReportsADoubleFreeAndFreesTheRest(t *testing.T) {
 	onOneProcessor(t, func(d *sharedHeap) {
-		const size = 512 // 31 blocks a pool
 		before := d.allocatedBlocks()
-		var all []unsafe.Pointer
-		byPool := map[uintptr][]unsafe.Pointer{}
-		for range 31 * 6 {
-			p := d.Malloc(size)
-			all = append(all, p)
-			pool := uintptr(p) &^ (obmalloc.DefaultPoolSize - 1)
-			byPool[pool] = append(byPool[pool], p)
-		}
-		var pool []unsafe.Pointer
-		for _, bs := range byPool {
-			if len(bs) == 31 {
-				pool = bs
-				break
-			}
-		}
-		require.NotNil(t, pool, "a pool of 31 blocks, all ours")
-		var others []unsafe.Pointer
-		for _, b := range all {
-			if !slices.Contains(pool, b) {
-				others = append(others, b)
-			}
-		}
-		p := pool[0]
 		// p and its pool-mates, another block, p again, then the rest.
-		seq := slices.Concat(pool, others[:1], []unsafe.Pointer{p}, others[1:])
-		var faults []obmalloc.Fault
-		for _, b := range seq {
-			func() {
-				defer func() {
-					if r := recover(); r != nil {
-						faults = append(faults, r.(obmalloc.Fault))
-					}
-				}()
-				d.Free(b)
-			}()
-		}
+		pool, _, faults := freeWithAPoolFreedTwice(t, d, func(pool, others []unsafe.Pointer) []unsafe.Pointer {
+			return slices.Concat(pool, others[:1], pool[:1], others[1:])
+		})
 		require.Len(t, faults, 1)
-		assert.Equal(t, uintptr(p), faults[0].Addr)
-		assert.Contains(t, faults[0].Problem, "a double free, found when a processor's cache handed the block back to its pool")
+		assert.Equal(t, spillFault(pool[0]), faults[0])
 		// Cached blocks count as free: every block is back but for none.
 		assert.Equal(t, before, d.allocatedBlocks(), "no block of the spill is lost")
 		require.NoError(t, d.check())
 	})
+}
+
+// When the double free comes before the pool's last blocks, the spill
+// finds the pool empty at one of those, a block freed once: the fault
+// names it, and its problem must not call it the culprit.
+func TestCacheSpillFaultDoesNotBlameTheBlock(t *testing.T) {
+	onOneProcessor(t, func(d *sharedHeap) {
+		// p, another block, p again, then p's pool-mates and the rest.
+		pool, _, faults := freeWithAPoolFreedTwice(t, d, func(pool, others []unsafe.Pointer) []unsafe.Pointer {
+			return slices.Concat(pool[:1], others[:1], pool[:1], pool[1:], others[1:])
+		})
+		require.Len(t, faults, 1)
+		innocent := pool[len(pool)-1]
+		assert.Equal(t, spillFault(innocent), faults[0])
+	})
+}
+
+// spillFault is the Fault of a spill that finds addr's pool empty.
+func spillFault(addr unsafe.Pointer) obmalloc.Fault {
+	return obmalloc.Fault{Call: "Free", Addr: uintptr(addr), Problem: fmt.Sprintf("the pool holding this address (%#x) had no block in use "+
+		"when a processor's cache handed the block back to it, during a later call: this block, or another block of the same pool "+
+		"freed before it, was freed twice or never returned by Malloc; run with GOPYMALLOC=debug to find the first bad free",
+		uintptr(addr)&^(obmalloc.DefaultPoolSize-1))}
+}
+
+// freeWithAPoolFreedTwice allocates six pools' worth of 512-byte blocks
+// on d, finds a pool whose 31 blocks are all among them, frees the
+// sequence order(pool, others) returns (others: the blocks of other
+// pools) one call at a time, and returns the Faults those calls raised.
+func freeWithAPoolFreedTwice(t *testing.T, d *sharedHeap, order func(pool, others []unsafe.Pointer) []unsafe.Pointer) (pool, others []unsafe.Pointer, faults []obmalloc.Fault) {
+	t.Helper()
+	const size = 512 // 31 blocks a pool
+	var all []unsafe.Pointer
+	byPool := map[uintptr][]unsafe.Pointer{}
+	for range 31 * 6 {
+		p := d.Malloc(size)
+		all = append(all, p)
+		pool := uintptr(p) &^ (obmalloc.DefaultPoolSize - 1)
+		byPool[pool] = append(byPool[pool], p)
+	}
+	for _, bs := range byPool {
+		if len(bs) == 31 {
+			pool = bs
+			break
+		}
+	}
+	require.NotNil(t, pool, "a pool of 31 blocks, all ours")
+	for _, b := range all {
+		if !slices.Contains(pool, b) {
+			others = append(others, b)
+		}
+	}
+	for _, b := range order(pool, others) {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					faults = append(faults, r.(obmalloc.Fault))
+				}
+			}()
+			d.Free(b)
+		}()
+	}
+	return pool, others, faults
 }
 
 // switchableArenas and switchableRaw fail every request while fail is set.
