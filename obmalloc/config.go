@@ -3,6 +3,7 @@ package obmalloc
 import (
 	"fmt"
 	"math/bits"
+	"strings"
 	"unsafe"
 
 	"github.com/gopymalloc/gopymalloc/mmap"
@@ -150,40 +151,75 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first rule that c (after defaults) breaks, naming
-// the field, its value and the rule.
+// Validate reports the first rule that c (after defaults) breaks. The
+// message names every field the rule involves, with its value, and marks
+// a field left 0 as the default, so that it never blames a value the
+// caller did not choose as if it had been chosen.
 func (c Config) Validate() error {
 	_, err := c.layout()
 	return err
 }
 
-func (c Config) layout() (layout, error) {
-	c = c.withDefaults()
-	bad := func(field string, v uintptr, rule string, args ...any) (layout, error) {
-		return layout{}, fmt.Errorf("obmalloc: Config.%s = %d: %s", field, v, fmt.Sprintf(rule, args...))
+// setting is a Config field as Validate's messages show it.
+type setting struct {
+	name      string
+	value     uintptr // after defaults
+	defaulted bool    // the caller left the field 0
+}
+
+func (s setting) String() string {
+	if s.defaulted {
+		return fmt.Sprintf("Config.%s = %d (left 0: the default)", s.name, s.value)
 	}
+	return fmt.Sprintf("Config.%s = %d", s.name, s.value)
+}
+
+// refuse is Validate's error for rule, broken by one field or by two
+// together. Of two, a field the caller set comes first: that is the one
+// to change.
+func refuse(rule string, fields ...setting) (layout, error) {
+	if len(fields) == 2 && fields[0].defaulted && !fields[1].defaulted {
+		fields[0], fields[1] = fields[1], fields[0]
+	}
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.String()
+	}
+	return layout{}, fmt.Errorf("obmalloc: %s: %s", strings.Join(names, " with "), rule)
+}
+
+func (c Config) layout() (layout, error) {
+	d := c.withDefaults()
+	align := setting{"Alignment", d.Alignment, c.Alignment == 0}
+	threshold := setting{"Threshold", d.Threshold, c.Threshold == 0}
+	pool := setting{"PoolSize", d.PoolSize, c.PoolSize == 0}
+	arena := setting{"ArenaSize", d.ArenaSize, c.ArenaSize == 0}
+	c = d
 	switch {
 	case !isPow2(c.Alignment) || c.Alignment < minAlignment || c.Alignment > 512:
-		return bad("Alignment", c.Alignment, "must be a power of two from %d to 512 bytes", minAlignment)
+		return refuse(fmt.Sprintf("must be a power of two from %d to 512 bytes", minAlignment), align)
 	case c.Threshold < c.Alignment || c.Threshold%c.Alignment != 0:
-		return bad("Threshold", c.Threshold, "must be a non-zero multiple of Alignment (%d)", c.Alignment)
+		return refuse("Threshold must be a non-zero multiple of Alignment", threshold, align)
 	case c.Threshold/c.Alignment > maxSizeClasses:
-		return bad("Threshold", c.Threshold, "gives %d size classes with Alignment %d; at most %d are allowed",
-			c.Threshold/c.Alignment, c.Alignment, maxSizeClasses)
+		return refuse(fmt.Sprintf("Threshold/Alignment gives %d size classes; at most %d are allowed",
+			c.Threshold/c.Alignment, maxSizeClasses), threshold, align)
 	case !isPow2(c.PoolSize):
-		return bad("PoolSize", c.PoolSize, "must be a power of two")
+		return refuse("must be a power of two", pool)
 	}
 	overhead := (poolHeaderSize + c.Alignment - 1) &^ (c.Alignment - 1)
 	switch {
 	case c.PoolSize < overhead+2*c.Threshold:
-		return bad("PoolSize", c.PoolSize, "must hold the %d-byte pool header and two blocks of the largest class (%d bytes)",
-			overhead, c.Threshold)
+		// Alignment counts only through the header's rounding, which the
+		// rule states; naming it as a third field would blame it wrongly
+		// in all but that case.
+		return refuse(fmt.Sprintf("PoolSize must hold the pool header (%d bytes at this Alignment) and two blocks of Threshold bytes: %d bytes in all",
+			overhead, overhead+2*c.Threshold), pool, threshold)
 	case !isPow2(c.ArenaSize) || c.ArenaSize >= 1<<maxArenaBits:
-		return bad("ArenaSize", c.ArenaSize, "must be a power of two below 2 GiB")
+		return refuse("must be a power of two below 2 GiB", arena)
 	case c.PoolSize > c.ArenaSize/4:
-		return bad("ArenaSize", c.ArenaSize, "must hold at least four pools of PoolSize %d", c.PoolSize)
+		return refuse("ArenaSize must hold at least four pools of PoolSize", pool, arena)
 	case c.ArenaSize < mmap.PageSize():
-		return bad("ArenaSize", c.ArenaSize, "must be at least the page size (%d)", mmap.PageSize())
+		return refuse(fmt.Sprintf("must be at least the page size (%d)", mmap.PageSize()), arena)
 	case c.Policy != KeepArenas && c.Policy != ReleaseArenas:
 		return layout{}, fmt.Errorf("obmalloc: Config.Policy = %d: must be KeepArenas or ReleaseArenas", int(c.Policy))
 	}

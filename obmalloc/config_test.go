@@ -1,14 +1,21 @@
 package obmalloc
 
 import (
+	"fmt"
 	"math/bits"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/mmap"
 )
 
+// Validate's messages, each in full: a rule of two fields names both,
+// the one the caller set first, and marks a field left 0 as the default.
 func TestConfigValidate(t *testing.T) {
+	const def = " (left 0: the default)"
+	page := mmap.PageSize()
 	for _, tc := range []struct {
 		name string
 		cfg  Config
@@ -19,17 +26,40 @@ func TestConfigValidate(t *testing.T) {
 		{"8-byte alignment, 64 classes", Config{Alignment: 8}, ""},
 		{"threshold 256", Config{Threshold: 256}, ""},
 		{"release policy", Config{Policy: ReleaseArenas}, ""},
-		{"alignment not a power of two", Config{Alignment: 24}, "Config.Alignment = 24: must be a power of two"},
-		{"alignment too small", Config{Alignment: 4}, "Config.Alignment = 4"},
-		{"threshold not a multiple", Config{Threshold: 500}, "Config.Threshold = 500: must be a non-zero multiple of Alignment (16)"},
-		{"too many classes", Config{Alignment: 8, Threshold: 1024}, "Config.Threshold = 1024: gives 128 size classes"},
-		{"pool not a power of two", Config{PoolSize: 10000}, "Config.PoolSize = 10000: must be a power of two"},
-		{"pool too small", Config{PoolSize: 1024}, "Config.PoolSize = 1024: must hold the 48-byte pool header and two blocks"},
-		{"arena not a power of two", Config{ArenaSize: 3 << 20}, "Config.ArenaSize = 3145728: must be a power of two"},
-		{"arena of 2 GiB", Config{ArenaSize: 1 << 31}, "below 2 GiB"},
-		{"arena of too few pools", Config{ArenaSize: 32 << 10}, "Config.ArenaSize = 32768: must hold at least four pools"},
-		{"unknown policy", Config{Policy: 7}, "Config.Policy = 7"},
-		{"huge pool (4*PoolSize overflows)", Config{Alignment: 256, Threshold: 256, PoolSize: 1 << (bits.UintSize - 2), ArenaSize: 64 << 10}, "must hold at least four pools"},
+		{"alignment not a power of two", Config{Alignment: 24},
+			"obmalloc: Config.Alignment = 24: must be a power of two from 8 to 512 bytes"},
+		{"alignment too small", Config{Alignment: 4},
+			"obmalloc: Config.Alignment = 4: must be a power of two from 8 to 512 bytes"},
+		{"threshold not a multiple of the default alignment", Config{Threshold: 500},
+			"obmalloc: Config.Threshold = 500 with Config.Alignment = 16" + def + ": Threshold must be a non-zero multiple of Alignment"},
+		{"alignment above the default threshold", Config{Alignment: 512, Threshold: 256},
+			"obmalloc: Config.Threshold = 256 with Config.Alignment = 512: Threshold must be a non-zero multiple of Alignment"},
+		{"too many classes", Config{Alignment: 8, Threshold: 1024},
+			"obmalloc: Config.Threshold = 1024 with Config.Alignment = 8: Threshold/Alignment gives 128 size classes; at most 64 are allowed"},
+		{"too many classes at the default alignment", Config{Threshold: 2048},
+			"obmalloc: Config.Threshold = 2048 with Config.Alignment = 16" + def + ": Threshold/Alignment gives 128 size classes; at most 64 are allowed"},
+		{"pool not a power of two", Config{PoolSize: 10000},
+			"obmalloc: Config.PoolSize = 10000: must be a power of two"},
+		{"pool too small for the default threshold", Config{PoolSize: 1024},
+			"obmalloc: Config.PoolSize = 1024 with Config.Threshold = 512" + def + ": PoolSize must hold the pool header (48 bytes at this Alignment) and two blocks of Threshold bytes: 1072 bytes in all"},
+		{"threshold too large for the default pool", Config{Alignment: 512, Threshold: 8192},
+			"obmalloc: Config.Threshold = 8192 with Config.PoolSize = 16384" + def + ": PoolSize must hold the pool header (512 bytes at this Alignment) and two blocks of Threshold bytes: 16896 bytes in all"},
+		{"arena not a power of two", Config{ArenaSize: 3 << 20},
+			"obmalloc: Config.ArenaSize = 3145728: must be a power of two below 2 GiB"},
+		{"arena of 2 GiB", Config{ArenaSize: 1 << 31},
+			"obmalloc: Config.ArenaSize = 2147483648: must be a power of two below 2 GiB"},
+		{"arena of too few default pools", Config{ArenaSize: 32 << 10},
+			"obmalloc: Config.ArenaSize = 32768 with Config.PoolSize = 16384" + def + ": ArenaSize must hold at least four pools of PoolSize"},
+		{"pool too large for the default arena", Config{PoolSize: 1 << 30},
+			"obmalloc: Config.PoolSize = 1073741824 with Config.ArenaSize = 1048576" + def + ": ArenaSize must hold at least four pools of PoolSize"},
+		{"pool too large for the arena, both set", Config{PoolSize: 64 << 10, ArenaSize: 128 << 10},
+			"obmalloc: Config.PoolSize = 65536 with Config.ArenaSize = 131072: ArenaSize must hold at least four pools of PoolSize"},
+		{"arena below the page size", Config{Alignment: 8, Threshold: 8, PoolSize: 64, ArenaSize: 256},
+			fmt.Sprintf("obmalloc: Config.ArenaSize = 256: must be at least the page size (%d)", page)},
+		{"unknown policy", Config{Policy: 7},
+			"obmalloc: Config.Policy = 7: must be KeepArenas or ReleaseArenas"},
+		{"huge pool (4*PoolSize overflows)", Config{Alignment: 256, Threshold: 256, PoolSize: 1 << (bits.UintSize - 2), ArenaSize: 64 << 10},
+			fmt.Sprintf("obmalloc: Config.PoolSize = %d with Config.ArenaSize = 65536: ArenaSize must hold at least four pools of PoolSize", uint64(1)<<(bits.UintSize-2))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
@@ -40,8 +70,7 @@ func TestConfigValidate(t *testing.T) {
 				require.NoError(t, h.Close())
 				return
 			}
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tc.err)
+			require.EqualError(t, err, tc.err)
 			assert.Nil(t, h)
 			assert.Equal(t, err, newErr)
 		})

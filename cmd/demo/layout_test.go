@@ -34,7 +34,7 @@ func TestParseLayout(t *testing.T) {
 		"arenas=maybe":                       `arenas="maybe": want keep or release`,
 		"pool=3000":                          "Config.PoolSize = 3000: must be a power of two",
 		"align=4":                            "Config.Alignment = 4",
-		"threshold=2048":                     "Config.Threshold = 2048: gives 128 size classes",
+		"threshold=2048":                     "Config.Threshold = 2048 with Config.Alignment = 16 (left 0: the default): Threshold/Alignment gives 128 size classes",
 		"align=8,align=16":                   "key align given twice (align=8, then align=16)",
 		"pool=4k,arena=256k,pool=4k":         "key pool given twice (pool=4k, then pool=4k)",
 		"arenas=keep,align=8,arenas=release": "key arenas given twice (arenas=keep, then arenas=release)",
