@@ -71,6 +71,10 @@ func ParseArenaPolicy(s string) (ArenaPolicy, error) {
 // allocator. Set a field to experiment, for example Python 3.9's layout:
 //
 //	obmalloc.Config{PoolSize: 4 << 10, ArenaSize: 256 << 10}
+//
+// That is 3.9's pool and arena sizes on 3.11's engine, not 3.9: its stats
+// dump still prints 3.11's arena-map lines (a radix tree, with a root no
+// 3.9 build has); docs/experiments.md, "Caveats", lists the differences.
 type Config struct {
 	// Alignment of every pool block and spacing of the size classes, in
 	// bytes: a power of two from 8 to 512. 0 means 16. CPython uses 8 or

@@ -54,11 +54,13 @@
 // usable_arenas, nfp2lasta, unused_arena_objects, the arenas vector and
 // address_in_range. Given the same sequence of requests, the size-class
 // rows of WriteDebugMallocStats are identical to CPython's
-// sys._debugmallocstats(), whatever addresses the OS hands out; Config
-// chooses other layouts (8-byte alignment, Python 3.9's 256 KiB arenas and
-// 4 KiB pools) for experiments, and Config.Arenas the memory under the
-// arenas: MmapArenas (the default, one mmap per arena as CPython's
-// _PyObject_ArenaMmap), PrefaultArenas (prefault.go, also what
+// sys._debugmallocstats(), whatever addresses the OS hands out. Config
+// chooses other layouts for experiments (8-byte alignment, Python 3.9's
+// 256 KiB arenas and 4 KiB pools), on 3.11's engine: the stats dump of
+// every layout still prints 3.11's arena-map lines, a radix tree that no
+// 3.9 had (docs/experiments.md, "Caveats"). Config.Arenas chooses the
+// memory under the arenas: MmapArenas (the default, one mmap per arena as
+// CPython's _PyObject_ArenaMmap), PrefaultArenas (prefault.go, also what
 // Config.Prefault gives a heap: the next arenas' pages made resident
 // ahead of need by a goroutine on another processor, so the allocating
 // goroutine takes no page faults in them) or HugePageArenas (transparent
