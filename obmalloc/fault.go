@@ -7,13 +7,26 @@ import (
 )
 
 // Fault is the panic value of a misused Heap: Free or Realloc of a pointer
-// the heap did not hand out or already took back (as far as the cheap
-// checks tell: a pool with no block in use, an address inside a pool
-// header, a pointer no arena holds and the large-block allocator does not
-// know), or an allocation, Free or Realloc on a closed heap. The heap is
-// left usable. (The large allocator's own free-list faults go on as its
-// Fault: see explainLargeFault.) A program
-// that recovers can tell the fault from other panics and read its fields:
+// that the cheap checks refuse, or an allocation, Free or Realloc on a
+// closed heap. The heap is left usable. The checks refuse
+//   - an address inside a pool header, or in the partial pool before an
+//     arena's first pool boundary;
+//   - an address in a pool with no block in use. A double free or a
+//     foreign pointer in a pool that still has blocks in use goes
+//     unnoticed (as in CPython), so the pointer a Fault names may be a
+//     valid one freed later in the same pool, and its Problem says so;
+//   - a pointer that no arena holds and that the large-block allocator
+//     does not know: the Problem starts "in no arena of the heap, and"
+//     and goes on with that allocator's reason.
+//
+// A fault the large allocator finds in its own free lists (a free block
+// overwritten through a dangling pointer, met while serving the call) is
+// not about the pointer passed, so it does not become a Fault: it goes on
+// as that allocator's panic value, the free block's address in it (for a
+// heap's own large allocator, the type pymalloc calls RawFault).
+// HugePageArenas panics with a Fault too, for a size it cannot serve or
+// an arena it did not hand out. A program that recovers can tell a Fault
+// from other panics and read its fields:
 //
 //	if f, ok := recover().(obmalloc.Fault); ok { ... f.Call, f.Addr ... }
 //
