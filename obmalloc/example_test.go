@@ -164,17 +164,37 @@ func ExampleHeap_Block() {
 	// false
 }
 
-// Arenas walks every arena and pool: the data of the demo's heap map.
+// The class of a block the caller holds, read from its pool header alone:
+// no Heap, so no lock of one is needed. A pool with no block in use left
+// says no.
 func ExampleLiveClassOf() {
 	h, _ := obmalloc.New(obmalloc.Config{})
 	defer h.Close()
 	p := h.Malloc(100)
 	class, ok := obmalloc.LiveClassOf(p) // reads the pool header only, not h
 	fmt.Println(class, ok)
-	h.Free(p)
-	// Output: 6 true
+	h.Free(p) // the pool's only block; the arena stays mapped (KeepArenas)
+	fmt.Println(obmalloc.LiveClassOf(p))
+	// Output:
+	// 6 true
+	// 0 false
 }
 
+// An address inside a block is told from the block's start, so that it
+// can be refused before Free would take it for a block.
+func ExampleLiveBlockOf() {
+	h, _ := obmalloc.New(obmalloc.Config{})
+	defer h.Close()
+	p := h.Malloc(100) // class 6: 112-byte blocks
+	fmt.Println(obmalloc.LiveBlockOf(p))
+	fmt.Println(obmalloc.LiveBlockOf(unsafe.Add(p, 16)))
+	h.Free(p)
+	// Output:
+	// 6 true true
+	// 6 false true
+}
+
+// Arenas walks every arena and pool: the data of the demo's heap map.
 func ExampleHeap_Arenas() {
 	h, _ := obmalloc.New(obmalloc.Config{})
 	defer h.Close()

@@ -134,23 +134,31 @@ func (h *Heap) arenaContaining(a uintptr) *arenaObject {
 	return found
 }
 
-// LiveClassOf returns the size class of the pool block p of a heap with
-// the default Alignment, Threshold and PoolSize, read from its pool's
-// header, and reports false when p cannot be a block handed out there:
-// it points into the pool's header, or the pool has no block in use (a
-// double free, or a pointer never returned by Malloc). p must lie in an
-// arena of such a heap (Heap.Owns) at or after the arena's first pool
-// boundary, so that its pool header is memory of the arena: in the
-// partial pool ahead of that boundary, the header would lie before the
-// arena. It reads p's pool header and nothing else, not even the heap,
-// so, unlike the heap's methods, it may run while another goroutine
-// calls the heap, provided p is a block the caller holds: a pool's class
-// cannot change while one of its blocks is in use, and its count stays at
-// least one. (Those reads race with the owner's writes of the same
-// words; a word-sized read sees one of the values written, and the race
-// detector does not watch memory outside the Go heap.) pymalloc's
-// per-processor caches use it to file a freed block without taking the
-// owning heap's lock.
+// LiveClassOf returns the size class of p, a pool block that the caller
+// holds, without the Heap: it reads p's pool header and nothing else. It
+// is for code beside a Heap that other goroutines use under a lock, which
+// needs a block's class before it takes that lock, for instance to file a
+// freed block in a per-class cache (pymalloc's per-processor caches do).
+//
+// It answers only for a heap with the default Alignment, Threshold and
+// PoolSize (it has no Heap to learn another layout from), and only for p
+// in a pool: a block that Malloc, Calloc or Realloc returned for 1..512
+// bytes and that lies in one of the heap's arenas (Heap.Owns), or an
+// address inside such a block. Any other p reads memory that may not be a
+// pool header, or not mapped at all.
+//
+// ok is false when p cannot be a block in use: it points into its pool's
+// header, or its pool has no block in use (p was freed already, another
+// block of the pool was freed twice, or p never came from the heap). ok
+// is true for a block freed once in a pool that still has others in use:
+// the pool header cannot tell it from a live one.
+//
+// LiveClassOf takes no lock, so it may run while another goroutine calls
+// the heap, provided the caller holds p (allocated and not yet freed): a
+// pool's class cannot change while one of its blocks is in use, and its
+// count stays at least one. Its reads race with the owner's writes of the
+// same header words; a word-sized read sees one of the values written,
+// and the race detector does not watch memory outside the Go heap.
 func LiveClassOf(p unsafe.Pointer) (class int, ok bool) {
 	a := uintptr(p)
 	pool := poolAt(a &^ (DefaultPoolSize - 1))
@@ -164,8 +172,12 @@ func LiveClassOf(p unsafe.Pointer) (class int, ok bool) {
 const defaultPoolOverhead = (poolHeaderSize + DefaultAlignment - 1) &^ (DefaultAlignment - 1)
 
 // LiveBlockOf is LiveClassOf, and also reports whether p is where a block
-// of its pool's class starts (not an address inside one), under the same
-// conditions. pymalloc's FreeSlice uses it to refuse a re-sliced slice.
+// of its pool's class starts rather than an address inside one, with the
+// same conditions and the same lock-free reads: p must lie in a pool block
+// the caller holds. It lets a caller refuse an interior pointer before
+// handing it to Free, which takes any address past the header of a pool
+// with blocks in use for a block and would corrupt the pool (pymalloc's
+// FreeSlice refuses a slice re-sliced from its start this way).
 func LiveBlockOf(p unsafe.Pointer) (class int, start, ok bool) {
 	if class, ok = LiveClassOf(p); !ok {
 		return 0, false, false
