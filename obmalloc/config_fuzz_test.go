@@ -22,8 +22,9 @@ func FuzzConfig(f *testing.F) {
 	f.Add(uint64(1<<63), uint64(1<<63+16), uint64(1<<62), uint64(1<<31), uint8(1), uint8(0), []byte{1})
 	f.Add(uint64(9), uint64(10), uint64(14), uint64(30), uint8(0), uint8(15), []byte{0, 1, 2})
 	// Found by this target: Alignment 256, Threshold 256, PoolSize 1<<62,
-	// ArenaSize 64 KiB passes Validate (4*PoolSize wraps to 0), then
-	// Malloc indexes an arena of 0 pools.
+	// ArenaSize 64 KiB passed Validate (4*PoolSize wrapped to 0), then
+	// Malloc indexed an arena of 0 pools. Validate refuses it now; the
+	// seed keeps it refused.
 	f.Add(uint64(1<<63), uint64(1<<63-80), uint64(1<<62), uint64(2147483576), uint8('3'), uint8('+'), []byte("0"))
 	f.Fuzz(func(t *testing.T, align, threshold, pool, arena uint64, policy, shape uint8, ops []byte) {
 		pick := func(v uint64, bit uint8) uintptr {

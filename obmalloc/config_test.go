@@ -77,6 +77,18 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+// The four-pools rule once overflowed (ArenaSize < 4*PoolSize) for the
+// largest powers of two, which then passed; each is refused, by that
+// rule, whatever ArenaSize.
+func TestConfigRefusesHugePools(t *testing.T) {
+	for shift := bits.UintSize - 3; shift < bits.UintSize; shift++ {
+		for _, arena := range []uintptr{64 << 10, 1 << 30} {
+			cfg := Config{Alignment: 256, Threshold: 256, PoolSize: 1 << shift, ArenaSize: arena}
+			assert.ErrorContains(t, cfg.Validate(), "ArenaSize must hold at least four pools of PoolSize", "PoolSize 1<<%d, ArenaSize %d", shift, arena)
+		}
+	}
+}
+
 func TestParseArenaPolicy(t *testing.T) {
 	for _, p := range []ArenaPolicy{KeepArenas, ReleaseArenas} {
 		got, err := ParseArenaPolicy(p.String())
