@@ -44,12 +44,15 @@ func ExampleConfig() {
 	// Output: 16 512 4096 262144 keep
 }
 
-// An invalid layout is refused with the field, its value and the rule.
+// An invalid layout is refused with the field, its value and the rule; a
+// rule of two fields names both, and says which one was left 0.
 func ExampleConfig_Validate() {
 	fmt.Println(obmalloc.Config{PoolSize: 3000}.Validate())
+	fmt.Println(obmalloc.Config{PoolSize: 1 << 30}.Validate())
 	fmt.Println(obmalloc.Config{Alignment: 8}.Validate()) // 64 classes: valid
 	// Output:
 	// obmalloc: Config.PoolSize = 3000: must be a power of two
+	// obmalloc: Config.PoolSize = 1073741824 with Config.ArenaSize = 1048576 (left 0: the default): ArenaSize must hold at least four pools of PoolSize
 	// <nil>
 }
 
