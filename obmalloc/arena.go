@@ -139,7 +139,6 @@ func (h *Heap) allocateFromNewPool(idx uint32) uintptr {
 	} else {
 		pool = poolAt(ao.poolAddress)
 		pool.arenaindex = h.arenaIndex(ao)
-		pool.szidx = dummySizeIdx
 		ao.poolAddress += h.l.poolSize
 	}
 	ao.nfreepools--

@@ -17,7 +17,6 @@ const (
 	DefaultArenaSize = 1 << 20   // bytes: ARENA_SIZE with USE_LARGE_ARENAS
 	maxSizeClasses   = 64        // NB_SMALL_SIZE_CLASSES may not exceed this
 	poolHeaderSize   = 48        // bytes: sizeof(struct pool_header) on 64-bit
-	dummySizeIdx     = 0xffff    // szidx of a freshly carved pool
 	maxArenaBits     = 31        // the radix leaf keeps arena offsets in int32
 	minAlignment     = 8         // bytes: a free block must hold its link
 	maxRequestBytes  = maxSsizeT // PY_SSIZE_T_MAX: larger requests fail at once

@@ -66,9 +66,9 @@
 // goroutine takes no page faults in them) or HugePageArenas (transparent
 // huge pages, an opt-in experiment; hugepages.go).
 //
-// Where the port departs from obmalloc.c it is for speed, with the choice
-// of pools and the stats unchanged (docs/fidelity.md has each, with its
-// figures): a virgin block is handed out straight from nextoffset instead
+// Where the port departs from obmalloc.c it is for speed, with the arena
+// that serves each request and the stats unchanged (docs/fidelity.md has
+// each, with its figures), though not always the pool within it: a virgin block is handed out straight from nextoffset instead
 // of being linked in ahead; a pool taken back from freepools is carved
 // afresh; freepools is a bitmap and its lowest pool goes first; the arena
 // map caches the bottom node of its last arena.

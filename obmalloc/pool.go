@@ -19,7 +19,7 @@ type poolHeader struct {
 	nextpool      uintptr           // next pool in the usedpools ring
 	prevpool      uintptr           // previous pool in the usedpools ring
 	arenaindex    uint32            // index of the owning arena in Heap.arenas
-	szidx         uint32            // size class, or dummySizeIdx when freshly carved
+	szidx         uint32            // size class (CPython's DUMMY_SIZE_IDX has no use here: see allocateFromNewPool)
 	nextoffset    uint32            // bytes from the pool start to the next virgin block
 	maxnextoffset uint32            // largest offset of a block that still fits
 }

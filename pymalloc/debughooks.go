@@ -21,7 +21,8 @@ import (
 //	| n, BE 8 | id | 7 x 0xFD   | data: 0xCD on malloc  | 8 x 0xFD |
 //
 // Free and Realloc check the id, then the leading pad, then the trailing
-// pad, as _PyMem_DebugCheckAddress does. CPython reads that memory
+// pad, as _PyMem_DebugCheckAddress does, and beyond it the domain the
+// registry recorded (first) and the size field (between the pads). CPython reads that memory
 // whatever the pointer, so a double free, a foreign or an interior pointer
 // crashes it or prints garbage. Here a registry of the blocks the hooks
 // handed out (a Go map, by address) is consulted first: no byte is read

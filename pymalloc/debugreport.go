@@ -7,7 +7,10 @@ import (
 )
 
 // The debug hooks' reports. A block's dump is _PyObject_DebugDumpAddress
-// line for line (docs/cpython-obmalloc.md §10.3 has CPython's own output):
+// line for line (docs/cpython-obmalloc.md §10.3 has CPython's own output),
+// but for three things docs/fidelity.md lists: a line when the size field
+// was overwritten (the tail is read at the true size), frames that name
+// their Go function, and an unprintable id byte shown as \xNN:
 //
 //	Debug memory block at address p=0x7f...: API 'o'
 //	    9 bytes originally requested

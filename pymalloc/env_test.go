@@ -76,6 +76,9 @@ func TestGOPYMALLOCChild(t *testing.T) {
 	}
 	assert.Equal(t, name == "pymalloc" || name == "pymalloc_debug", pooled, "pymalloc serves small requests")
 	Free(p)
+	var dump bytes.Buffer
+	require.NoError(t, WriteDebugMallocStats(&dump))
+	assert.Equal(t, pooled, dump.Len() > 0, "the pymalloc section is written only when pymalloc serves OBJ, as in CPython")
 	if DebugHooksInstalled() {
 		SetFaultOutput(&bytes.Buffer{})
 		mustFault(t, FaultDoubleFree, func() { Free(p) })

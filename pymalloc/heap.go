@@ -448,9 +448,29 @@ func AllocatedBlocks() int {
 // show pools with 0 blocks in use, a row CPython never prints: the pools
 // stay allocated until a cache hands its blocks back (see the package
 // doc, "Concurrency and its cost").
+//
+// As _PyObject_DebugMallocStats, it writes nothing when pymalloc does not
+// serve the OBJ domain: under GOPYMALLOC=malloc, with another allocator
+// set, and also while tracing, whose hook sits on top as tracemalloc's
+// does (CPython 3.11 prints no pymalloc section under -X tracemalloc
+// either). The debug hooks do not count: pymalloc is still below them.
+// Stats answers in every case.
 func WriteDebugMallocStats(w io.Writer) error {
+	if !pymallocEnabled() {
+		return nil
+	}
 	s := Stats()
 	return s.WriteDebugMallocStats(w)
+}
+
+// pymallocEnabled is _PyMem_PymallocEnabled: the OBJ domain's allocator is
+// the default heap, or the package's debug hooks on it.
+func pymallocEnabled() bool {
+	a := obj()
+	if h, ok := a.(*debugAllocator); ok && h.st == debug {
+		a = h.next
+	}
+	return a == Allocator(defaultHeap)
 }
 
 // Check runs the invariant checker (obmalloc.Heap.Check) on the default

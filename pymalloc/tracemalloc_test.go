@@ -357,3 +357,20 @@ func TestStatisticsKeysAndTiesAsPython(t *testing.T) {
 	assert.Equal(t, a, st[0].Traceback)
 	assert.Equal(t, b, st[1].Traceback)
 }
+
+// CPython 3.11 prints no pymalloc section under -X tracemalloc: the
+// tracer's hook sits on top, so pymalloc does not look active; nor does
+// WriteDebugMallocStats while tracing. Stats still answers.
+func TestNoDebugMallocStatsWhileTracing(t *testing.T) {
+	var dump bytes.Buffer
+	require.NoError(t, WriteDebugMallocStats(&dump))
+	assert.NotZero(t, dump.Len())
+	require.NoError(t, StartTracing(1))
+	p := Malloc(10)
+	dump.Reset()
+	require.NoError(t, WriteDebugMallocStats(&dump))
+	assert.Zero(t, dump.Len())
+	assert.NotZero(t, Stats().ArenasAllocatedTotal)
+	Free(p)
+	StopTracing()
+}
