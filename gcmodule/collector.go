@@ -45,6 +45,12 @@ type GenStats struct {
 // callbacks and collection callbacks run on the goroutine that triggered
 // them, synchronously.
 type Collector struct {
+	// live counts the objects allocated and not yet freed, the
+	// collector's own included: the only way Close can know that no
+	// untracked object (an atom, an untracked tuple or dict) is left.
+	// It shares a cache line with generation 0's count, which alloc and
+	// free update anyway.
+	live      int
 	gens      [NumGenerations]generation
 	permanent uintptr // permanent_generation (gc.freeze)
 
@@ -62,11 +68,6 @@ type Collector struct {
 	broken     string // set when a collection panicked half-way
 	closed     bool   // Close has freed what the collector owned
 	debug      int
-
-	// live counts the objects allocated and not yet freed, the
-	// collector's own included: the only way Close can know that no
-	// untracked object (an atom, an untracked tuple or dict) is left.
-	live int
 
 	garbage Object // gc.garbage, a list
 	// emptyTuple is (), CPython's singleton: NewTuple() hands out new
