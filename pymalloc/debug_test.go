@@ -731,7 +731,7 @@ func TestRemoveDebugHooksWaitsForARealloc(t *testing.T) {
 	entered := make(chan struct{})
 	below := &pausingBelow{next: prev, handed: map[uintptr]bool{}, entered: entered, release: make(chan struct{})}
 	SetAllocator(DomainObj, below)
-	defer SetAllocator(DomainObj, prev)
+	t.Cleanup(func() { SetAllocator(DomainObj, prev) }) // after the hooks come off
 	SetupDebugHooks()
 	p := Malloc(8)
 	done := make(chan unsafe.Pointer)
@@ -996,4 +996,78 @@ func TestSetupDebugHooksWhileAllocating(t *testing.T) {
 		require.Empty(t, out.String())
 	}
 	require.NoError(t, Check())
+}
+
+// A write into the RAW block under a large block while that block sits
+// in quarantine (before it, or past it) is found when the eviction makes
+// the heap free the RAW block from inside: reported from the evicting
+// call, with the block freed all the same. It used to panic inside the
+// heap, leaving the RAW block live for good, so that RemoveDebugHooks
+// refused for the rest of the process (found by the session 7 review).
+func TestDamageBelowAQuarantinedBlock(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		off  int
+		kind FaultKind
+	}{
+		{"leading pad", -20, FaultLeadingPad},
+		{"trailing pad", 1000 + 8, FaultTrailingPad},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := withDebugHooks(t)
+			p := Malloc(1000)
+			Free(p)
+			setBytes(p, tc.off, "!")
+			out.Reset()
+			flt := mustFault(t, tc.kind, FlushQuarantine)
+			assert.Equal(t, uintptr(p)-debugHead, flt.Addr, "the RAW block is named")
+			assert.Equal(t, 1, strings.Count(out.String(), "Debug memory block at address"))
+			FlushQuarantine() // the RAW block, now in its own quarantine
+		})
+	}
+}
+
+// freePanics is an OBJ allocator whose Free panics, as a corrupted heap's
+// does.
+type freePanics struct{ Allocator }
+
+func (freePanics) Free(unsafe.Pointer) { panic("below: corrupted") }
+
+// When an eviction finds a fault and the allocator below also panics, the
+// fault's panic would hide the allocator's: it is written to the fault
+// output first (found by the session 7 review).
+func TestEvictionReportsAPanicBelow(t *testing.T) {
+	prev := GetAllocator(DomainObj)
+	SetAllocator(DomainObj, freePanics{prev})
+	t.Cleanup(func() { SetAllocator(DomainObj, prev) }) // after the hooks come off
+	out := withDebugHooks(t)
+	a, b := Malloc(32), Malloc(32)
+	Free(a)
+	Free(b)
+	setBytes(a, 0, "x")
+	flt := mustFault(t, FaultWriteAfterFree, FlushQuarantine)
+	assert.Equal(t, uintptr(a), flt.Addr)
+	assert.Contains(t, out.String(), "the allocator below panicked while taking back blocks leaving the quarantine: below: corrupted")
+	for _, p := range []unsafe.Pointer{a, b} { // never taken back below
+		prev.Free(unsafe.Add(p, -debugHead))
+	}
+}
+
+// In continue mode the RAW block's pads are rewritten only after their
+// own fault was reported: when the large block's own pad is what Free
+// reports, the damage below is still reported, once the block leaves the
+// quarantine (found by the session 7 review).
+func TestContinueModeReportsDamageBelowToo(t *testing.T) {
+	out := withDebugHooks(t)
+	SetFaultMode(ContinueOnFault)
+	defer SetFaultMode(PanicOnFault)
+	p := Malloc(1000)
+	setBytes(p, 1000, "!")   // its own trailing pad
+	setBytes(p, 1000+8, "!") // and the RAW block's below
+	out.Reset()
+	Free(p)
+	FlushQuarantine()
+	assert.Equal(t, 2, strings.Count(out.String(), "Debug memory block at address"), out.String())
+	assert.Contains(t, out.String(), "API 'o'")
+	assert.Contains(t, out.String(), "API 'r'")
 }

@@ -324,13 +324,19 @@ func (d *debugAllocator) Free(p unsafe.Pointer) {
 		return
 	}
 	f, bad := st.check(d, call, a, b)
+	if bad && b.released {
+		// The default heap frees it from inside, where a panic would
+		// leave it half freed: the evicting hook's finish raises it.
+		st.pending = append(st.pending, f)
+		bad = false
+	}
 	if bad && FaultMode(faultMode.Load()) == PanicOnFault {
 		st.mu.Unlock()
 		raise(f) // panics before anything changed
 		return
 	}
-	if bad {
-		st.repairInner(a)
+	if bad && f.Addr != a {
+		st.repairInner(a) // the fault reported was the RAW block's below
 	}
 	nested := b.released
 	fill(a-debugHead, b.size+debugOverhead, deadByte)
@@ -393,8 +399,8 @@ func (d *debugAllocator) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 		}
 		return nil
 	}
-	if bad {
-		st.repairInner(a)
+	if bad && f.Addr != a {
+		st.repairInner(a) // the fault reported was the RAW block's below
 	}
 	// The block leaves the registry while the allocator below works on
 	// it, without the lock; it comes back under its new address.
@@ -422,7 +428,10 @@ func (d *debugAllocator) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	// A panic of the allocator below (a fault its own hook found) is
 	// taken as a failed realloc: the block is restored and registered
 	// again before the panic goes on, so that it is neither lost to the
-	// registry nor left counted as moving.
+	// registry nor left counted as moving. This assumes, as of the
+	// default heap and the RAW hook, that an allocator which panics in
+	// Realloc has not moved or freed the block first; one set with
+	// SetAllocator under the hooks must keep to that.
 	var r unsafe.Pointer
 	below := func() (p any) {
 		defer func() { p = recover() }()
@@ -693,7 +702,32 @@ func (st *debugState) evict(call string, d Domain, flush bool) evicted {
 // below (the RAW hook under a large block) or found in one block must not
 // leave the others out of their pools, nor their reports unwritten.
 func (out evicted) finish(st *debugState) {
-	var below any // the first panic of an allocator below
+	below := out.giveBack()
+	st.mu.Lock()
+	faults := append(out.faults, st.pending...)
+	st.pending = nil
+	st.mu.Unlock()
+	for _, f := range faults {
+		writeReport(f)
+	}
+	if len(faults) > 0 && FaultMode(faultMode.Load()) == PanicOnFault {
+		if _, reported := below.(Fault); below != nil && !reported {
+			// The first fault's panic hides it: say it first.
+			reportMu.Lock()
+			fmt.Fprintf(faultWriter(), "Fatal error: the allocator below panicked while taking back blocks leaving the quarantine: %v\n", below)
+			reportMu.Unlock()
+		}
+		panic(faults[0])
+	}
+	if below != nil {
+		panic(below)
+	}
+}
+
+// giveBack frees every evicted block below and returns the first panic of
+// the allocator there, recovered so that one bad block does not keep the
+// others out of their pools.
+func (out evicted) giveBack() (below any) {
 	for _, r := range out.blocks {
 		func() {
 			defer func() {
@@ -704,19 +738,7 @@ func (out evicted) finish(st *debugState) {
 			r.owner.next.Free(r.base)
 		}()
 	}
-	st.mu.Lock()
-	faults := append(out.faults, st.pending...)
-	st.pending = nil
-	st.mu.Unlock()
-	for _, f := range faults {
-		writeReport(f)
-	}
-	if len(faults) > 0 && FaultMode(faultMode.Load()) == PanicOnFault {
-		panic(faults[0])
-	}
-	if below != nil {
-		panic(below)
-	}
+	return below
 }
 
 // postpone is finish for a free made by the default heap for a MEM or OBJ
@@ -724,12 +746,13 @@ func (out evicted) finish(st *debugState) {
 // not yet updated, so the faults wait for that hook's finish to raise
 // them.
 func (out evicted) postpone(st *debugState) {
-	for _, r := range out.blocks {
-		r.owner.next.Free(r.base)
-	}
+	below := out.giveBack()
 	st.mu.Lock()
 	st.pending = append(st.pending, out.faults...)
 	st.mu.Unlock()
+	if below != nil {
+		panic(below)
+	}
 }
 
 // quarantinedIn counts the quarantined blocks that next will get back.

@@ -31,7 +31,10 @@ func New[T any]() *T {
 // tell from a block of their own, as CPython's cannot, is refused, as
 // FreeSlice refuses a re-sliced slice; so is any pointer the heap refuses
 // (a Go pointer, a value deleted already and noticed as such). Both panic
-// with an obmalloc.Fault whose Call names Delete and T.
+// with an obmalloc.Fault whose Call names Delete and T. Under the debug
+// hooks, which diagnose every pointer themselves, the fault is theirs
+// instead (a Fault naming pymalloc.Free, and no panic in
+// ContinueOnFault mode); the same holds for FreeSlice and ResizeSlice.
 func Delete[T any](p *T) {
 	if p == nil {
 		return
