@@ -205,6 +205,12 @@ func (a *HugePageArenas) Free(p unsafe.Pointer, size uintptr) {
 		}
 		if !ok {
 			a.dropFree(page, a.huge)
+			if a.next >= page && a.next < page+a.huge {
+				// The reservation is being carved there: carve on from
+				// the next huge page (Alloc reserves anew if none is
+				// left).
+				a.next = page + a.huge
+			}
 		}
 	}
 }

@@ -494,3 +494,29 @@ func TestHugePageArenasFailedDecommitLosesTheRange(t *testing.T) {
 	lost, _ = a.LostBytes()
 	assert.Equal(t, uintptr(2*size+2*(4<<20)), lost)
 }
+
+// A huge page whose decommit failed while the reservation was still being
+// carved there: no later arena comes from it (found by the session 7
+// review; the carving went on inside the lost page).
+func TestHugePageArenasFailedDecommitStopsCarvingThere(t *testing.T) {
+	prev := decommitPages
+	t.Cleanup(func() { decommitPages = prev })
+	decommitPages = func(unsafe.Pointer, uintptr) error { return errors.New("injected") }
+	a := &HugePageArenas{}
+	defer closeArenas(t, a)
+	const size = 1 << 20
+	p := a.Alloc(size)
+	require.NotNil(t, p)
+	if a.huge != 2*size {
+		t.Skipf("huge pages of %d bytes: one arena per page", a.huge)
+	}
+	a.Free(p, size) // its page is free: the decommit fails, the page is lost
+	lost, _ := a.LostBytes()
+	require.Equal(t, uintptr(2*size), lost)
+	for range 3 {
+		r := a.Alloc(size)
+		require.NotNil(t, r)
+		assert.False(t, uintptr(r) >= uintptr(p) && uintptr(r) < uintptr(p)+2*size, "an arena in the lost page")
+		defer a.Free(r, size)
+	}
+}

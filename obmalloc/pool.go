@@ -29,8 +29,8 @@ type poolHeader struct {
 // bytes. (On a 32-bit system it is CPython's 32 bytes there; the pools keep
 // the 64-bit layout's 48, so that block offsets and stats stay those of
 // the 64-bit CPython this port follows.)
-var _ [poolHeaderSize - unsafe.Sizeof(poolHeader{})]struct{}
-var _ [unsafe.Sizeof(poolHeader{}) + (8-ptrSize)*poolHeaderSize/4 - poolHeaderSize]struct{}
+var _ [poolHeaderSize - (unsafe.Sizeof(poolHeader{}) + (8-ptrSize)*4)]struct{}
+var _ [unsafe.Sizeof(poolHeader{}) + (8-ptrSize)*4 - poolHeaderSize]struct{}
 
 // Checked at compile time: nextpool is two words into the header, where
 // the usedpools table's phantom headers put their slots (usedpools.go).
