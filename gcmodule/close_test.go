@@ -140,11 +140,11 @@ func TestCloseRefuses(t *testing.T) {
 		{"the empty tuple", func(e *env) func() {
 			empty := e.c.NewTuple()
 			return func() { e.drop(empty) }
-		}, "gcmodule: Close: 1 references to the collector's own objects (NewTuple()'s empty tuple, Garbage) are still held"},
+		}, "gcmodule: Close: 1 references to the collector's own objects (NewTuple()'s empty tuple, Garbage, the interned attribute names) are still held"},
 		{"Garbage", func(e *env) func() {
 			e.c.Incref(e.c.Garbage())
 			return func() { e.drop(e.c.Garbage()) }
-		}, "gcmodule: Close: 1 references to the collector's own objects (NewTuple()'s empty tuple, Garbage) are still held"},
+		}, "gcmodule: Close: 1 references to the collector's own objects (NewTuple()'s empty tuple, Garbage, the interned attribute names) are still held"},
 		{"a collection in progress", func(e *env) func() {
 			var err error
 			remove := e.c.AddCallback(func(string, CallbackInfo) { err = e.c.Close() })

@@ -226,7 +226,7 @@ func (c *Collector) Close() error {
 		held += int(hdr(o).refcnt) - 1
 	}
 	if held > 0 {
-		return fmt.Errorf("gcmodule: Close: %d references to the collector's own objects (NewTuple()'s empty tuple, Garbage) are still held", held)
+		return fmt.Errorf("gcmodule: Close: %d references to the collector's own objects (NewTuple()'s empty tuple, Garbage, the interned attribute names) are still held", held)
 	}
 	c.decref(c.garbage)
 	c.freeEarly(c.emptyTuple) // never tracked, never counted, never decref'd to zero

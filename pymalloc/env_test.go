@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
 // GOPYMALLOC is read when the package is initialised, so each value is
@@ -184,8 +186,9 @@ func TestArenasChild(t *testing.T) {
 	if os.Getenv(childEnv) == "" {
 		t.Skip("run by TestGOPYMALLOC_ARENAS in a child process")
 	}
-	release := os.Getenv(ArenasEnvVar) == "release"
-	fmt.Printf("policy: %v\n", map[bool]string{false: "keep", true: "release"}[release])
+	policy := defaultHeap.shards[0].h.Config().Policy // what the heap was made with
+	fmt.Printf("policy: %v\n", map[obmalloc.ArenaPolicy]string{obmalloc.KeepArenas: "keep", obmalloc.ReleaseArenas: "release"}[policy])
+	release := policy == obmalloc.ReleaseArenas
 	ps := make([]unsafe.Pointer, 200000) // about 50 MiB of blocks: dozens of arenas
 	for i := range ps {
 		ps[i] = Malloc(uintptr(1 + i%512))
