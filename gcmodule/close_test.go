@@ -1,6 +1,7 @@
 package gcmodule
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -208,4 +209,46 @@ func TestClosedCollectorPanics(t *testing.T) {
 			requireUsage(t, "gcmodule: "+name+": use of a closed Collector", func() { m.Call(args) })
 		})
 	}
+}
+
+// Close refuses, and changes nothing, when it cannot trust what it would
+// free (found by the session 7 review): a collector whose collection
+// panicked (it said "during a collection", for good), and one whose
+// interned attribute name a Decref too many freed (it counted the live
+// objects as zero with an int still alive, then freed the name again and
+// stopped half-way).
+func TestCloseRefusesWhatItCannotTrust(t *testing.T) {
+	t.Run("broken collection", func(t *testing.T) {
+		boom := true
+		typ := RegisterType(TypeSpec{Name: "BoomOnClose", GC: true, Traverse: func(o Object, visit func(Object)) {
+			if boom {
+				panic("traverse bug")
+			}
+		}})
+		c := NewCollector()
+		c.Disable()
+		c.NewObject(typ)
+		assert.Panics(t, func() { c.Collect(2) })
+		boom = false
+		assert.ErrorContains(t, c.Close(), "the collector is unusable (a collection of generation 2 panicked")
+	})
+	t.Run("own object freed", func(t *testing.T) {
+		c := NewCollector()
+		c.Disable()
+		cls := NewClass(ClassSpec{Name: "ManyNames"})
+		a := c.NewInstance(cls)
+		one := c.NewInt(1)
+		for i := range 31 { // more names than the shared keys hold: a real __dict__
+			require.NoError(t, c.SetAttr(a, fmt.Sprintf("n%d", i), one))
+		}
+		d := c.GetReferents(a)[0]
+		_, k, _, ok := c.DictNext(d, 0)
+		require.True(t, ok)
+		c.Decref(k) // misuse: a borrowed key dropped
+		c.Decref(a) // the dict goes, and the name with it
+		err := c.Close()
+		assert.ErrorContains(t, err, "was freed by a Decref it did not own")
+		assert.False(t, c.closed, "nothing changed")
+		assert.Equal(t, int64(1), c.IntValue(one), "the collector still works")
+	})
 }

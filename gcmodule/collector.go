@@ -178,9 +178,12 @@ func NewCollector() *Collector {
 // objects (NewTuple()'s empty tuple, Garbage) is still held; the
 // collector is then unchanged and still usable. Close runs no collection,
 // no finalizer and no callback. It refuses to close Default, which the
-// package-level functions use for the life of the program, and refuses
+// package-level functions use for the life of the program, refuses
 // while a collection or a deallocation is in progress (from a finalizer
-// or a callback).
+// or a callback), and refuses for good a collector left unusable by a
+// collection that panicked, or one whose own objects a Decref too many
+// freed: what it would free can no longer be trusted, so its memory stays
+// allocated.
 //
 // After Close every method panics with a *UsageError, "use of a closed
 // Collector", and a second Close returns that error, as closing an
@@ -195,6 +198,10 @@ func (c *Collector) Close() error {
 		return c.closedError("Close")
 	case c == Default:
 		return errors.New("gcmodule: Close: Default is never closed: the package-level functions use it for the life of the program")
+	case c.broken != "":
+		// Its lists are half collected: nothing in them can be trusted
+		// enough to free, so its memory stays allocated.
+		return fmt.Errorf("gcmodule: Close: the collector is unusable (%s): its memory cannot be released", c.broken)
 	case c.collecting || c.trashNesting > 0:
 		return errors.New("gcmodule: Close: called during a collection or a deallocation")
 	}
@@ -202,7 +209,14 @@ func (c *Collector) Close() error {
 	for _, s := range c.interned {
 		own = append(own, s)
 	}
-	if n := c.live - len(own); n > 0 {
+	// Check its own objects before trusting the count: a Decref too many
+	// may have freed one, and freeing it again would go half-way.
+	for _, o := range own {
+		if h := hdr(o); h.tag != c.tagFor(o) || h.refcnt < 1 {
+			return fmt.Errorf("gcmodule: Close: the collector's own object %#x (Garbage, the empty tuple or an interned attribute name) was freed by a Decref it did not own: the collector cannot be closed", uintptr(o))
+		}
+	}
+	if n := c.live - len(own); n != 0 {
 		// The Garbage list is tracked, and frozen with the rest by
 		// Freeze; it is not one of the program's objects.
 		count := func(head uintptr) (n int) {

@@ -23,7 +23,7 @@ type region struct {
 	// used is the end of the carved part of a retired chunk, 0 for the
 	// current chunk (whose carved part ends at Heap.bump); for a big
 	// mapping, the end of its block's capacity, which is end unless
-	// Realloc shrank the block in place (big.go, shrinkBig).
+	// Realloc shrank the block in place (big.go, reallocBig).
 	used uintptr
 }
 
