@@ -1071,3 +1071,38 @@ func TestContinueModeReportsDamageBelowToo(t *testing.T) {
 	assert.Contains(t, out.String(), "API 'o'")
 	assert.Contains(t, out.String(), "API 'r'")
 }
+
+// Past its limit, the record of freed addresses forgets the oldest first:
+// a double free of a recent block is still named as such, one of a block
+// freed long ago becomes a foreign pointer. It used to forget an
+// arbitrary half, recent frees included.
+func TestFreedRecordForgetsTheOldestFirst(t *testing.T) {
+	withDebugHooks(t)
+	defer SetQuarantine(SetQuarantine(0, 0)) // freed blocks go back at once
+	debug.mu.Lock()
+	prevLimit := debug.freedLimit
+	debug.freedLimit = 4
+	debug.mu.Unlock()
+	defer func() {
+		debug.mu.Lock()
+		debug.freedLimit = prevLimit
+		debug.mu.Unlock()
+	}()
+	var ps []unsafe.Pointer
+	for range 12 {
+		ps = append(ps, RawMalloc(1000)) // distinct addresses while all live
+	}
+	for _, p := range ps {
+		RawFree(p)
+	}
+	for i, p := range ps {
+		kind := FaultForeign
+		if i >= len(ps)-4 {
+			kind = FaultDoubleFree
+		}
+		mustFault(t, kind, func() { RawFree(p) })
+	}
+	debug.mu.Lock()
+	assert.Len(t, debug.freed, 4)
+	debug.mu.Unlock()
+}

@@ -148,6 +148,7 @@ type freedRec struct {
 	api     byte
 	freedBy string
 	freePCs [freeDepth]uintptr
+	seq     uintptr // when it was remembered (debugState.freedOrder)
 }
 
 // debugState is the registry shared by the hooks of the three domains, so
@@ -159,6 +160,13 @@ type debugState struct {
 	// probeSpan, or data not 16-byte aligned.
 	wide  map[uintptr]struct{}
 	freed map[uintptr]freedRec
+	// freedOrder holds (address, seq) pairs in the order freed records
+	// were made, so that the oldest are forgotten first once there are
+	// freedLimit of them. A pair whose record has since gone (the address
+	// was handed out again) or been remade is stale and skipped.
+	freedOrder ring
+	freedSeq   uintptr
+	freedLimit int
 	// The quarantine, one per domain of the allocating hook: quarantined
 	// data addresses, oldest first, and their extents (size+24)
 	// together. The RAW hook runs while the default heap's lock is held
@@ -183,6 +191,7 @@ func newDebugState() *debugState {
 		blocks:     map[uintptr]*dblock{},
 		wide:       map[uintptr]struct{}{},
 		freed:      map[uintptr]freedRec{},
+		freedLimit: maxFreedKept,
 		qMaxBlocks: defaultQBlock,
 		qMaxBytes:  defaultQBytes,
 	}
@@ -544,19 +553,43 @@ func (st *debugState) remove(a uintptr) {
 }
 
 // remember records a freed address for double-free reports, forgetting
-// an arbitrary half of the record when it grows too large; the lock is
-// held.
+// the oldest records beyond freedLimit; the lock is held.
 func (st *debugState) remember(a uintptr, r freedRec) {
-	if len(st.freed) >= maxFreedKept {
-		n := 0
-		for k := range st.freed {
-			delete(st.freed, k)
-			if n++; n >= maxFreedKept/2 {
-				break
-			}
+	st.freedSeq++
+	r.seq = st.freedSeq
+	st.freed[a] = r
+	st.freedOrder.push(a)
+	st.freedOrder.push(r.seq)
+	for len(st.freed) > st.freedLimit {
+		old, seq := st.freedOrder.pop(), st.freedOrder.pop()
+		if rec, ok := st.freed[old]; ok && rec.seq == seq {
+			delete(st.freed, old)
 		}
 	}
-	st.freed[a] = r
+	if n := st.freedOrder.len() / 2; n > 2*len(st.freed)+1024 {
+		st.compactFreedOrder()
+	}
+}
+
+// compactFreedOrder drops the stale pairs of freedOrder, which would
+// otherwise grow with every address handed out again; amortised over the
+// records made since the last compaction, it costs O(1) each.
+func (st *debugState) compactFreedOrder() {
+	var kept ring
+	for st.freedOrder.len() > 0 {
+		a, seq := st.freedOrder.pop(), st.freedOrder.pop()
+		if rec, ok := st.freed[a]; ok && rec.seq == seq {
+			kept.push(a)
+			kept.push(seq)
+		}
+	}
+	st.freedOrder = kept
+}
+
+// forgetFreed clears the freed record; the lock is held.
+func (st *debugState) forgetFreed() {
+	clear(st.freed)
+	st.freedOrder = ring{}
 }
 
 // containing finds the live or quarantined block whose extent (header,
@@ -871,7 +904,7 @@ func SetupDebugHooks() {
 			continue
 		}
 		debug.mu.Lock()
-		clear(debug.freed) // addresses were handed out unseen while this domain had no hook
+		debug.forgetFreed() // addresses were handed out unseen while this domain had no hook
 		debug.mu.Unlock()
 		if t, ok := cur.(*tracer); ok {
 			// Under the tracer, so that traces keep the addresses the
@@ -925,7 +958,7 @@ func RemoveDebugHooks() error {
 		// unseen: what the registry remembers of them would be stale
 		// (and a removed hook, still installed a moment, would take a
 		// plain block at such an address for a double free).
-		clear(debug.freed)
+		debug.forgetFreed()
 	}
 	debug.mu.Unlock()
 	if n > 0 {
