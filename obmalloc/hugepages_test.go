@@ -461,9 +461,7 @@ func TestHugePageArenasShared(t *testing.T) {
 // lost, and a later Alloc maps fresh memory instead. It used to panic,
 // after the arenas of a shared huge page had been listed.
 func TestHugePageArenasFailedDecommitLosesTheRange(t *testing.T) {
-	prev := decommitPages
-	t.Cleanup(func() { decommitPages = prev })
-	decommitPages = func(unsafe.Pointer, uintptr) error { return errors.New("injected") }
+	failDecommits(t)
 	a := &HugePageArenas{}
 	defer closeArenas(t, a)
 	const size = 1 << 20
@@ -499,9 +497,7 @@ func TestHugePageArenasFailedDecommitLosesTheRange(t *testing.T) {
 // carved there: no later arena comes from it (found by the session 7
 // review; the carving went on inside the lost page).
 func TestHugePageArenasFailedDecommitStopsCarvingThere(t *testing.T) {
-	prev := decommitPages
-	t.Cleanup(func() { decommitPages = prev })
-	decommitPages = func(unsafe.Pointer, uintptr) error { return errors.New("injected") }
+	failDecommits(t)
 	a := &HugePageArenas{}
 	defer closeArenas(t, a)
 	const size = 1 << 20
@@ -519,4 +515,12 @@ func TestHugePageArenasFailedDecommitStopsCarvingThere(t *testing.T) {
 		assert.False(t, uintptr(r) >= uintptr(p) && uintptr(r) < uintptr(p)+2*size, "an arena in the lost page")
 		defer a.Free(r, size)
 	}
+}
+
+// failDecommits makes every decommit of HugePageArenas fail, as windows'
+// can, until the test ends.
+func failDecommits(t *testing.T) {
+	prev := decommitPages
+	t.Cleanup(func() { decommitPages = prev })
+	decommitPages = func(unsafe.Pointer, uintptr) error { return errors.New("injected") }
 }

@@ -94,25 +94,33 @@ func TestGOPYMALLOCChild(t *testing.T) {
 }
 
 func TestGOPYMALLOC_HUGEPAGES(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the test binary 4 times")
-	}
-	for value, want := range map[string]string{
+	testEnvVar(t, "TestHugePagesChild", HugePagesEnvVar, "arenas: ", map[string]string{
 		"": "obmalloc.MmapArenas", "0": "obmalloc.MmapArenas", "1": "*obmalloc.HugePageArenas",
-	} {
+	}, "yes", `Fatal error: pymalloc: GOPYMALLOC_HUGEPAGES="yes": want 1 (huge pages), 0 or unset`)
+}
+
+// testEnvVar runs the child test once per value of the environment
+// variable, which must print prefix and the value's meaning and pass its
+// checks, and once with a bad value, which must stop the program at
+// start-up with exit status 1 and the message.
+func testEnvVar(t *testing.T, child, envVar, prefix string, values map[string]string, bad, message string) {
+	if testing.Short() {
+		t.Skipf("runs the test binary %d times", len(values)+1)
+	}
+	for value, want := range values {
 		t.Run("value="+value, func(t *testing.T) {
-			stdout, stderr, err := runChildTest(t, "TestHugePagesChild", HugePagesEnvVar+"="+value)
+			stdout, stderr, err := runChildTest(t, child, envVar+"="+value)
 			require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
-			assert.Contains(t, stdout, "arenas: "+want+"\n")
+			assert.Contains(t, stdout, prefix+want+"\n")
 			assert.Contains(t, stdout, "checks: ok\n")
 		})
 	}
 	t.Run("unknown", func(t *testing.T) {
-		stdout, stderr, err := runChildTest(t, "TestHugePagesChild", HugePagesEnvVar+"=yes")
+		stdout, stderr, err := runChildTest(t, child, envVar+"="+bad)
 		var exit *exec.ExitError
 		require.ErrorAs(t, err, &exit)
 		assert.Equal(t, 1, exit.ExitCode())
-		assert.Equal(t, `Fatal error: pymalloc: GOPYMALLOC_HUGEPAGES="yes": want 1 (huge pages), 0 or unset`+"\n", stderr)
+		assert.Equal(t, message+"\n", stderr)
 		assert.Empty(t, stdout)
 	})
 }
@@ -158,25 +166,9 @@ func TestMain(m *testing.M) {
 }
 
 func TestGOPYMALLOC_ARENAS(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the test binary 4 times")
-	}
-	for value, want := range map[string]string{"": "keep", "keep": "keep", "release": "release"} {
-		t.Run("value="+value, func(t *testing.T) {
-			stdout, stderr, err := runChildTest(t, "TestArenasChild", ArenasEnvVar+"="+value)
-			require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
-			assert.Contains(t, stdout, "policy: "+want+"\n")
-			assert.Contains(t, stdout, "checks: ok\n")
-		})
-	}
-	t.Run("unknown", func(t *testing.T) {
-		stdout, stderr, err := runChildTest(t, "TestArenasChild", ArenasEnvVar+"=never")
-		var exit *exec.ExitError
-		require.ErrorAs(t, err, &exit)
-		assert.Equal(t, 1, exit.ExitCode())
-		assert.Equal(t, `Fatal error: pymalloc: GOPYMALLOC_ARENAS="never": want keep, release or unset`+"\n", stderr)
-		assert.Empty(t, stdout)
-	})
+	testEnvVar(t, "TestArenasChild", ArenasEnvVar, "policy: ", map[string]string{
+		"": "keep", "keep": "keep", "release": "release",
+	}, "never", `Fatal error: pymalloc: GOPYMALLOC_ARENAS="never": want keep, release or unset`)
 }
 
 // TestArenasChild runs in the child only: it fills many arenas, frees
