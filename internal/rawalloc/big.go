@@ -6,8 +6,10 @@ import "github.com/gopymalloc/gopymalloc/mmap"
 // while they wait in the cache. Under it, reusing a cached mapping costs no
 // system call and no page fault; over it, a newly freed mapping gives its
 // pages back to the OS (all but the header's) and keeps only its address
-// range.
-const bigCacheCommittedBytes = 64 << 20
+// range. A variable so that tests can lower it: FuzzHeap's blocks would
+// never add up to 64 MiB, and past the budget is where a failed decommit
+// loses a mapping.
+var bigCacheCommittedBytes uintptr = 64 << 20
 
 // bigEntry is a freed big block's mapping waiting in the cache.
 type bigEntry struct {
