@@ -83,7 +83,6 @@ func (c *Collector) Collect(gen int) int {
 	if gen < 0 || gen >= NumGenerations {
 		panic(argUsage("Collect", strconv.Itoa(gen), "invalid generation"))
 	}
-	c.checkUsable("Collect")
 	if c.collecting {
 		return 0
 	}
@@ -91,12 +90,6 @@ func (c *Collector) Collect(gen int) int {
 	n := c.guarded(gen)
 	c.collecting = false
 	return n
-}
-
-func (c *Collector) checkUsable(call string) {
-	if c.broken != "" {
-		panic(argUsage(call, "", "the collector is unusable: %s", c.broken))
-	}
 }
 
 // Enable turns automatic collection on (gc.enable).

@@ -252,3 +252,47 @@ func TestCloseRefusesWhatItCannotTrust(t *testing.T) {
 		assert.Equal(t, int64(1), c.IntValue(one), "the collector still works")
 	})
 }
+
+// TestBrokenCollectorRefusesEveryCall: after a collection panicked half-way
+// (here a Traverse that panics), the collector's lists are in whatever
+// state the collection left them. Decref of a tracked object used to
+// untrack it through those links and crash with a nil dereference; every
+// call now panics with a *UsageError naming the call, the object and why,
+// and Close refuses (TestCloseRefusesWhatItCannotTrust).
+func TestBrokenCollectorRefusesEveryCall(t *testing.T) {
+	boom := true
+	typ := RegisterType(TypeSpec{Name: "BoomInTraverse", GC: true, Traverse: func(o Object, visit func(Object)) {
+		if boom {
+			panic("traverse bug")
+		}
+	}})
+	c := NewCollector()
+	c.Disable()
+	l := c.NewList()
+	obj := c.NewObject(typ)
+	i := c.NewInt(7)
+	require.PanicsWithValue(t, "traverse bug", func() { c.Collect(2) })
+	boom = false
+
+	const why = "the collector is unusable: a collection of generation 2 panicked"
+	for _, tc := range []struct {
+		name string
+		f    func()
+		want string
+	}{
+		{"Decref of a tracked list", func() { c.Decref(l) }, "gcmodule: Decref(" + hex(l) + "): " + why},
+		{"Decref of the object whose traverse panicked", func() { c.Decref(obj) }, "gcmodule: Decref(" + hex(obj) + "): " + why},
+		{"Decref of an int", func() { c.Decref(i) }, "gcmodule: Decref(" + hex(i) + "): " + why},
+		{"Incref", func() { c.Incref(l) }, "gcmodule: Incref(" + hex(l) + "): " + why},
+		{"ListAppend", func() { c.ListAppend(l, i) }, "gcmodule: ListAppend(" + hex(l) + "): " + why},
+		{"NewList", func() { c.NewList() }, "gcmodule: NewList: " + why},
+		{"NewWeakref", func() { c.NewWeakref(l, Nil) }, "gcmodule: NewWeakref(" + hex(l) + "): " + why},
+		{"Collect", func() { c.Collect(0) }, "gcmodule: Collect: " + why},
+		{"GetObjects", func() { c.GetObjects(-1) }, "gcmodule: GetObjects: " + why},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			requireUsage(t, tc.want, tc.f)
+		})
+	}
+	assert.ErrorContains(t, c.Close(), "the collector is unusable (a collection of generation 2 panicked")
+}

@@ -416,12 +416,17 @@ func (c *Collector) collectGenerations() int {
 
 // guarded runs one collection and marks the collector unusable if it
 // panics half-way (a broken reference count, a misbehaving traverse): its
-// lists could be in any state.
+// lists could be in any state (mid-collection, the prev links hold
+// gc_refs), and a Decref that untracked an object would follow them.
+// From then on every call refuses with a *UsageError: the empty address
+// range sends every object to badHandle, as Close's does, so Incref and
+// Decref pay nothing for the check.
 func (c *Collector) guarded(gen int) (n int) {
 	ok := false
 	defer func() {
 		if !ok {
 			c.broken = fmt.Sprintf("a collection of generation %d panicked", gen)
+			c.lo, c.hi = ^uintptr(0), 0
 		}
 	}()
 	n = c.collectWithCallback(gen)

@@ -263,9 +263,20 @@ func (c *Collector) closedError(call string) *UsageError {
 // checkOpen panics if c is closed; methods that take an object learn it
 // from the handle check instead.
 func (c *Collector) checkOpen(call string) {
+	if c.closed || c.broken != "" {
+		c.refuse(call)
+	}
+}
+
+// refuse panics for a call on a closed collector or on one a panicking
+// collection left unusable.
+//
+//go:noinline
+func (c *Collector) refuse(call string) {
 	if c.closed {
 		panic(c.closedError(call))
 	}
+	panic(argUsage(call, "", "the collector is unusable: %s", c.broken))
 }
 
 // alloc returns a new object of type t with size bytes of zeroed data,

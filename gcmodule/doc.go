@@ -119,7 +119,9 @@
 // the error Python's gc module raises, "invalid generation" for
 // Collect(3)), a type spec without a name. A broken count found by a
 // collection panics the same way (CPython aborts) and leaves the collector
-// unusable; Collect then panics with a *UsageError saying so. Running out
+// unusable: every later call on it, Decref of its objects included, panics
+// with a *UsageError saying so, and Close refuses to free what it can no
+// longer trust. Running out
 // of memory is not misuse: constructors return Nil and mutators
 // ErrNoMemory.
 //

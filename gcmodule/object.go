@@ -141,6 +141,8 @@ func (c *Collector) badHandle(call string, o Object) {
 	switch {
 	case c.closed:
 		panic(c.closedError(call))
+	case c.broken != "":
+		panic(usage(call, o, "the collector is unusable: %s", c.broken))
 	case o == Nil:
 		panic(usage(call, o, "nil object"))
 	case a&7 != 0:
