@@ -23,8 +23,10 @@ type cli struct {
 
 func newCLI(name, synopsis string, usage func(io.Writer), stdout, stderr io.Writer) *cli {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {} // flag prints the error; bad prints the synopsis
+	// flag's own message ("flag provided but not defined: -x") does not
+	// say which command refused it: parse prints it through bad instead.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	return &cli{name: name, synopsis: synopsis, usage: usage, stdout: stdout, stderr: stderr, fs: fs}
 }
 
@@ -37,7 +39,7 @@ func (c *cli) parse(args []string) (code int, done bool) {
 			c.usage(c.stdout)
 			return exitOK, true
 		}
-		return c.synopsisOnly(), true
+		return c.bad("%v", err), true
 	}
 	return exitOK, false
 }

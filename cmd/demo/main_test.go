@@ -58,9 +58,29 @@ func TestSubcommandHelpAndBadFlag(t *testing.T) {
 			code, stdout, stderr = runDemo(s.name, "-no-such-flag")
 			assert.Equal(t, exitUsage, code)
 			assert.Empty(t, stdout)
-			assert.Contains(t, stderr, "-no-such-flag")
+			assert.Contains(t, stderr, "demo "+s.name+": flag provided but not defined: -no-such-flag\n",
+				"the message names the subcommand that refused the flag")
 			assert.Contains(t, stderr, "usage: "+s.synopsis)
 		})
+	}
+}
+
+// flag's own errors (a flag without its value, a value of the wrong type)
+// name the subcommand too, as the demo's own usage errors do.
+func TestFlagErrorsNameTheSubcommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"gc", "-n", "abc"}, `demo gc: invalid value "abc" for flag -n: parse error`},
+		{[]string{"heapmap", "-o"}, "demo heapmap: flag needs an argument: -o"},
+		{[]string{"replay", "-repeat", "x", "t.gz"}, `demo replay: invalid value "x" for flag -repeat: parse error`},
+		{[]string{"story", "-chapter="}, `demo story: invalid value "" for flag -chapter: parse error`},
+	} {
+		code, stdout, stderr := runDemo(tc.args...)
+		assert.Equal(t, exitUsage, code, "%v", tc.args)
+		assert.Empty(t, stdout, "%v", tc.args)
+		assert.True(t, strings.HasPrefix(stderr, tc.want+"\n"), "%v: %q", tc.args, stderr)
 	}
 }
 

@@ -21,12 +21,12 @@ const replaySynopsis = "demo replay [-stats] [-stats-at N1,N2,...] [-arenas keep
 func replayUsage(w io.Writer) {
 	fmt.Fprint(w, "  "+replaySynopsis+`
                 replay CPython allocation traces (format:
-                ../shared/traces/FORMAT.md) through a fresh heap each, printing one key=value line of
-                measurements per trace (the keys of the C replayer, so the
-                figures compare) and, if asked, the heap's statistics in
-                the layout of CPython's sys._debugmallocstats(). Every trace
-                is read and checked before the first replay. Flags go
-                before the trace files:
+                ../shared/traces/FORMAT.md) through a fresh heap each,
+                printing one key=value line of measurements per trace (the
+                keys of the C replayer, so the figures compare) and, if
+                asked, the heap's statistics in the layout of CPython's
+                sys._debugmallocstats(). Every trace is read and checked
+                before the first replay. Flags go before the trace files:
     -stats          print the statistics after the last op
     -stats-at LIST  print them after each op of LIST (ops counted from 1,
                     strictly ascending, within every trace), e.g. 778045,1556090
@@ -52,8 +52,8 @@ func replayUsage(w io.Writer) {
 // on stdout.
 func replayCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {} // the errors are printed by flag, the usage below
+	fs.SetOutput(io.Discard) // bad prints flag's errors, naming the command
+	fs.Usage = func() {}
 	stats := fs.Bool("stats", false, "")
 	statsAt := fs.String("stats-at", "", "")
 	arenas := fs.String("arenas", "keep", "")
@@ -78,7 +78,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 			replayUsage(stdout)
 			return exitOK
 		}
-		return synopsis() // flag has printed the error
+		return bad("%v", err)
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
