@@ -10,9 +10,9 @@
 //
 // Regions come back zeroed, readable and writable, aligned to the page
 // size and outside the Go heap: the Go garbage collector neither scans nor
-// moves them, so they must never hold Go pointers (see DESIGN.md). The
-// functions are safe for concurrent use; the operating system serialises
-// them.
+// moves them, so they must never hold Go pointers (a pointer stored there
+// does not keep its target alive). The functions are safe for concurrent
+// use; the operating system serialises them.
 //
 // Like CPython's _PyObject_ArenaMmap, Map asks for exactly the size given
 // and accepts whatever page-aligned address the system picks; callers that

@@ -7,8 +7,9 @@ import (
 )
 
 // The debug hooks' reports. A block's dump is _PyObject_DebugDumpAddress
-// line for line (docs/cpython-obmalloc.md §10.3 has CPython's own output),
-// but for three things docs/fidelity.md lists: a line when the size field
+// line for line (../shared/docs/cpython-obmalloc.md §10.3, beside the
+// checkout, has CPython's own output), but for three things
+// docs/fidelity.md lists: a line when the size field
 // was overwritten (the tail is read at the true size), frames that name
 // their Go function, and an unprintable id byte shown as \xNN:
 //
