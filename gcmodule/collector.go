@@ -73,7 +73,10 @@ type Collector struct {
 	// emptyTuple is (), CPython's singleton: NewTuple() hands out new
 	// references to it; it is never tracked, counted or freed.
 	emptyTuple Object
-	Callbacks  []Callback
+	// Callbacks is gc.callbacks: called in order around every collection,
+	// automatic or asked for. A program may edit it as Python code edits
+	// the list; AddCallback returns the matching remove.
+	Callbacks []Callback
 
 	stats            [NumGenerations]GenStats
 	longLivedTotal   int

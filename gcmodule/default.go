@@ -1,7 +1,7 @@
 package gcmodule
 
 // Default is the package's collector, the one the package-level functions
-// below use; CPython has one per interpreter. Like any Collector it
+// use; CPython has one per interpreter. Like any Collector it
 // belongs to one goroutine at a time. It is made when the package is
 // initialized, after the built-in types are registered.
 var Default *Collector

@@ -209,7 +209,9 @@ func (c *Collector) intern(name string) Object {
 
 // SetAttr sets o.name = v, taking a reference to v, which must not be Nil
 // (DelAttr deletes). It returns ErrNoMemory when memory runs out: for the
-// name's str, or for the __dict__ the instance may need (see above).
+// name's str, or for the __dict__ the instance gets once its class's
+// shared keys (at most 30 names, less one per instance made) cannot take
+// the name.
 func (c *Collector) SetAttr(o Object, name string, v Object) error {
 	c.checkKind("SetAttr", o, kindInstance)
 	c.check("SetAttr", v)

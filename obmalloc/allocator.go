@@ -33,6 +33,8 @@ type ArenaAllocator interface {
 // ArenaSize bytes, like CPython's _PyObject_ArenaMmap.
 type MmapArenas struct{}
 
+// Alloc maps size bytes with mmap.Map, or returns nil when the system
+// refuses.
 func (MmapArenas) Alloc(size uintptr) unsafe.Pointer {
 	p, err := mmap.Map(size)
 	if err != nil {
@@ -41,6 +43,9 @@ func (MmapArenas) Alloc(size uintptr) unsafe.Pointer {
 	return p
 }
 
+// Free unmaps the arena. It panics when the system refuses, which means
+// p and size were not those of one Alloc: the heap's memory can no longer
+// be trusted.
 func (MmapArenas) Free(p unsafe.Pointer, size uintptr) {
 	if err := mmap.Unmap(p, size); err != nil {
 		panic(fmt.Sprintf("obmalloc: unmapping arena %p: %v", p, err))

@@ -34,7 +34,7 @@ import (
 // happened, where.
 type Fault struct {
 	Call    string  // the method misused: "Free", "Realloc", "Malloc", "HugePageArenas.Free", ...
-	Addr    uintptr // the pointer passed to it (the size, for Malloc on a closed heap and HugePageArenas.Alloc)
+	Addr    uintptr // the pointer passed to it (the size, for Malloc or Calloc on a closed heap and HugePageArenas.Alloc)
 	Problem string  // what was wrong, in words
 }
 

@@ -23,22 +23,22 @@ func (s PoolState) String() string {
 
 // PoolInfo describes one pool.
 type PoolInfo struct {
-	Address  uintptr
-	State    PoolState
-	Class    int     // size class; -1 for virgin and empty pools
-	Size     uintptr // block size in bytes; 0 for virgin and empty pools
-	Used     int     // blocks in use
-	Capacity int     // blocks the pool holds in its class; 0 for virgin and empty pools
+	Address  uintptr   // the pool's first byte, where its header starts
+	State    PoolState // which list, if any, holds the pool
+	Class    int       // size class; -1 for virgin and empty pools
+	Size     uintptr   // block size in bytes; 0 for virgin and empty pools
+	Used     int       // blocks in use
+	Capacity int       // blocks the pool holds in its class; 0 for virgin and empty pools
 }
 
 // ArenaInfo describes one mapped arena and every pool in it, in address
 // order.
 type ArenaInfo struct {
-	Index      int     // slot in the arenas vector
-	Address    uintptr // base of the mapping
-	Misaligned bool    // the base is not pool-aligned, so the arena has one pool less
-	FreePools  int     // nfreepools: empty plus virgin pools
-	Pools      []PoolInfo
+	Index      int        // slot in the arenas vector
+	Address    uintptr    // base of the mapping
+	Misaligned bool       // the base is not pool-aligned, so the arena has one pool less
+	FreePools  int        // nfreepools: empty plus virgin pools
+	Pools      []PoolInfo // every pool slot, carved or not, in address order
 }
 
 // Arenas returns every mapped arena, in the order of the arenas vector.

@@ -13,8 +13,8 @@ type ClassStats struct {
 // are in bytes.
 type Stats struct {
 	Threshold uintptr // small-request threshold
-	PoolSize  uintptr
-	ArenaSize uintptr
+	PoolSize  uintptr // the layout's pool size
+	ArenaSize uintptr // the layout's arena size
 
 	// Classes has one entry per size class, empty ones included.
 	Classes []ClassStats
@@ -31,9 +31,9 @@ type Stats struct {
 	BytesLostToQuantization   uintptr // Σ non-empty pools × the unusable tail of a pool
 	BytesLostToArenaAlignment uintptr // PoolSize × arenas whose base is not pool-aligned
 
-	ArenaMapMidNodes  int
-	ArenaMapBotNodes  int
-	ArenaMapRootBytes uintptr
+	ArenaMapMidNodes  int     // mid nodes of the radix tree mapped (kept until Close)
+	ArenaMapBotNodes  int     // bottom nodes mapped (kept until Close)
+	ArenaMapRootBytes uintptr // size of the root node
 	ArenaMapMidBytes  uintptr // per mid node
 	ArenaMapBotBytes  uintptr // per bottom node
 

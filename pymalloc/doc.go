@@ -33,14 +33,16 @@
 // # The large-block allocator
 //
 // CPython hands large requests to the C library's malloc. gopymalloc has
-// no C: its large-block allocator carves size classes (513 bytes and up,
-// four classes per power of two) out of 1 MiB chunks from mmap and keeps
-// each freed block on a free list for the next request of its class, so a
-// trace in which a few percent of requests are large makes no system call
-// per request. Blocks too large for a class get a mapping of their own,
-// which is also kept and reused. Like the arenas, it never unmaps; past
-// 64 MiB of cached big blocks, the pages of a newly freed one are handed
-// back (decommitted) while its address range stays.
+// no C: its large-block allocator carves size classes (16-byte steps up
+// to 128 bytes, then four per power of two up to 256 KiB; the heap sends
+// it 0 bytes and 513 and up, RawMalloc any size) out of chunks of 1 MiB
+// and more from mmap, and keeps each freed block on a free list for the
+// next request of its class, so a trace in which a few percent of
+// requests are large makes no system call per request. Blocks too large
+// for a class get a mapping of their own, which is also kept and reused.
+// Like the arenas, it never unmaps; past 64 MiB of cached big blocks, the
+// pages of a newly freed one are handed back (decommitted) while its
+// address range stays.
 //
 // # Concurrency and its cost
 //
