@@ -135,6 +135,22 @@ func ExampleSnapshot_Statistics() {
 	// example_debug_test.go:124: size=10000 B, count=10, average=1000 B
 }
 
+// Filter keeps the traces a function accepts, here those of one domain;
+// Format prints a traceback as tracemalloc does.
+func ExampleSnapshot_Filter() {
+	_ = pymalloc.StartTracing(1)
+	defer pymalloc.StopTracing()
+	obj, mem := pymalloc.Malloc(40), pymalloc.MemMalloc(24)
+	defer pymalloc.Free(obj)
+	defer pymalloc.MemFree(mem)
+	s, _ := pymalloc.TakeSnapshot()
+	memOnly := s.Filter(func(t pymalloc.Trace) bool { return t.Domain == pymalloc.DomainMem })
+	for _, t := range memOnly.Traces {
+		fmt.Println(t.Domain, t.Size, len(t.Traceback.Format()), "line per frame")
+	}
+	// Output: MEM 24 1 line per frame
+}
+
 // The live blocks as a pprof profile, for go tool pprof.
 func ExampleLiveProfile() {
 	_ = pymalloc.StartTracing(1)

@@ -2,7 +2,7 @@ package pymalloc_test
 
 import (
 	"fmt"
-	"os"
+	"strings"
 	"unsafe"
 
 	"github.com/gopymalloc/gopymalloc/pymalloc"
@@ -76,9 +76,28 @@ func ExampleSetAllocator() {
 	// Output: PyMem_Malloc calls seen: 2
 }
 
-// The statistics in the layout of CPython's sys._debugmallocstats().
+// The statistics in the layout of CPython's sys._debugmallocstats(). The
+// rows depend on what the process holds, so this prints only the head of
+// the dump and the row of the 112-byte class that a 100-byte block
+// needs.
 func ExampleWriteDebugMallocStats() {
 	p := pymalloc.Malloc(100)
 	defer pymalloc.Free(p)
-	_ = pymalloc.WriteDebugMallocStats(os.Stdout)
+	var dump strings.Builder
+	if err := pymalloc.WriteDebugMallocStats(&dump); err != nil {
+		fmt.Println(err)
+	}
+	lines := strings.Split(dump.String(), "\n")
+	fmt.Println(strings.Join(lines[:4], "\n"))
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) == 5 && f[0] == "6" {
+			fmt.Println("class", f[0], "holds", f[1], "byte blocks")
+		}
+	}
+	// Output:
+	// Small block threshold = 512, in 32 size classes.
+	//
+	// class   size   num pools   blocks in use  avail blocks
+	// -----   ----   ---------   -------------  ------------
+	// class 6 holds 112 byte blocks
 }
