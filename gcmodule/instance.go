@@ -147,6 +147,7 @@ func (c *Collector) initInlineValues(o Object, t *typeDesc) bool {
 
 // ClassSpec describes a class for NewClass.
 type ClassSpec struct {
+	// Name is the class's name (tp_name), which the debug output prints.
 	Name string
 	// Finalize is __del__ (PEP 442): called at most once, by the last
 	// Decref or by the collector when the instance is cyclic garbage;

@@ -32,9 +32,9 @@ const MaxTracebackLimit = 65535
 
 // Frame is one frame of a traceback: a Go source line and its function.
 type Frame struct {
-	File     string
-	Line     int
-	Function string
+	File     string // the source file, as runtime.Frame names it (a full path unless built with -trimpath)
+	Line     int    // its line number; 0 in the statistics of ByFile
+	Function string // the package-qualified function, as runtime.Frame gives it
 }
 
 // String is "file:line", as tracemalloc prints a frame.
@@ -66,9 +66,9 @@ func (t Traceback) Format() []string {
 
 // Trace is one traced block.
 type Trace struct {
-	Domain    Domain  // the domain that allocated it
-	Size      uintptr // bytes requested
-	Traceback Traceback
+	Domain    Domain    // the domain that allocated it
+	Size      uintptr   // bytes requested
+	Traceback Traceback // where it was allocated
 }
 
 // String is "file:line: size", as tracemalloc's Trace prints.
@@ -388,6 +388,7 @@ func BlockTraceback(p unsafe.Pointer) Traceback {
 // Snapshot is the traces of the live blocks at one moment
 // (tracemalloc.Snapshot).
 type Snapshot struct {
+	// Traces has one trace per live traced block, in no particular order.
 	Traces []Trace
 	// TracebackLimit is the limit in force when the snapshot was taken.
 	TracebackLimit int
@@ -450,9 +451,9 @@ func (g GroupBy) String() string {
 
 // Statistic is the blocks of one group (tracemalloc.Statistic).
 type Statistic struct {
-	Traceback Traceback
-	Size      uintptr
-	Count     int
+	Traceback Traceback // the group's key: one frame, or the whole traceback for ByTraceback
+	Size      uintptr   // bytes requested by the group's blocks
+	Count     int       // blocks
 }
 
 // String is tracemalloc's: "file:line: size=1024 B, count=3, average=341 B".
@@ -467,11 +468,11 @@ func (s Statistic) String() string {
 // StatisticDiff is one group's change between two snapshots
 // (tracemalloc.StatisticDiff).
 type StatisticDiff struct {
-	Traceback Traceback
-	Size      uintptr
-	SizeDiff  int64
-	Count     int
-	CountDiff int
+	Traceback Traceback // the group's key, as in Statistic
+	Size      uintptr   // bytes in the newer snapshot (0 for a group that is gone)
+	SizeDiff  int64     // newer minus older, in bytes
+	Count     int       // blocks in the newer snapshot
+	CountDiff int       // newer minus older, in blocks
 }
 
 // String is tracemalloc's: "file:line: size=3200 B (+3200 B), count=100 (+100), average=32 B".
