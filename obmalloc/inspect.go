@@ -1,6 +1,9 @@
 package obmalloc
 
-import "unsafe"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // Inspection: where blocks live and what each arena holds, for tools and
 // for the demo's picture of the heap. These walk the heap's structures
@@ -17,8 +20,14 @@ const (
 	PoolFull                    // every block in use: on no list
 )
 
+var poolStateNames = [...]string{"virgin", "empty", "used", "full"}
+
+// String names the state; a value outside the four is PoolState(N).
 func (s PoolState) String() string {
-	return [...]string{"virgin", "empty", "used", "full"}[s]
+	if s >= 0 && int(s) < len(poolStateNames) {
+		return poolStateNames[s]
+	}
+	return fmt.Sprintf("PoolState(%d)", int(s))
 }
 
 // PoolInfo describes one pool.

@@ -134,3 +134,19 @@ func TestHasRoom(t *testing.T) {
 	assert.True(t, h.HasRoom(512))
 	assert.False(t, h.HasRoom(16))
 }
+
+// PoolState's String names the four states and, like ArenaPolicy's, says
+// PoolState(N) for any other value; it used to index out of range.
+func TestPoolStateString(t *testing.T) {
+	for _, tc := range []struct {
+		s    PoolState
+		want string
+	}{
+		{PoolVirgin, "virgin"},
+		{PoolFull, "full"},
+		{PoolFull + 1, "PoolState(4)"},
+		{-1, "PoolState(-1)"},
+	} {
+		assert.Equal(t, tc.want, tc.s.String())
+	}
+}
