@@ -22,8 +22,12 @@ type Backend struct {
 	// as uintptr.
 	OffHeap bool
 
-	replay      func(t *Trace, touch bool) (Record, error)
-	churn, bulk func(b *testing.B)
+	replay func(t *Trace, touch bool) (Record, error)
+	// churn and bulk run a workload on a fresh instance; report, if not
+	// nil, is also given the error when the instance cannot be opened or
+	// closed, because testing.Benchmark drops a failed benchmark's
+	// messages.
+	churn, bulk func(b *testing.B, report func(error))
 	open        func() (Instance, error)
 }
 
@@ -41,8 +45,8 @@ func (b Backend) Replay(t *Trace, touch bool) (Record, error) { return b.replay(
 
 // Churn and Bulk run the allocator core's workloads (package workload) on
 // a fresh instance.
-func (b Backend) Churn(tb *testing.B) { b.churn(tb) }
-func (b Backend) Bulk(tb *testing.B)  { b.bulk(tb) }
+func (b Backend) Churn(tb *testing.B) { b.churn(tb, nil) }
+func (b Backend) Bulk(tb *testing.B)  { b.bulk(tb, nil) }
 
 // Open returns a fresh instance.
 func (b Backend) Open() (Instance, error) { return b.open() }
@@ -145,8 +149,8 @@ func offHeapEntry[A offHeapAllocator](name, about string, open func() (A, error)
 				return a.replayOps(ops, t.Callocs, table.base(), touch)
 			})
 		},
-		churn: func(b *testing.B) { workload.Churn(b, mustOpen(b, open)) },
-		bulk:  func(b *testing.B) { workload.Bulk(b, mustOpen(b, open)) },
+		churn: func(b *testing.B, report func(error)) { workload.Churn(b, mustOpen(b, open, report)) },
+		bulk:  func(b *testing.B, report func(error)) { workload.Bulk(b, mustOpen(b, open, report)) },
 		open:  func() (Instance, error) { return open() },
 	}
 }
@@ -164,22 +168,30 @@ func goHeapEntry[A goHeapAllocator, P Instance](name, about string, open func() 
 				return a.replayOps(ops, t.Callocs, table.base(), touch)
 			})
 		},
-		churn: func(b *testing.B) { workload.Churn(b, pointers(open())) },
-		bulk:  func(b *testing.B) { workload.Bulk(b, pointers(open())) },
+		churn: func(b *testing.B, _ func(error)) { workload.Churn(b, pointers(open())) },
+		bulk:  func(b *testing.B, _ func(error)) { workload.Bulk(b, pointers(open())) },
 		open:  func() (Instance, error) { return pointers(open()), nil },
 	}
 }
 
 // mustOpen opens an instance for a benchmark and closes it when the
-// benchmark ends.
-func mustOpen[A Instance](b *testing.B, open func() (A, error)) A {
+// benchmark ends; a failure to open or close fails the benchmark and, if
+// report is not nil, goes to report too.
+func mustOpen[A Instance](b *testing.B, open func() (A, error), report func(error)) A {
+	fail := func(what string, err error) error {
+		err = fmt.Errorf("%s: %w", what, err)
+		if report != nil {
+			report(err)
+		}
+		return err
+	}
 	a, err := open()
 	if err != nil {
-		b.Fatal(err)
+		b.Fatal(fail("opening an instance", err))
 	}
 	b.Cleanup(func() {
 		if err := a.Close(); err != nil {
-			b.Error(err)
+			b.Error(fail("closing the instance", err))
 		}
 	})
 	return a

@@ -68,9 +68,9 @@ func Child(args []string, stdout io.Writer) error {
 			return fmt.Errorf("child: -benchtime: %w", err)
 		}
 		if kind == "churn" {
-			rec = RunChurn(b)
+			rec, err = RunChurn(b)
 		} else {
-			rec = RunBulk(b)
+			rec, err = RunBulk(b)
 		}
 	case "bulkmem":
 		rec, err = RunBulkMemory(b)

@@ -2,13 +2,14 @@ package bench
 
 import (
 	"errors"
-	"github.com/gopymalloc/gopymalloc/internal/procmem"
+	"fmt"
 	"runtime"
 	"runtime/debug"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/gopymalloc/gopymalloc/internal/procmem"
 	"github.com/gopymalloc/gopymalloc/internal/workload"
 )
 
@@ -20,13 +21,28 @@ import (
 // pays with its hand-inlined copy). Every backend pays it alike.
 
 // RunChurn measures workload.Churn: ns per op, one free and one malloc.
-func RunChurn(b Backend) Record {
-	return benchRecord("churn", b, testing.Benchmark(b.churn))
-}
+func RunChurn(b Backend) (Record, error) { return runBenchmark("churn", b, b.churn) }
 
 // RunBulk measures workload.Bulk: ns per block, one malloc and one free.
-func RunBulk(b Backend) Record {
-	return benchRecord("bulk", b, testing.Benchmark(b.bulk))
+func RunBulk(b Backend) (Record, error) { return runBenchmark("bulk", b, b.bulk) }
+
+// runBenchmark runs f under testing.Benchmark. A benchmark that fails
+// (b.Fatal, b.Error, also from a Cleanup) comes back from
+// testing.Benchmark as a zero result, N = 0 and no time, with its
+// messages dropped: that must be an error, not a record of 0 ns per op.
+func runBenchmark(kind string, b Backend, f func(*testing.B, func(error))) (Record, error) {
+	var errs []error
+	// testing.Benchmark runs f on other goroutines, one run at a time,
+	// and returns after the last: errs needs no lock.
+	res := testing.Benchmark(func(tb *testing.B) { f(tb, func(err error) { errs = append(errs, err) }) })
+	err := errors.Join(errs...)
+	if err == nil && res.N == 0 {
+		err = errors.New("the benchmark failed (testing.Benchmark returned no result)")
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("%s %s: %w", kind, b.Name, err)
+	}
+	return benchRecord(kind, b, res), nil
 }
 
 func benchRecord(kind string, b Backend, res testing.BenchmarkResult) Record {
