@@ -29,6 +29,9 @@ type Backend struct {
 	// messages.
 	churn, bulk func(b *testing.B, report func(error))
 	open        func() (Instance, error)
+	// check, if not nil, says why the backend cannot be measured in a
+	// child of this process; open fails with the same error.
+	check func() error
 }
 
 // Instance is a fresh allocator behind the workloads' interface, for the
@@ -96,6 +99,20 @@ func ParseBackends(list string) ([]Backend, error) {
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// CheckBackends returns the first reason why one of bs cannot be measured
+// here (an environment variable that changes what it is), so that a
+// command can refuse before its first run.
+func CheckBackends(bs []Backend) error {
+	for _, b := range bs {
+		if b.check != nil {
+			if err := b.check(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Names lists the backends' names.

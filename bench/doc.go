@@ -17,6 +17,7 @@
 //
 //	gopymalloc      obmalloc.Heap with the zero Config, one goroutine: what `demo replay` measures
 //	gopymalloc-api  the package-level pymalloc functions: the same engine behind the domain switch and a mutex
+//	                (refused under a GOPYMALLOC* variable that would change what they serve)
 //	gopymalloc-huge gopymalloc with its arenas on transparent huge pages (obmalloc.HugePageArenas, opt-in, linux)
 //	gopymalloc-prefault gopymalloc with Config.Prefault: page faults taken ahead by other goroutines (opt-in)
 //	modernc         modernc.org/memory's Allocator, the cgo-free allocator under modernc.org/sqlite

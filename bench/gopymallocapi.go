@@ -1,6 +1,9 @@
 package bench
 
 import (
+	"fmt"
+	"os"
+	"slices"
 	"unsafe"
 
 	"github.com/gopymalloc/gopymalloc/pymalloc"
@@ -16,9 +19,39 @@ import (
 // The default heap is the process's, so "fresh" means fresh per process:
 // the command runs each replay in a new process, and in-process benchmarks
 // get a heap that earlier benchmarks have used (arenas are never unmapped).
-var gopymallocAPIBackend = offHeapEntry("gopymalloc-api",
-	"pymalloc.Malloc/Free...: the same engine behind the domain switch and a mutex",
-	func() (apiBackend, error) { return apiBackend{}, nil })
+var gopymallocAPIBackend = func() Backend {
+	b := offHeapEntry("gopymalloc-api",
+		"pymalloc.Malloc/Free...: the same engine behind the domain switch and a mutex",
+		func() (apiBackend, error) { return apiBackend{}, checkAPIEnv() })
+	b.check = checkAPIEnv
+	return b
+}()
+
+// apiEnv are the environment variables that change what the package-level
+// functions serve, read once when the process starts, with the values
+// that leave them on the default heap as gopymalloc's zero Config makes
+// it. Under any other value the backend would measure another allocator
+// (the large-block one, the debug hooks, huge-page arenas, released
+// arenas) under its name, and a child inherits the variables.
+var apiEnv = []struct {
+	name string
+	ok   []string
+}{
+	{pymalloc.EnvVar, []string{"", "default", "pymalloc"}},
+	{pymalloc.HugePagesEnvVar, []string{"", "0"}},
+	{pymalloc.ArenasEnvVar, []string{"", "keep"}},
+}
+
+// checkAPIEnv refuses the environment variables that would make
+// gopymalloc-api measure something else.
+func checkAPIEnv() error {
+	for _, v := range apiEnv {
+		if val := os.Getenv(v.name); !slices.Contains(v.ok, val) {
+			return fmt.Errorf("gopymalloc-api: %s=%q: the package-level functions would not serve the default heap this backend measures; unset it, or leave gopymalloc-api out", v.name, val)
+		}
+	}
+	return nil
+}
 
 type apiBackend struct{}
 

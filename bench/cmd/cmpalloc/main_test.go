@@ -158,3 +158,37 @@ func TestProfile(t *testing.T) {
 	code, _, _ = runCmd("profile", "-backend", "nope", "-o", prof, trace)
 	assert.Equal(t, exitUsage, code)
 }
+
+// Under GOPYMALLOC=malloc the package-level functions serve the
+// large-block allocator: every measuring command refuses gopymalloc-api
+// before its first run, and a child run of it fails, where both measured
+// the other allocator under gopymalloc-api's name. Backends that do not
+// read the variable still run.
+func TestAPIBackendUnderGOPYMALLOC(t *testing.T) {
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "example.trace")
+	require.NoError(t, os.WriteFile(trace, []byte(pytrace.FormatExample), 0o644))
+	t.Setenv("GOPYMALLOC", "malloc")
+	for _, args := range [][]string{
+		{"replay", "-rounds", "1", "-backends", "gopymalloc-api", trace},
+		{"replay", "-rounds", "1", trace}, // all backends
+		{"churn", "-rounds", "1", "-backends", "gopymalloc-api", "-benchtime", "10x"},
+		{"bulk", "-rounds", "1", "-backends", "gopymalloc-api", "-benchtime", "10x"},
+		{"gc", "-rounds", "1", "-backends", "gopymalloc-api", "-blocks", "10"},
+		{"profile", "-backend", "gopymalloc-api", "-o", filepath.Join(dir, "cpu.prof"), trace},
+	} {
+		code, stdout, stderr := runCmd(args...)
+		assert.Equal(t, exitUsage, code, "%q", args)
+		assert.Contains(t, stderr, `gopymalloc-api: GOPYMALLOC="malloc"`, "%q", args)
+		assert.NotContains(t, stderr, "round 1/1", "%q: refused before the first run", args)
+		assert.Empty(t, stdout, "%q", args)
+	}
+	var out bytes.Buffer
+	code := run([]string{childFlag, "replay", "-backend", "gopymalloc-api", trace}, &out, &out)
+	assert.Equal(t, exitFail, code)
+	assert.Contains(t, out.String(), `GOPYMALLOC="malloc"`)
+
+	code, stdout, stderr := runCmd("replay", "-rounds", "1", "-backends", "gopymalloc,freelist", trace)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "| example | freelist | 1 |")
+}

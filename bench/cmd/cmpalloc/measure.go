@@ -166,6 +166,9 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	backends, err := bench.ParseBackends(c.backends)
+	if err == nil {
+		err = bench.CheckBackends(backends)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "cmpalloc replay:", err)
 		return exitUsage
@@ -259,6 +262,9 @@ func workloadCmd(kind string) func([]string, io.Writer, io.Writer) int {
 			return exitUsage
 		}
 		backends, err := bench.ParseBackends(c.backends)
+		if err == nil {
+			err = bench.CheckBackends(backends)
+		}
 		if err == nil && fs.NArg() > 0 {
 			err = fmt.Errorf("unexpected arguments %q", fs.Args())
 		}
@@ -309,6 +315,9 @@ func gcCmd(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	backends, err := bench.ParseBackends(c.backends)
+	if err == nil {
+		err = bench.CheckBackends(backends)
+	}
 	if err == nil && (*blocks < 0 || *size == 0 || *collections < 1) {
 		err = errors.New("want -blocks >= 0, -size >= 1, -collections >= 1")
 	}

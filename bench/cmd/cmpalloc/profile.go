@@ -28,6 +28,10 @@ func profileCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cmpalloc profile: want -backend NAME (one of cmpalloc backends), -o FILE, -repeat >= 1 and one trace")
 		return exitUsage
 	}
+	if err := bench.CheckBackends([]bench.Backend{b}); err != nil {
+		fmt.Fprintln(stderr, "cmpalloc profile:", err)
+		return exitUsage
+	}
 	t, err := bench.LoadTrace(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintln(stderr, "cmpalloc profile:", err)
