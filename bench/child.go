@@ -63,9 +63,12 @@ func Child(args []string, stdout io.Writer) error {
 		rec, err = b.Replay(t, !*noTouch)
 		err = errors.Join(err, t.Release())
 	case "churn", "bulk":
+		if err := CheckBenchtime(*benchtime); err != nil {
+			return fmt.Errorf("child: %w", err)
+		}
 		testing.Init()
 		if err := flag.Set("test.benchtime", *benchtime); err != nil {
-			return fmt.Errorf("child: -benchtime: %w", err)
+			return fmt.Errorf("child: -benchtime %q: %w", *benchtime, err)
 		}
 		if kind == "churn" {
 			rec, err = RunChurn(b)

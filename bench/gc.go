@@ -34,6 +34,26 @@ type GCOptions struct {
 // other core, and the median of a run should not be such a wait.
 var DefaultGCOptions = GCOptions{Blocks: 5_000_000, Size: 64, Collections: 15, WarmUp: warmUp}
 
+// Check refuses options that measure nothing or write outside a block:
+// a block of 0 bytes has no first byte to write (from make it is the
+// runtime's zero-size object, shared by every such slice).
+func (o GCOptions) Check() error {
+	var errs []error
+	if o.Blocks < 0 {
+		errs = append(errs, fmt.Errorf("-blocks %d: want 0 or more", o.Blocks))
+	}
+	if o.Size < 1 {
+		errs = append(errs, fmt.Errorf("-size %d: want 1 or more bytes", o.Size))
+	}
+	if o.Collections < 1 {
+		errs = append(errs, fmt.Errorf("-collections %d: want 1 or more", o.Collections))
+	}
+	if o.WarmUp < 0 {
+		errs = append(errs, fmt.Errorf("-warmup %v: want 0 or more", o.WarmUp))
+	}
+	return errors.Join(errs...)
+}
+
 // liveSet holds a backend's blocks for the GC measurement.
 type liveSet struct {
 	inst    Instance
@@ -114,6 +134,9 @@ func (s *liveSet) release() error {
 // opt.Collections collections and reports their median, min and max in
 // milliseconds.
 func RunGC(name string, opt GCOptions) (Record, error) {
+	if err := opt.Check(); err != nil {
+		return Record{}, err
+	}
 	var b Backend
 	if name != EmptyHeap {
 		var ok bool
@@ -128,7 +151,7 @@ func RunGC(name string, opt GCOptions) (Record, error) {
 	runtime.GC()
 	runtime.GC()
 	spin(opt.WarmUp)
-	times := make([]float64, max(opt.Collections, 1))
+	times := make([]float64, opt.Collections)
 	for i := range times {
 		start := time.Now()
 		runtime.GC()

@@ -3,9 +3,12 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopymalloc/gopymalloc/internal/pytrace"
@@ -69,4 +72,18 @@ func loadText(t testing.TB, name, text string) *Trace {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, tr.Release()) })
 	return tr
+}
+
+// A trace without ops is refused: its ns per op would be an empty loop's
+// time over 1.
+func TestReadTraceRefusesNoOps(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty.trace")
+	require.NoError(t, os.WriteFile(path, []byte("# pytrace 1\n# only comments\n"), 0o644))
+	_, err := ReadTrace(path)
+	require.ErrorContains(t, err, "empty.trace: no ops to replay")
+	_, err = LoadTrace(path)
+	require.ErrorContains(t, err, "no ops to replay")
+	var out strings.Builder
+	require.ErrorContains(t, Child(ChildArgs("replay", "freelist", path)[1:], &out), "no ops to replay")
+	assert.Empty(t, out.String())
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 
 	"github.com/gopymalloc/gopymalloc/internal/pytrace"
@@ -44,10 +45,23 @@ func moveOffHeap(t *pytrace.Trace) (*Trace, error) {
 	return out, nil
 }
 
-// LoadTrace reads and validates the trace at path and moves it off the Go
+// ReadTrace reads and validates the trace at path, and refuses one
+// without ops: its ns per op would be the time of an empty loop.
+func ReadTrace(path string) (*pytrace.Trace, error) {
+	t, err := pytrace.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.Ops) == 0 {
+		return nil, fmt.Errorf("%s: no ops to replay", path)
+	}
+	return t, nil
+}
+
+// LoadTrace reads the trace at path (ReadTrace) and moves it off the Go
 // heap.
 func LoadTrace(path string) (*Trace, error) {
-	t, err := pytrace.ReadFile(path)
+	t, err := ReadTrace(path)
 	if err != nil {
 		return nil, err
 	}

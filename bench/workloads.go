@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -25,6 +27,22 @@ func RunChurn(b Backend) (Record, error) { return runBenchmark("churn", b, b.chu
 
 // RunBulk measures workload.Bulk: ns per block, one malloc and one free.
 func RunBulk(b Backend) (Record, error) { return runBenchmark("bulk", b, b.bulk) }
+
+// CheckBenchtime checks a -benchtime value as the testing package reads
+// it (a duration above 0, or a count above 0 followed by x), so that a
+// command refuses it before its first run rather than in every child.
+func CheckBenchtime(s string) error {
+	if n, ok := strings.CutSuffix(s, "x"); ok {
+		if c, err := strconv.ParseInt(n, 10, 0); err != nil || c <= 0 {
+			return fmt.Errorf("-benchtime %q: want a count above 0 before the x (100x) or a duration above 0 (1s)", s)
+		}
+		return nil
+	}
+	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+		return fmt.Errorf("-benchtime %q: want a duration above 0 (1s) or a count above 0 (100x)", s)
+	}
+	return nil
+}
 
 // runBenchmark runs f under testing.Benchmark. A benchmark that fails
 // (b.Fatal, b.Error, also from a Cleanup) comes back from

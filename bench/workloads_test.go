@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"unsafe"
 
@@ -87,4 +88,22 @@ func TestChurnWorkAllocatesNothing(t *testing.T) {
 		want += uint64(sizes[last&(1<<16-1)])
 	}
 	assert.Equal(t, want, requested, "the bytes the window holds at the end")
+}
+
+func TestCheckBenchtime(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"1s", true}, {"100ms", true}, {"100x", true}, {"1x", true},
+		{"0s", false}, {"-1s", false}, {"0x", false}, {"-5x", false},
+		{"x", false}, {"1.5x", false}, {"bogus", false}, {"", false},
+	} {
+		err := CheckBenchtime(tc.in)
+		if tc.ok {
+			assert.NoError(t, err, "%q", tc.in)
+		} else {
+			assert.ErrorContains(t, err, strconv.Quote(tc.in), "%q", tc.in)
+		}
+	}
 }

@@ -192,3 +192,41 @@ func TestAPIBackendUnderGOPYMALLOC(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, stdout, "| example | freelist | 1 |")
 }
+
+// Bad values are refused before the first run, with exit 2 and a message
+// that names the flag and the value: nothing is measured, no table is
+// printed.
+func TestBadValuesRefusedBeforeRunning(t *testing.T) {
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "example.trace")
+	require.NoError(t, os.WriteFile(trace, []byte(pytrace.FormatExample), 0o644))
+	empty := filepath.Join(dir, "empty.trace")
+	require.NoError(t, os.WriteFile(empty, []byte("# pytrace 1\n"), 0o644))
+	raw := filepath.Join(dir, "raw.txt")
+	require.NoError(t, os.WriteFile(raw, []byte("kind=churn backend=freelist ns_per_op=10 round=1\n"), 0o644))
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"churn", "-backends", "freelist", "-benchtime", "bogus"}, `-benchtime "bogus": want a duration above 0`},
+		{[]string{"churn", "-backends", "freelist", "-benchtime", "0s"}, `-benchtime "0s"`},
+		{[]string{"bulk", "-backends", "freelist", "-benchtime", "0x"}, `-benchtime "0x": want a count above 0`},
+		{[]string{"bulk", "-backends", "freelist", "-benchtime", "-3x"}, `-benchtime "-3x"`},
+		{[]string{"bulk", "-rounds", "1", "-backends", "freelist", "-benchtime", "10x", "-base", "modernc"}, `-base "modernc": only churn has a ratio column`},
+		{[]string{"churn", "-rounds", "0", "-backends", "freelist"}, "cmpalloc churn: -rounds 0: want at least 1"},
+		{[]string{"replay", "-rounds", "1", "-backends", "freelist", "-wait-idle", "-1s", trace}, "-wait-idle -1s: want 0"},
+		{[]string{"replay", "-rounds", "1", "-backends", "freelist", empty}, "empty.trace: no ops to replay"},
+		{[]string{"gc", "-backends", "freelist", "-blocks", "-5"}, "-blocks -5: want 0 or more"},
+		{[]string{"gc", "-backends", "freelist", "-size", "0"}, "-size 0: want 1 or more bytes"},
+		{[]string{"gc", "-backends", "freelist", "-collections", "0"}, "-collections 0: want 1 or more"},
+		{[]string{"gc", "-backends", "freelist", "-warmup", "-1s"}, "-warmup -1s: want 0 or more"},
+		{[]string{"table"}, "want at least one raw file"},
+		{[]string{"table", "-base", "nosuch", raw}, `-base "nosuch": no backend of that name`},
+	} {
+		code, stdout, stderr := runCmd(tc.args...)
+		assert.Equal(t, exitUsage, code, "%q", tc.args)
+		assert.Contains(t, stderr, tc.want, "%q", tc.args)
+		assert.NotContains(t, stderr, "round 1/", "%q: nothing runs", tc.args)
+		assert.Empty(t, stdout, "%q", tc.args)
+	}
+}

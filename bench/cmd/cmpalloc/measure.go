@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gopymalloc/gopymalloc/bench"
-	"github.com/gopymalloc/gopymalloc/internal/pytrace"
 )
 
 // common are the flags every measuring command has.
@@ -47,7 +46,11 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 // says when, where and with what command they were measured, to c.raw.
 func measureRun(cmdline []string, c common, sets [][]bench.Job, base string, stdout, stderr io.Writer) int {
 	if c.rounds < 1 {
-		fmt.Fprintln(stderr, "cmpalloc: -rounds must be at least 1")
+		fmt.Fprintf(stderr, "cmpalloc %s: -rounds %d: want at least 1\n", cmdline[0], c.rounds)
+		return exitUsage
+	}
+	if c.idleWait < 0 {
+		fmt.Fprintf(stderr, "cmpalloc %s: -wait-idle %v: want 0 (no wait) or more\n", cmdline[0], c.idleWait)
 		return exitUsage
 	}
 	rn := bench.Runner{Rounds: c.rounds, Progress: stderr, Stderr: stderr, IdleWait: c.idleWait}
@@ -187,7 +190,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		names[name] = p
-		if _, err := pytrace.ReadFile(p); err != nil {
+		if _, err := bench.ReadTrace(p); err != nil {
 			fmt.Fprintln(stderr, "cmpalloc replay:", err)
 			return exitUsage
 		}
@@ -268,6 +271,12 @@ func workloadCmd(kind string) func([]string, io.Writer, io.Writer) int {
 		if err == nil && fs.NArg() > 0 {
 			err = fmt.Errorf("unexpected arguments %q", fs.Args())
 		}
+		if err == nil {
+			err = bench.CheckBenchtime(*benchtime)
+		}
+		if err == nil && kind != "churn" && isSet(fs, "base") {
+			err = fmt.Errorf("-base %q: only churn has a ratio column", *base)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "cmpalloc %s: %v\n", kind, err)
 			return exitUsage
@@ -318,8 +327,8 @@ func gcCmd(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		err = bench.CheckBackends(backends)
 	}
-	if err == nil && (*blocks < 0 || *size == 0 || *collections < 1) {
-		err = errors.New("want -blocks >= 0, -size >= 1, -collections >= 1")
+	if err == nil {
+		err = bench.GCOptions{Blocks: *blocks, Size: uintptr(*size), Collections: *collections, WarmUp: *warmup}.Check()
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "cmpalloc gc:", err)

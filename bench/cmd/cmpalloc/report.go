@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/gopymalloc/gopymalloc/bench"
@@ -39,6 +40,10 @@ func tableCmd(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "cmpalloc table: want at least one raw file (written by -o)")
+		return exitUsage
+	}
 	recs, _, err := readRaw(fs.Args())
 	if err == nil && len(recs) == 0 {
 		err = fmt.Errorf("no records in %q", fs.Args())
@@ -48,6 +53,10 @@ func tableCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	groups := bench.Summarize(recs)
+	if *base != "" && !slices.ContainsFunc(groups, func(g bench.Group) bool { return g.Backend == *base }) {
+		fmt.Fprintf(stderr, "cmpalloc table: -base %q: no backend of that name in the records\n", *base)
+		return exitUsage
+	}
 	b := *base
 	if b == "" {
 		if _, ok := bench.Find(groups, "replay", groups[0].Trace, "c-pymalloc"); ok {
