@@ -9,8 +9,8 @@
 //	cmpalloc gc     [-rounds N] [-backends a,b] [-blocks N] [-size N] [-warmup D] [-o RAW] [-csv]
 //	cmpalloc profile -backend NAME [-repeat N] -o FILE TRACE.gz
 //	cmpalloc trace  churn|bulk [-pairs N] -o FILE.trace.gz
-//	cmpalloc table  [-csv] [-base NAME] RAW...
-//	cmpalloc chart  -o FILE.svg [-title T] [-note N] RAW...
+//	cmpalloc table  [-csv] [-base NAME] [-incomplete] RAW...
+//	cmpalloc chart  -o FILE.svg [-title T] [-note N] [-incomplete] RAW...
 //	cmpalloc backends
 //
 // Every measurement runs in a fresh process (the command re-executes
@@ -54,9 +54,11 @@ const usage = `usage:
         write the churn workload (its window, then N free + malloc pairs,
         default 3,000,000) or one round of the bulk workload as a pytrace 1
         trace, so the C replayers and demo replay run the same ops
-  cmpalloc table [-csv] [-base NAME] RAW...
-        the tables again, from the records that -o saved
-  cmpalloc chart -o FILE.svg [-title T] [-note N] RAW...
+  cmpalloc table [-csv] [-base NAME] [-incomplete] RAW...
+        the tables again, from the records that -o saved; a file whose
+        records fall short of the rounds it asked for (the run failed or
+        was stopped) is refused unless -incomplete
+  cmpalloc chart -o FILE.svg [-title T] [-note N] [-incomplete] RAW...
         an SVG bar chart of the replay figures in RAW, with the C
         reference figures from elsewhere beside them
   cmpalloc backends
@@ -64,7 +66,9 @@ const usage = `usage:
 
   -rounds N     rounds (default 5); every figure is a median over them
   -backends L   comma-separated backend names (default: all)
-  -o RAW        also write every run's key=value record to RAW
+  -o RAW        also write every run's key=value record to RAW, after a
+                header (command, rounds, date, Go, processor); a run that
+                fails ends it with a "# stopped:" line
   -wait-idle D  before each run, wait up to D for the machine to be idle
                 (less than a quarter of a core busy); for shared machines
   -csv          print the summary as CSV instead of Markdown tables

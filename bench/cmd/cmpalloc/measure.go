@@ -61,14 +61,19 @@ func measureRun(cmdline []string, c common, sets [][]bench.Job, base string, std
 			return exitFail
 		}
 		defer f.Close()
-		for _, line := range header(cmdline) {
+		for _, line := range header(cmdline, c.rounds) {
 			fmt.Fprintln(f, line)
 		}
 		rn.Raw = f
 	}
 	recs, err := rn.Run(sets)
 	if err != nil {
-		fmt.Fprintln(stderr, "cmpalloc:", err)
+		if rn.Raw != nil {
+			// The records so far stay, marked, so that table and chart
+			// do not take them for whole rounds.
+			fmt.Fprintln(rn.Raw, "# stopped: "+strings.Join(strings.Fields(err.Error()), " "))
+		}
+		fmt.Fprintf(stderr, "cmpalloc %s: %v\n", cmdline[0], err)
 		return exitFail
 	}
 	if err := summary(stdout, bench.Summarize(recs), base, c.csv); err != nil {
@@ -79,10 +84,12 @@ func measureRun(cmdline []string, c common, sets [][]bench.Job, base string, std
 }
 
 // header describes the measurement for the raw file: the command line,
-// the date, the Go version, the processor.
-func header(cmdline []string) []string {
+// the rounds asked for (table and chart check that the records make them
+// all), the date, the Go version, the processor.
+func header(cmdline []string, rounds int) []string {
 	return []string{
 		"# cmpalloc " + strings.Join(cmdline, " "),
+		"# rounds: " + strconv.Itoa(rounds),
 		"# date: " + time.Now().UTC().Format(time.RFC3339),
 		"# go: " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		"# cpu: " + cpuModel() + ", " + strconv.Itoa(runtime.NumCPU()) + " logical CPUs, GOMAXPROCS " + strconv.Itoa(runtime.GOMAXPROCS(0)),

@@ -2,18 +2,22 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gopymalloc/gopymalloc/bench"
 )
 
 // readRaw reads the records of raw files written by -o, and their
-// comment lines.
-func readRaw(paths []string) ([]bench.Record, []string, error) {
+// comment lines. A file whose records do not make the whole rounds its
+// header asked for (incomplete) is an error, unless allowIncomplete:
+// then it is a warning on warn.
+func readRaw(paths []string, allowIncomplete bool, warn io.Writer) ([]bench.Record, []string, error) {
 	var recs []bench.Record
 	var comments []string
 	for _, p := range paths {
@@ -26,10 +30,91 @@ func readRaw(paths []string) ([]bench.Record, []string, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", p, err)
 		}
+		if why := incomplete(r, c); why != "" {
+			if !allowIncomplete {
+				return nil, nil, fmt.Errorf("%s: incomplete: %s; -incomplete summarises it anyway", p, why)
+			}
+			fmt.Fprintf(warn, "warning: %s: incomplete: %s\n", p, why)
+		}
 		recs = append(recs, r...)
 		comments = append(comments, c...)
 	}
 	return recs, comments, nil
+}
+
+// expectedRounds returns the rounds a raw file's measurement was asked
+// for: its "# rounds: N" line or, in files written before that line
+// existed, the -rounds of its "# cmpalloc COMMAND ..." line (the default,
+// 5, when it has none); 0 when the file says neither.
+func expectedRounds(comments []string) int {
+	for _, c := range comments {
+		if v, ok := strings.CutPrefix(c, "# rounds: "); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err == nil {
+				return n
+			}
+		}
+	}
+	for _, c := range comments {
+		f := strings.Fields(c)
+		if len(f) < 3 || f[1] != "cmpalloc" || !slices.Contains([]string{"replay", "churn", "bulk", "gc"}, f[2]) {
+			continue
+		}
+		for i, a := range f[3:] {
+			name, isFlag := strings.CutPrefix(a, "-")
+			name = strings.TrimPrefix(name, "-") // -rounds or --rounds
+			if !isFlag {
+				continue
+			}
+			if v, ok := strings.CutPrefix(name, "rounds="); ok {
+				n, _ := strconv.Atoi(v)
+				return n
+			}
+			if name == "rounds" && i+4 < len(f) {
+				n, _ := strconv.Atoi(f[i+4])
+				return n
+			}
+		}
+		return 5
+	}
+	return 0
+}
+
+// incomplete says why the records of one raw file are not whole rounds:
+// the run stopped ("# stopped: ..." , written when a run failed), or a
+// group has fewer or more runs than the rounds asked for (the command was
+// killed). "" when they are whole, or when the file does not say how many
+// rounds it should have.
+func incomplete(recs []bench.Record, comments []string) string {
+	for _, c := range comments {
+		if v, ok := strings.CutPrefix(c, "# stopped: "); ok {
+			return "the measurement stopped: " + v
+		}
+	}
+	want := expectedRounds(comments)
+	if want == 0 {
+		return ""
+	}
+	// Grouped as bench.Summarize groups them.
+	type group struct{ kind, trace, backend string }
+	runs := map[group]int{}
+	var order []group
+	for _, r := range recs {
+		g := group{cmp.Or(r.Get("kind"), "replay"), r.Get("trace"), r.Get("backend")}
+		if g.trace != "" {
+			g.trace = bench.TraceName(g.trace)
+		}
+		if runs[g] == 0 {
+			order = append(order, g)
+		}
+		runs[g]++
+	}
+	for _, g := range order {
+		if runs[g] != want {
+			return fmt.Sprintf("%s has %d runs of the %d rounds asked for", strings.Join(strings.Fields(g.kind+" "+g.trace+" "+g.backend), " "), runs[g], want)
+		}
+	}
+	return ""
 }
 
 // tableCmd is "cmpalloc table".
@@ -37,6 +122,7 @@ func tableCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("table", stderr)
 	csv := fs.Bool("csv", false, "")
 	base := fs.String("base", "", "")
+	partial := fs.Bool("incomplete", false, "")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -44,7 +130,7 @@ func tableCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cmpalloc table: want at least one raw file (written by -o)")
 		return exitUsage
 	}
-	recs, _, err := readRaw(fs.Args())
+	recs, _, err := readRaw(fs.Args(), *partial, stderr)
 	if err == nil && len(recs) == 0 {
 		err = fmt.Errorf("no records in %q", fs.Args())
 	}
@@ -78,6 +164,7 @@ func chartCmd(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "")
 	title := fs.String("title", "Replay of CPython 3.11 allocation traces: ns per op", "")
 	note := fs.String("note", "", "")
+	partial := fs.Bool("incomplete", false, "")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -85,7 +172,7 @@ func chartCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cmpalloc chart: want -o FILE.svg and at least one raw file")
 		return exitUsage
 	}
-	recs, comments, err := readRaw(fs.Args())
+	recs, comments, err := readRaw(fs.Args(), *partial, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "cmpalloc chart:", err)
 		return exitFail
