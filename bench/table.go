@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"math"
 	"strings"
 )
 
@@ -62,12 +63,17 @@ func rangeCell(metric string, decimals int, scale float64) func(Group) string {
 	}
 }
 
-// medianCell shows a metric's median alone.
+// medianCell shows a metric's median alone. A count (decimals 0) whose
+// median falls between two counts, over an even number of runs, keeps its
+// half: 3.5 collections, not 4.
 func medianCell(metric string, decimals int) func(Group) string {
 	return func(g Group) string {
 		s, ok := g.Metric(metric)
 		if !ok {
 			return missing
+		}
+		if decimals == 0 && s.Median != math.Trunc(s.Median) {
+			decimals = 1
 		}
 		return fmt.Sprintf("%.*f", decimals, s.Median)
 	}

@@ -149,3 +149,41 @@ func TestNiceStep(t *testing.T) {
 	assert.Equal(t, "4,053,286", groupThousands(4053286))
 	assert.Equal(t, "512", groupThousands(512))
 }
+
+// Medians over an even number of runs are the mean of the middle two,
+// shown as such, counts included; one run shows its figure without a
+// range.
+func TestCellsOfMedians(t *testing.T) {
+	groups := Summarize(parseAll(t,
+		"kind=replay backend=a trace=t ns_per_op=10 gc_cycles=3 blocks=5 round=1",
+		"kind=replay backend=a trace=t ns_per_op=13 gc_cycles=4 blocks=5 round=2",
+		"kind=replay backend=b trace=t ns_per_op=20 gc_cycles=2 round=1",
+		"kind=replay backend=c trace=t ns_per_op=0 round=1",
+	))
+	a, _ := Find(groups, "replay", "t", "a")
+	b, _ := Find(groups, "replay", "t", "b")
+	c, _ := Find(groups, "replay", "t", "c")
+	base := func(name string) func(Group) (Group, bool) {
+		return func(Group) (Group, bool) { return Find(groups, "replay", "t", name) }
+	}
+	for _, tc := range []struct {
+		name string
+		cell func(Group) string
+		g    Group
+		want string
+	}{
+		{"even runs: mean of the middle two", rangeCell("ns_per_op", 2, 1), a, "11.50 (10.00–13.00)"},
+		{"one run: no range", rangeCell("ns_per_op", 2, 1), b, "20.00"},
+		{"scaled", rangeCell("ns_per_op", 1, 0.5), a, "5.8 (5.0–6.5)"},
+		{"a count's half is kept", medianCell("gc_cycles", 0), a, "3.5"},
+		{"a whole count", medianCell("gc_cycles", 0), b, "2"},
+		{"a whole median of a count", medianCell("blocks", 0), a, "5"},
+		{"missing metric", medianCell("gc_cycles", 0), c, missing},
+		{"ratio of medians", ratioCell("ns_per_op", base("b")), a, "0.57"},
+		{"ratio to a zero median", ratioCell("ns_per_op", base("c")), a, missing},
+		{"ratio to an absent base", ratioCell("ns_per_op", base("nosuch")), a, missing},
+		{"runs", runsCell("ns_per_op"), a, "2"},
+	} {
+		assert.Equal(t, tc.want, tc.cell(tc.g), tc.name)
+	}
+}
