@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -26,14 +27,22 @@ func cpuTimes() (busy, total uint64, err error) {
 	if !sc.Scan() {
 		return 0, 0, errors.New("/proc/stat: empty")
 	}
-	fields := strings.Fields(sc.Text())
+	return parseCPULine(sc.Text())
+}
+
+// parseCPULine reads /proc/stat's "cpu" line: user, nice, system, idle,
+// iowait, irq, softirq, steal, then guest and guest_nice, which the
+// kernel already counts in user and nice and so are left out. Busy is
+// everything but idle and iowait.
+func parseCPULine(line string) (busy, total uint64, err error) {
+	fields := strings.Fields(line)
 	if len(fields) < 6 || fields[0] != "cpu" {
-		return 0, 0, errors.New("/proc/stat: no cpu line")
+		return 0, 0, fmt.Errorf("/proc/stat: %q: not the cpu line", line)
 	}
-	for i, f := range fields[1:] {
+	for i, f := range fields[1:min(len(fields), 9)] {
 		v, err := strconv.ParseUint(f, 10, 64)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, fmt.Errorf("/proc/stat: %q: field %d: %w", line, i+1, err)
 		}
 		total += v
 		if i != 3 && i != 4 { // idle and iowait
