@@ -38,8 +38,10 @@ type Runner struct {
 // Run runs every job once per round. Jobs come in sets that compete (the
 // backends on one trace): within a round each set runs in turn, its jobs
 // one after the other starting at a different job each round, so that no
-// backend always runs first, or always right after the same neighbour, on
-// a machine whose speed drifts. Each record gets its round (from 1).
+// backend always runs first and a slow stretch of a machine whose speed
+// drifts falls on each of them in turn. The order is rotated, not
+// shuffled: a job follows the same neighbour in every round but the one
+// it starts. Each record gets its round (from 1).
 func (rn Runner) Run(sets [][]Job) ([]Record, error) {
 	var recs []Record
 	for round := 1; round <= rn.Rounds; round++ {

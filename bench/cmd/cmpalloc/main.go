@@ -3,10 +3,10 @@
 // a plain free list as the floor) and, through their own binaries, the C
 // reference replayers (CPython's pymalloc, glibc, mimalloc, jemalloc).
 //
-//	cmpalloc replay [-rounds N] [-backends a,b] [-c-replayer PATH]... [-o RAW] [-csv] TRACE.gz...
-//	cmpalloc churn  [-rounds N] [-backends a,b] [-benchtime D] [-o RAW] [-csv]
-//	cmpalloc bulk   [-rounds N] [-backends a,b] [-benchtime D] [-o RAW] [-csv]
-//	cmpalloc gc     [-rounds N] [-backends a,b] [-blocks N] [-size N] [-warmup D] [-o RAW] [-csv]
+//	cmpalloc replay [-rounds N] [-backends a,b] [-c-replayer PATH]... [-base NAME] [-no-touch] [-wait-idle D] [-o RAW] [-csv] TRACE.gz...
+//	cmpalloc churn  [-rounds N] [-backends a,b] [-benchtime D] [-base NAME] [-wait-idle D] [-o RAW] [-csv]
+//	cmpalloc bulk   [-rounds N] [-backends a,b] [-benchtime D] [-wait-idle D] [-o RAW] [-csv]
+//	cmpalloc gc     [-rounds N] [-backends a,b] [-blocks N] [-size N] [-collections N] [-warmup D] [-wait-idle D] [-o RAW] [-csv]
 //	cmpalloc profile -backend NAME [-repeat N] -o FILE TRACE.gz
 //	cmpalloc trace  churn|bulk [-pairs N] -o FILE.trace.gz
 //	cmpalloc table  [-csv] [-base NAME] [-incomplete] RAW...
