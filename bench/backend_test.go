@@ -244,52 +244,59 @@ func TestFreeListClasses(t *testing.T) {
 }
 
 func TestParseBackends(t *testing.T) {
-	all, err := ParseBackends("")
-	require.NoError(t, err)
-	assert.Len(t, all, len(Backends))
-	two, err := ParseBackends("goheap,gopymalloc")
-	require.NoError(t, err)
-	assert.Equal(t, []string{"goheap", "gopymalloc"}, []string{two[0].Name, two[1].Name})
-	_, err = ParseBackends("gopymalloc,tcmalloc")
-	assert.ErrorContains(t, err, `unknown backend "tcmalloc"`)
+	for _, tc := range []struct {
+		list string
+		want []string // nil: every backend
+		err  string
+	}{
+		{list: ""},
+		{list: "all"},
+		{list: "goheap,gopymalloc", want: []string{"goheap", "gopymalloc"}},
+		{list: "freelist", want: []string{"freelist"}},
+		{list: "gopymalloc,tcmalloc", err: `unknown backend "tcmalloc" (known: gopymalloc, `},
+		{list: "gopymalloc,", err: `unknown backend ""`},
+		{list: "all,goheap", err: `unknown backend "all"`},
+		{list: "freelist,modernc,freelist", err: `backend "freelist" listed twice`},
+	} {
+		got, err := ParseBackends(tc.list)
+		if tc.err != "" {
+			assert.ErrorContains(t, err, tc.err, "%q", tc.list)
+			continue
+		}
+		require.NoError(t, err, "%q", tc.list)
+		want := tc.want
+		if want == nil {
+			want = Names()
+		}
+		var names []string
+		for _, b := range got {
+			names = append(names, b.Name)
+		}
+		assert.Equal(t, want, names, "%q", tc.list)
+	}
 }
 
-// gopymalloc-api measures the default heap; the variables that would put
-// something else behind pymalloc.Malloc in a child are refused, by the
-// check a command runs first and by the instance's opening.
-func TestAPIBackendRefusesOtherAllocators(t *testing.T) {
-	for _, tc := range []struct {
-		name, value string
-		ok          bool
-	}{
-		{"GOPYMALLOC", "", true},
-		{"GOPYMALLOC", "pymalloc", true},
-		{"GOPYMALLOC", "default", true},
-		{"GOPYMALLOC", "malloc", false},
-		{"GOPYMALLOC", "debug", false},
-		{"GOPYMALLOC", "pymalloc_debug", false},
-		{"GOPYMALLOC_HUGEPAGES", "0", true},
-		{"GOPYMALLOC_HUGEPAGES", "1", false},
-		{"GOPYMALLOC_ARENAS", "keep", true},
-		{"GOPYMALLOC_ARENAS", "release", false},
+func TestSizeClassesAndCallocSize(t *testing.T) {
+	for _, tc := range []struct{ n, class uintptr }{
+		{0, 0}, {1, 0}, {16, 0}, {17, 1}, {32, 1}, {33, 2}, {511, 31}, {512, 31},
 	} {
-		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
-			t.Setenv(tc.name, tc.value)
-			b, ok := Lookup("gopymalloc-api")
-			require.True(t, ok)
-			checkErr := CheckBackends([]Backend{b})
-			inst, openErr := b.Open()
-			if tc.ok {
-				require.NoError(t, checkErr)
-				require.NoError(t, openErr)
-				require.NoError(t, inst.Close())
-				return
-			}
-			want := tc.name + "=" + strconv.Quote(tc.value)
-			assert.ErrorContains(t, checkErr, "gopymalloc-api: "+want)
-			assert.ErrorContains(t, openErr, want)
-			// The other backends do not read these variables.
-			assert.NoError(t, CheckBackends([]Backend{gopymallocBackend, goHeapBackend}))
-		})
+		assert.Equal(t, tc.class, smallClass(tc.n), "class of %d", tc.n)
+	}
+	for _, tc := range []struct {
+		nelem, elsize, n uintptr
+		ok               bool
+	}{
+		{0, 0, 0, true},
+		{3, 40, 120, true},
+		{1, maxRequest, maxRequest, true},
+		{1, maxRequest + 1, maxRequest + 1, false},
+		{1 << 32, 1 << 32, 0, false}, // overflows 64 bits
+		{1 << 20, 1 << 20, 1 << 40, true},
+	} {
+		n, ok := callocSize(tc.nelem, tc.elsize)
+		assert.Equal(t, tc.ok, ok, "calloc(%d, %d)", tc.nelem, tc.elsize)
+		if ok {
+			assert.Equal(t, tc.n, n, "calloc(%d, %d)", tc.nelem, tc.elsize)
+		}
 	}
 }

@@ -88,8 +88,26 @@ func TestChild(t *testing.T) {
 	rec = run(ChildArgs("gc", EmptyHeap, "-blocks", "1000")[1:]...)
 	assert.Equal(t, "0", rec.Get("blocks"))
 
-	for _, bad := range [][]string{nil, {"replay", "-backend", "nope", path}, {"dance", "-backend", "goheap"}, {"replay", "-backend", "goheap"}} {
-		assert.Error(t, Child(bad, &bytes.Buffer{}), "%q", bad)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no kind"},
+		{[]string{"replay", "-backend", "nope", path}, `unknown backend "nope"`},
+		{[]string{"dance", "-backend", "goheap"}, `unknown kind "dance"`},
+		{[]string{"replay", "-backend", "goheap"}, "want one trace"},
+		{[]string{"replay", "-backend", "goheap", path, path}, "want one trace"},
+		{[]string{"replay", "-backend", "goheap", "/no/such.trace"}, "/no/such.trace"},
+		{[]string{"churn", "-backend", "freelist", "-benchtime", "0x"}, `-benchtime "0x"`},
+		{[]string{"gc", "-backend", "nope"}, `unknown backend "nope"`},
+		{[]string{"gc", "-backend", "goheap", "-blocks", "x"}, "-blocks"},
+		{[]string{"gc", "-backend", "goheap", "-size", "0"}, "-size 0"},
+		{[]string{"bulkmem", "-backend", "freelist", "-frobnicate"}, "-frobnicate"},
+	} {
+		var out bytes.Buffer
+		err := Child(tc.args, &out)
+		assert.ErrorContains(t, err, tc.want, "%q", tc.args)
+		assert.Empty(t, out.String(), "%q: no record beside an error", tc.args)
 	}
 }
 

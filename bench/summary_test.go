@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestSummarize(t *testing.T) {
@@ -43,4 +44,23 @@ func parseAll(t *testing.T, lines ...string) []Record {
 		recs = append(recs, r)
 	}
 	return recs
+}
+
+// The figures derived from a replay record, and none where /proc gave -1
+// or the trace holds nothing.
+func TestDerived(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want map[string]float64
+	}{
+		{"replay_rss_kb=2 peak_live_bytes=1024 rss_peak_kb=3072", map[string]float64{"resident_per_requested": 2, "rss_peak_mib": 3}},
+		{"replay_rss_kb=0 peak_live_bytes=4096 rss_peak_kb=0", map[string]float64{"resident_per_requested": 0, "rss_peak_mib": 0}},
+		{"replay_rss_kb=-1 peak_live_bytes=1024 rss_peak_kb=-1", map[string]float64{}},
+		{"replay_rss_kb=8 peak_live_bytes=0 rss_peak_kb=1024", map[string]float64{"rss_peak_mib": 1}},
+		{"kind=gc gc_ms=0.2", map[string]float64{}},
+	} {
+		r, err := ParseRecord(tc.line)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, derived(r), tc.line)
+	}
 }

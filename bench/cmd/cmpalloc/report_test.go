@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,4 +118,44 @@ func TestPublishedRawFilesAreWhole(t *testing.T) {
 		assert.NoError(t, err, p)
 	}
 	assert.NotZero(t, n, "no cmpalloc raw file found")
+}
+
+func TestDefaultNote(t *testing.T) {
+	rec := func(line string) bench.Record {
+		r, err := bench.ParseRecord(line)
+		require.NoError(t, err)
+		return r
+	}
+	const tail = "; the C replayers rerun here were interleaved in the same rounds.\nHatched: figures from elsewhere, not measured here: " + bench.ReferenceSource + "."
+	for _, tc := range []struct {
+		name     string
+		recs     []bench.Record
+		comments []string
+		want     string
+	}{
+		{"header and rounds",
+			[]bench.Record{rec("backend=a round=1"), rec("backend=a round=3"), rec("backend=b round=2")},
+			[]string{"# cmpalloc replay -rounds 3", "# date: 2026-11-29T14:27:18Z", "# cpu: AMD EPYC, 2 logical CPUs, GOMAXPROCS 2"},
+			"Measured here 2026-11-29 (AMD EPYC), 3 rounds, one process per run" + tail},
+		{"the first header wins",
+			[]bench.Record{rec("backend=a round=1")},
+			[]string{"# date: 2026-01-02T00:00:00Z", "# date: 2027-01-01T00:00:00Z", "# cpu: X, 1 logical CPU"},
+			"Measured here 2026-01-02 (X), 1 rounds, one process per run" + tail},
+		{"no header, no rounds (C replayer lines)",
+			[]bench.Record{rec("backend=pymalloc ns_per_op=1")}, nil,
+			"Measured here" + tail},
+	} {
+		assert.Equal(t, tc.want, defaultNote(tc.recs, tc.comments), tc.name)
+	}
+}
+
+func TestHeader(t *testing.T) {
+	h := header([]string{"gc", "-rounds", "3"}, 3)
+	require.GreaterOrEqual(t, len(h), 6)
+	assert.Equal(t, "# cmpalloc gc -rounds 3", h[0])
+	assert.Equal(t, "# rounds: 3", h[1])
+	assert.Equal(t, 3, expectedRounds(h), "the header says its rounds")
+	for _, prefix := range []string{"# date: ", "# go: go", "# cpu: ", "# GOGC: "} {
+		assert.True(t, slices.ContainsFunc(h, func(l string) bool { return strings.HasPrefix(l, prefix) }), prefix)
+	}
 }
