@@ -68,6 +68,10 @@ func TestReplayRefusesBeforeRunning(t *testing.T) {
 	sameName := write("b/x.trace", pytrace.FormatExample)
 	bad := write("bad.trace", "m 1 10\nf 2\n")
 	notExec := write("replayer", "#!/bin/sh\n")
+	replayerA := write("a/replay-x", "#!/bin/sh\n")
+	replayerB := write("b/replay-x", "#!/bin/sh\n")
+	require.NoError(t, os.Chmod(replayerA, 0o755))
+	require.NoError(t, os.Chmod(replayerB, 0o755))
 	raw := filepath.Join(dir, "raw.txt")
 	for _, tc := range []struct {
 		args []string
@@ -79,6 +83,8 @@ func TestReplayRefusesBeforeRunning(t *testing.T) {
 		{[]string{"-base", "nosuch", good}, `-base "nosuch"`},
 		{[]string{"-c-replayer", notExec, good}, "not an executable file"},
 		{[]string{"-c-replayer", dir, good}, "not an executable file"},
+		{[]string{"-c-replayer", replayerA, "-c-replayer", replayerB, good}, `both backend "c-x"`},
+		{[]string{"-c-replayer", replayerA, "-c-replayer", replayerA, good}, `both backend "c-x"`},
 	} {
 		args := append([]string{"replay", "-rounds", "1", "-backends", "freelist", "-o", raw}, tc.args...)
 		if tc.args[0] == "-backends" {

@@ -202,7 +202,14 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
+	rnames := map[string]string{}
 	for _, r := range replayers {
+		name := bench.ReplayerName(r)
+		if other, ok := rnames[name]; ok {
+			fmt.Fprintf(stderr, "cmpalloc replay: -c-replayer %s and %s are both backend %q: their rows would be merged\n", other, r, name)
+			return exitUsage
+		}
+		rnames[name] = r
 		if info, err := os.Stat(r); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
 			if err == nil {
 				err = fmt.Errorf("%s: not an executable file", r)
