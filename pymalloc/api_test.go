@@ -1,6 +1,7 @@
 package pymalloc
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -51,7 +52,7 @@ func TestFamiliesEdgeCases(t *testing.T) {
 				}
 				f.free(q)
 			}
-			assert.Nil(t, f.calloc(1<<62, 8), "calloc overflow")
+			assert.Nil(t, f.calloc(math.MaxInt, 8), "calloc overflow")
 			z := f.calloc(10, 10)
 			require.NotNil(t, z)
 			assert.Equal(t, make([]byte, 100), unsafe.Slice((*byte)(z), 100))

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -213,7 +215,7 @@ func TestDebugReallocAsCPython(t *testing.T) {
 			}
 			r := f.realloc(nil, 5)
 			assert.Equal(t, bytes.Repeat([]byte{0xCD}, 5), unsafe.Slice(byteAt(r, 0), 5), "realloc(NULL) = malloc")
-			assert.Nil(t, f.realloc(r, 1<<63-10), "a size that cannot hold the debug bytes: NULL, block intact")
+			assert.Nil(t, f.realloc(r, ssizeMax-9), "a size that cannot hold the debug bytes: NULL, block intact")
 			assert.Equal(t, uint64(5), binary.BigEndian.Uint64(unsafe.Slice(byteAt(r, -16), 8)))
 			f.free(r)
 		})
@@ -455,8 +457,9 @@ func TestFaultForeignPointer(t *testing.T) {
 	withDebugHooks(t)
 	var onStack [64]byte
 	onHeap := make([]byte, 64)
+	unmapped := uintptr(0xdead0000) // not below 4096: Go refuses such pointers on a stack; a variable, as a constant offset must fit a 32-bit int
 	for name, p := range map[string]unsafe.Pointer{
-		"stack": unsafe.Pointer(&onStack[16]), "Go heap": unsafe.Pointer(&onHeap[0]), "unmapped": unsafe.Add(nil, 0xdead0000), // not below 4096: Go refuses such pointers on a stack
+		"stack": unsafe.Pointer(&onStack[16]), "Go heap": unsafe.Pointer(&onHeap[0]), "unmapped": unsafe.Add(nil, unmapped),
 	} {
 		for _, f := range families {
 			flt := mustFault(t, FaultForeign, func() { f.free(p) })
@@ -496,12 +499,15 @@ func TestFaultWriteAfterFree(t *testing.T) {
 func TestFaultCallocOverflow(t *testing.T) {
 	withDebugHooks(t)
 	for _, f := range families {
-		flt := mustFault(t, FaultCallocOverflow, func() { f.calloc(1<<62, 8) })
-		assert.Equal(t, "nelem*elsize overflows: 4611686018427387904 * 8 is more than PY_SSIZE_T_MAX bytes", flt.Problem)
+		flt := mustFault(t, FaultCallocOverflow, func() { f.calloc(math.MaxInt, 8) })
+		assert.Equal(t, fmt.Sprintf("nelem*elsize overflows: %d * 8 is more than PY_SSIZE_T_MAX bytes", math.MaxInt), flt.Problem)
 	}
-	flt := mustFault(t, FaultCallocOverflow, func() { Calloc(1<<32+1, 1<<32) })
-	golden(t, "calloc_overflow", flt.Report)
-	mustFault(t, FaultCallocOverflow, func() { MakeSlice[[1 << 20]byte](1 << 62) })
+	// Two halves of a word, one plus one: 2^32+1 times 2^32 on 64-bit,
+	// 2^16+1 times 2^16 on 32-bit, each with its golden report.
+	half := uintptr(1) << (bits.UintSize / 2)
+	flt := mustFault(t, FaultCallocOverflow, func() { Calloc(half+1, half) })
+	golden(t, map[int]string{64: "calloc_overflow", 32: "calloc_overflow_32bit"}[bits.UintSize], flt.Report)
+	mustFault(t, FaultCallocOverflow, func() { MakeSlice[[1 << 20]byte](math.MaxInt) })
 }
 
 func TestFaultGoPointer(t *testing.T) {
@@ -529,7 +535,7 @@ func TestContinueOnFault(t *testing.T) {
 	Free(p)
 	assert.Contains(t, out.String(), "double free")
 	assert.Nil(t, Realloc(p, 5), "a bad pointer's realloc fails")
-	assert.Nil(t, Calloc(1<<62, 8))
+	assert.Nil(t, Calloc(math.MaxInt, 8))
 	assert.Nil(t, New[withString]())
 	assert.Nil(t, MakeSlice[withString](2))
 

@@ -2,6 +2,7 @@ package pymalloc
 
 import (
 	"io"
+	"math/bits"
 	"testing"
 	"unsafe"
 
@@ -201,7 +202,9 @@ func FuzzDebugHooks(f *testing.F) {
 				*byteAt(b.p, c%int(b.n+24)-16) = 0x41
 				expect(FaultWriteAfterFree, func() { s.st.flush("t") })
 			case 10:
-				expect(FaultCallocOverflow, func() { s.doms[a%3].Calloc(1<<40+uintptr(c), 1<<30) })
+				// 1<<40 elements on 64-bit, 1<<8 on 32-bit: times 1<<30, more
+				// than the address space either way.
+				expect(FaultCallocOverflow, func() { s.doms[a%3].Calloc(1<<(bits.UintSize-24)+uintptr(c), 1<<30) })
 			case 11:
 				expect(FaultForeign, func() { s.doms[a%3].Free(unsafe.Pointer(&goVar[c%32])) })
 			}

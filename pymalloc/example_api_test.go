@@ -2,6 +2,7 @@ package pymalloc_test
 
 import (
 	"fmt"
+	"math"
 	"unsafe"
 
 	"github.com/gopymalloc/gopymalloc/pymalloc"
@@ -12,7 +13,7 @@ func ExampleCalloc() {
 	p := pymalloc.Calloc(4, 8)
 	fmt.Println(unsafe.Slice((*uint64)(p), 4))
 	pymalloc.Free(p)
-	fmt.Println(pymalloc.Calloc(1<<62, 8) == nil)
+	fmt.Println(pymalloc.Calloc(math.MaxInt, 8) == nil)
 	// Output:
 	// [0 0 0 0]
 	// true

@@ -100,7 +100,10 @@ func (t *arenaOwners) poolHeaderInside(p uintptr) bool {
 // entryOf is the leaf entry of p's slot (the emptyLeaf's zero entry for a
 // slot with no leaf, or an address at or above ownerLimit).
 func (t *arenaOwners) entryOf(p uintptr) uint64 {
-	return t.root[min(p>>(ownerSlotBits+ownerLeafBits), 1<<ownerRootBits)].Load()[p>>ownerSlotBits&(1<<ownerLeafBits-1)].Load()
+	// uint64: on a 32-bit system the shift leaves 0 (every address is in
+	// the first root entry's range), which a uintptr shift would too, but
+	// vet refuses a shift wider than the operand.
+	return t.root[min(uint64(p)>>(ownerSlotBits+ownerLeafBits), 1<<ownerRootBits)].Load()[p>>ownerSlotBits&(1<<ownerLeafBits-1)].Load()
 }
 
 // set records the arena [base, base+1 MiB) as shard's (shard >= 0) or as

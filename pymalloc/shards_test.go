@@ -2,6 +2,7 @@ package pymalloc
 
 import (
 	"fmt"
+	"math/bits"
 	"sync"
 	"testing"
 	"unsafe"
@@ -16,16 +17,25 @@ func TestArenaOwners(t *testing.T) {
 	const mib = 1 << 20
 	var o arenaOwners
 	o.init()
-	base := uintptr(0x7f00_0000_0000)
-	require.True(t, o.set(base, 2))                // aligned: one whole slot
-	require.True(t, o.set(base+mib+0x4000, 5))     // unaligned: the tail of slot 1, the head of slot 2
-	require.True(t, o.set(base+2*mib+0x9000, 7))   // starts in slot 2 after a gap
-	require.False(t, o.set(ownerLimit-mib/2, 1))   // beyond the table
-	require.False(t, o.set(^uintptr(0)&^0xfff, 1)) // far beyond
+	// Where mmap places memory: 0x7f00_0000_0000 on 64-bit,
+	// 0x7f00_0000 on 32-bit.
+	base := uintptr(0x7f00_0000) << (bits.UintSize/2 - 16)
+	require.True(t, o.set(base, 2))              // aligned: one whole slot
+	require.True(t, o.set(base+mib+0x4000, 5))   // unaligned: the tail of slot 1, the head of slot 2
+	require.True(t, o.set(base+2*mib+0x9000, 7)) // starts in slot 2 after a gap
+	// Addresses of no arena: the top of the address space, and on 64-bit
+	// ownerLimit, where the table stops (a 32-bit address space ends
+	// below it).
+	beyond := []uintptr{^uintptr(0)}
+	if limit := uint64(ownerLimit); limit <= uint64(^uintptr(0)) {
+		require.False(t, o.set(uintptr(limit)-mib/2, 1)) // an arena reaching past the table
+		require.False(t, o.set(^uintptr(0)&^0xfff, 1))   // far beyond
+		beyond = append(beyond, uintptr(limit))
+	}
 	// inside: p's pool boundary (16 KiB) is inside p's arena; the arena
 	// at base+2 MiB+0x9000 is not pool-aligned, and its first boundary is
 	// at +0xc000.
-	for _, tc := range []struct {
+	cases := []struct {
 		p      uintptr
 		want   int
 		inside bool
@@ -48,9 +58,15 @@ func TestArenaOwners(t *testing.T) {
 		{base + 3*mib + 0x8fff, 7, true},
 		{base + 3*mib + 0x9000, -1, false},
 		{0, -1, false},
-		{ownerLimit, -1, false},
-		{^uintptr(0), -1, false},
-	} {
+	}
+	for _, p := range beyond {
+		cases = append(cases, struct {
+			p      uintptr
+			want   int
+			inside bool
+		}{p, -1, false})
+	}
+	for _, tc := range cases {
 		assert.Equal(t, tc.want, o.owner(tc.p), "owner(%#x)", tc.p)
 		assert.Equal(t, tc.inside, o.poolHeaderInside(tc.p), "poolHeaderInside(%#x)", tc.p)
 	}

@@ -53,7 +53,7 @@ func TestMakeSliceAndFree(t *testing.T) {
 	assert.NotNil(t, empty)
 	FreeSlice(empty)
 	FreeSlice[int](nil)
-	assert.Nil(t, MakeSlice[[1 << 20]byte](1<<62), "size overflow gives nil")
+	assert.Nil(t, MakeSlice[[1 << 20]byte](math.MaxInt), "size overflow gives nil")
 	assert.PanicsWithValue(t, "pymalloc: MakeSlice[int](-1): negative length", func() { MakeSlice[int](-1) })
 }
 

@@ -464,7 +464,8 @@ func TestCorruptFreeListIsRefused(t *testing.T) {
 // the link pointed: SIGSEGV, the process gone (found by the session 6
 // audit).
 func TestCorruptFreeListLinkIsRefused(t *testing.T) {
-	for _, link := range []uintptr{^uintptr(0) &^ 0xfff, 0x4141414141414140, 8, 0} {
+	// 0x4141...40: user bytes 'A' over the link, in a word of any width.
+	for _, link := range []uintptr{^uintptr(0) &^ 0xfff, ^uintptr(0) / 0xff * 0x41 &^ 0xf, 8, 0} {
 		h := newTestHeap(t, nil)
 		q := h.Malloc(1000)
 		p := h.Malloc(1000)
