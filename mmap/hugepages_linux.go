@@ -11,8 +11,7 @@ import (
 )
 
 func sysAdviseHugePages(p unsafe.Pointer, size uintptr) error {
-	// The slice only names the range for the system call; it is not kept.
-	return unix.Madvise(unsafe.Slice((*byte)(p), size), unix.MADV_HUGEPAGE)
+	return madvise(p, size, unix.MADV_HUGEPAGE)
 }
 
 // sysHugePageSize reads the size of a transparent huge page (a PMD

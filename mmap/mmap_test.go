@@ -3,6 +3,8 @@ package mmap
 import (
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"syscall"
@@ -193,4 +195,38 @@ func BenchmarkFirstTouch(b *testing.B) {
 			}
 		})
 	}
+}
+
+// A region longer than an int can count, which only a 32-bit process can
+// map (up to 4 GiB), is decommitted and advised like any other. Both calls
+// passed the range to madvise as a slice made with unsafe.Slice, which
+// panicked past math.MaxInt bytes ("unsafe.Slice: len out of range"): a
+// HugePageArenas reserving 2 GiB on 386 did that.
+func TestAdviseMoreThanMaxIntBytes(t *testing.T) {
+	if bits.UintSize == 64 {
+		t.Skip("only a 32-bit process can map more than math.MaxInt bytes")
+	}
+	size := uintptr(math.MaxInt) + 1 + PageSize()
+	p, err := Map(size)
+	if err != nil {
+		t.Skipf("no room for %d bytes in this address space: %v", size, err)
+	}
+	defer func() { require.NoError(t, Unmap(p, size)) }()
+	first, last := (*byte)(p), (*byte)(unsafe.Add(p, size-1))
+	*first, *last = 7, 7
+	require.NoError(t, Decommit(p, size))
+	if DecommitZeroes() {
+		assert.Zero(t, *first, "the first page decommitted")
+		assert.Zero(t, *last, "the last page decommitted")
+	}
+	err = AdviseHugePages(p, size)
+	if runtime.GOOS == "linux" {
+		if err != nil {
+			assert.ErrorIs(t, err, syscall.EINVAL, "only a kernel without transparent huge pages refuses")
+		}
+	} else {
+		assert.ErrorIs(t, err, ErrHugePagesUnsupported)
+	}
+	*last = 9 // still mapped and writable
+	assert.Equal(t, byte(9), *last)
 }

@@ -11,8 +11,7 @@ func sysPopulate(p unsafe.Pointer, size uintptr) error {
 	if !sysPopulateSupported() {
 		return ErrPopulateUnsupported
 	}
-	// The slice only names the range for the system call; it is not kept.
-	return unix.Madvise(unsafe.Slice((*byte)(p), size), unix.MADV_POPULATE_WRITE)
+	return madvise(p, size, unix.MADV_POPULATE_WRITE)
 }
 
 // sysPopulateSupported asks the kernel, on a page of its own, until it
