@@ -246,5 +246,7 @@ func (c Config) layout() (layout, error) {
 	return l, nil
 }
 
-// Size of a uintptr in bytes; the port assumes a 64-bit address space.
+// Size of a uintptr in bytes: 8, or 4 on a 32-bit system, where the
+// layouts stay those of 64-bit CPython and only the arena map's words
+// shrink.
 const ptrSize = unsafe.Sizeof(uintptr(0))

@@ -78,10 +78,23 @@ type arenaCoverage struct {
 	tailLo int32
 }
 
-const leafSize = 8 // bytes: sizeof(arena_coverage_t)
+const (
+	leafSize  = 8 // bytes: sizeof(arena_coverage_t)
+	leafShift = 3 // log2(leafSize)
+	// ptrShift is log2(ptrSize): 3, or 2 on a 32-bit system.
+	ptrShift = 2 + uint(ptrSize/8)
+)
+
+var _ [1<<ptrShift - ptrSize]struct{} // ptrShift matches ptrSize
+var _ [ptrSize - 1<<ptrShift]struct{}
+var _ [1<<leafShift - leafSize]struct{}
+var _ [leafSize - 1<<leafShift]struct{}
 
 // init lays out the tree for ArenaSize = 2^arenaBits over a 64-bit
-// address space; root is the address of a zeroed root node of rootBytes.
+// address space, as CPython's 64-bit build does; root is the address of a
+// zeroed root node of rootBytes. A 32-bit system keeps the same levels:
+// its addresses all fall under root entry 0, and with arenas of 64 KiB or
+// more under mid entry 0 too.
 func (m *arenaMap) init(arenaBits uint) {
 	interior := (64 - arenaBits + 2) / 3 // bits of the top and mid levels
 	bot := 64 - arenaBits - 2*interior
@@ -91,11 +104,12 @@ func (m *arenaMap) init(arenaBits uint) {
 	m.midMask = 1<<interior - 1
 	m.botMask = 1<<bot - 1
 	m.arenaMask = 1<<arenaBits - 1
-	// Byte offsets of entries: index << 3, i.e. shift 3 bits less and
-	// mask the index bits in place.
-	m.topOff, m.topOffMask = m.topShift-3, (1<<interior-1)<<3
-	m.midOff, m.midOffMask = m.midShift-3, m.midMask<<3
-	m.botOff, m.botOffMask = arenaBits-3, m.botMask<<3
+	// Byte offsets of entries: index times the entry's size, i.e. shift
+	// that many bits less and mask the index bits in place. Root and mid
+	// entries are words (4 bytes on a 32-bit system), leaves 8 bytes.
+	m.topOff, m.topOffMask = m.topShift-ptrShift, (1<<interior-1)<<ptrShift
+	m.midOff, m.midOffMask = m.midShift-ptrShift, m.midMask<<ptrShift
+	m.botOff, m.botOffMask = arenaBits-leafShift, m.botMask<<leafShift
 	m.rootBytes = (1 << interior) * ptrSize
 	m.midBytes = (1 << interior) * ptrSize
 	m.botBytes = (1 << bot) * leafSize

@@ -1,7 +1,6 @@
 package obmalloc
 
 import (
-	"math/bits"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,55 +10,67 @@ import (
 )
 
 // The arena map records address ranges only, so it can be tested with
-// arenas at made-up addresses: here two arenas 64 GiB apart, under
-// different bottom nodes (each spans 16 GiB with 1 MiB arenas), one
-// aligned and one not, so isUsed answers both from the cached node and
-// by walking the tree.
+// arenas at made-up addresses: two arenas under different bottom nodes,
+// one aligned and one not, so isUsed answers both from the cached node and
+// by walking the tree. With 1 MiB arenas a bottom node spans 16 GiB, so
+// the arenas are 64 GiB apart, above a 32-bit address space; with small
+// arenas it spans 256 MiB (4 KiB arenas) or 1 GiB (32 KiB), and two nodes
+// fit below 4 GiB, where a 32-bit system also walks the mid level. The
+// walk read the mid node's entries 8 bytes apart whatever the word size:
+// on a 32-bit system it missed every arena not under the cached node.
 func TestArenaMapAcrossBottomNodes(t *testing.T) {
-	if bits.UintSize < 64 {
-		t.Skip("the addresses are 64-bit ones")
-	}
-	var m arenaMap
-	m.init(20)
-	root, err := mmap.Map(m.rootBytes)
-	require.NoError(t, err)
-	m.root = uintptr(root)
-	t.Cleanup(func() {
-		for _, n := range m.nodes {
-			_ = mmap.Unmap(ptr(n.addr), n.size)
-		}
-		_ = mmap.Unmap(root, m.rootBytes)
-	})
-
-	const mib = 1 << 20
-	a64, b64 := uint64(0x7f10_0000_0000), uint64(0x7f20_0000_0000) // variables: no 32-bit overflow
-	a := uintptr(a64)                                              // aligned
-	b := uintptr(b64) + 0x4000                                     // 64 GiB further, misaligned
 	for _, tc := range []struct {
-		name  string
-		base  uintptr
-		other uintptr // the other arena, under another bottom node
-	}{{"first", a, b}, {"second", b, a}} {
+		name      string
+		arenaBits uint
+		a, b      uint64 // a aligned, b misaligned
+	}{
+		{"1 MiB arenas", 20, 0x7f10_0000_0000, 0x7f20_0000_0000 + 0x4000},
+		{"4 KiB arenas", 12, 0x4000_0000, 0xc000_0000 + 0x800},
+		{"32 KiB arenas", 15, 0x4000_0000, 0xc000_0000 + 0x4000},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			require.True(t, m.mark(tc.base, true))
-			assert.Equal(t, tc.base>>m.midShift, m.hotKey, "the last arena marked is cached")
-			for _, base := range []uintptr{a, b} {
-				if !m.isUsedRangeMarked(base) {
-					continue
-				}
-				assert.True(t, m.isUsed(base), "%#x", base)
-				assert.True(t, m.isUsed(base+mib-1), "%#x", base+mib-1)
-				assert.False(t, m.isUsed(base-1), "%#x", base-1)
-				assert.False(t, m.isUsed(base+mib), "%#x", base+mib)
+			if tc.b > uint64(^uintptr(0)) {
+				t.Skip("the addresses are 64-bit ones")
 			}
-			assert.False(t, m.isUsed(tc.other+3*mib), "an address under the other node")
+			var m arenaMap
+			m.init(tc.arenaBits)
+			root, err := mmap.Map(m.rootBytes)
+			require.NoError(t, err)
+			m.root = uintptr(root)
+			t.Cleanup(func() {
+				for _, n := range m.nodes {
+					_ = mmap.Unmap(ptr(n.addr), n.size)
+				}
+				_ = mmap.Unmap(root, m.rootBytes)
+			})
+
+			size := uintptr(1) << tc.arenaBits
+			a, b := uintptr(tc.a), uintptr(tc.b)
+			require.NotEqual(t, a>>m.midShift, b>>m.midShift, "under different bottom nodes")
+			for _, step := range []struct {
+				base  uintptr
+				other uintptr // the other arena, under another bottom node
+			}{{a, b}, {b, a}} {
+				require.True(t, m.mark(step.base, true))
+				assert.Equal(t, step.base>>m.midShift, m.hotKey, "the last arena marked is cached")
+				for _, base := range []uintptr{a, b} {
+					if !m.isUsedRangeMarked(base) {
+						continue
+					}
+					assert.True(t, m.isUsed(base), "%#x", base)
+					assert.True(t, m.isUsed(base+size-1), "%#x", base+size-1)
+					assert.False(t, m.isUsed(base-1), "%#x", base-1)
+					assert.False(t, m.isUsed(base+size), "%#x", base+size)
+				}
+				assert.False(t, m.isUsed(step.other+3*size), "an address under the other node")
+			}
+			assert.Equal(t, 2, m.botCount)
+			// Forgetting an arena leaves the cache valid: the node stays.
+			require.True(t, m.mark(b, false))
+			assert.False(t, m.isUsed(b))
+			assert.True(t, m.isUsed(a))
 		})
 	}
-	assert.Equal(t, 2, m.botCount)
-	// Forgetting an arena leaves the cache valid: the node stays.
-	require.True(t, m.mark(b, false))
-	assert.False(t, m.isUsed(b))
-	assert.True(t, m.isUsed(a))
 }
 
 // isUsedRangeMarked reports whether mark has recorded an arena at base
