@@ -54,7 +54,8 @@ import (
 type HugePageArenas struct {
 	// ChunkSize is the bytes of each reservation, rounded up to whole
 	// huge pages; 0 means 64 MiB. An arena larger than it gets a
-	// reservation of its own size.
+	// reservation of its own size. A size the system cannot map makes
+	// Alloc return nil.
 	ChunkSize uintptr
 
 	mu        sync.Mutex
@@ -139,6 +140,13 @@ func (a *HugePageArenas) chunkBytes() uintptr {
 		chunk = defaultHugeChunkBytes
 	}
 	chunk = max(chunk, a.huge)
+	if chunk > ^uintptr(0)-(a.huge-1) {
+		// Rounding up would wrap around to 0 (and each arena would get a
+		// reservation of its own). The largest whole number of huge
+		// pages is as impossible to map: reserve refuses it, its slack
+		// wrapping around.
+		return ^uintptr(0) &^ (a.huge - 1)
+	}
 	return (chunk + a.huge - 1) &^ (a.huge - 1)
 }
 

@@ -3,6 +3,7 @@ package obmalloc
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -410,16 +411,62 @@ func TestHugePageArenasKeepTheSizeClassRows(t *testing.T) {
 }
 
 func TestHugePageArenasOutOfMemory(t *testing.T) {
-	// A reservation no system can map: Alloc returns nil, and the heap
-	// falls back to its large allocator as for any arena failure.
+	huge := mmap.HugePageSize()
+	if huge == 0 {
+		huge = defaultHugePageBytes
+	}
+	for _, tc := range []struct {
+		name  string
+		chunk uintptr
+	}{
+		// The whole address space but a few huge pages, with reserve's
+		// slack: mmap refuses it on any system, 32-bit ones included.
+		{"mmap refuses", ^uintptr(0) - 4*huge + 1},
+		// Rounded up to whole huge pages it wraps around: refused before
+		// any mmap. It used to wrap to 0, and each arena then got a
+		// reservation of its own.
+		{"rounding wraps", ^uintptr(0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Alloc returns nil, and the heap falls back to its large
+			// allocator as for any arena failure.
+			a := &HugePageArenas{ChunkSize: tc.chunk}
+			defer closeArenas(t, a)
+			assert.Nil(t, a.Alloc(1<<20))
+			assert.Zero(t, a.Reserved(), "nothing mapped")
+			h := newHeap(t, Config{Arenas: a})
+			p := h.Malloc(64)
+			require.NotNil(t, p)
+			assert.False(t, h.Owns(p))
+			h.Free(p)
+			require.NoError(t, h.Check())
+			require.NoError(t, h.Close())
+		})
+	}
+}
+
+// Half the address space per reservation: more than a 64-bit system
+// maps, but a 32-bit process may find 2 GiB. Where it does, the arena
+// works; on 386 it used to panic in mmap.AdviseHugePages, whose range
+// went to madvise as an unsafe.Slice longer than an int can count.
+func TestHugePageArenasHalfTheAddressSpace(t *testing.T) {
 	a := &HugePageArenas{ChunkSize: ^uintptr(0) / 2}
-	assert.Nil(t, a.Alloc(1<<20))
-	h := newHeap(t, Config{Arenas: a})
-	p := h.Malloc(64)
-	require.NotNil(t, p)
-	assert.False(t, h.Owns(p))
-	h.Free(p)
-	require.NoError(t, h.Check())
+	defer closeArenas(t, a)
+	const size = 1 << 20
+	p := a.Alloc(size)
+	if bits.UintSize == 64 {
+		assert.Nil(t, p, "no 64-bit system maps 2^63 bytes")
+		return
+	}
+	if p == nil {
+		t.Skip("no room for 2 GiB in this process's address space")
+	}
+	assert.GreaterOrEqual(t, a.Reserved(), uintptr(1)<<31)
+	b := unsafe.Slice((*byte)(p), size)
+	assert.Zero(t, b[0])
+	b[0], b[size-1] = 1, 2
+	assert.Equal(t, byte(2), b[size-1])
+	a.Free(p, size)
 }
 
 // TestHugePageArenasShared has several goroutines, each with a heap of its
