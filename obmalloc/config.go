@@ -67,7 +67,9 @@ func ParseArenaPolicy(s string) (ArenaPolicy, error) {
 // 3.11 on a 64-bit build: 16-byte alignment, a 512-byte small-request
 // threshold (32 size classes), 16 KiB pools in 1 MiB arenas, arenas kept
 // forever, arenas from mmap and large requests to the module's large-block
-// allocator. Set a field to experiment, for example Python 3.9's layout:
+// allocator. That holds on a 32-bit system too, where CPython's own layout
+// differs (docs/fidelity.md, "On a 32-bit system"). Set a field to
+// experiment, for example Python 3.9's layout:
 //
 //	obmalloc.Config{PoolSize: 4 << 10, ArenaSize: 256 << 10}
 //
