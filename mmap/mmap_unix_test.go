@@ -4,7 +4,6 @@ package mmap
 
 import (
 	"errors"
-	"runtime"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -42,14 +41,7 @@ func TestAdviceInChunks(t *testing.T) {
 		}
 	}
 
-	err = AdviseHugePages(p, size)
-	if runtime.GOOS == "linux" {
-		if err != nil {
-			assert.ErrorIs(t, err, syscall.EINVAL, "only a kernel without transparent huge pages refuses")
-		}
-	} else {
-		assert.ErrorIs(t, err, ErrHugePagesUnsupported)
-	}
+	checkHugePageAdvice(t, AdviseHugePages(p, size))
 
 	// A range that is not mapped past its first pages: the call for the
 	// first page that is not mapped fails, and its error is returned.
