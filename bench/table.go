@@ -72,10 +72,13 @@ func medianCell(metric string, decimals int) func(Group) string {
 		if !ok {
 			return missing
 		}
-		if decimals == 0 && s.Median != math.Trunc(s.Median) {
-			decimals = 1
+		// A local: the closure serves every row of its column, and one
+		// row's half must not give the next rows a decimal.
+		d := decimals
+		if d == 0 && s.Median != math.Trunc(s.Median) {
+			d = 1
 		}
-		return fmt.Sprintf("%.*f", decimals, s.Median)
+		return fmt.Sprintf("%.*f", d, s.Median)
 	}
 }
 

@@ -187,3 +187,25 @@ func TestCellsOfMedians(t *testing.T) {
 		assert.Equal(t, tc.want, tc.cell(tc.g), tc.name)
 	}
 }
+
+// A column's cell function serves every row: a count whose median has a
+// half (3.5) in one row must not give the rows after it a decimal (2.0).
+func TestCountColumnDecimalsPerRow(t *testing.T) {
+	groups := Summarize(parseAll(t,
+		"kind=replay backend=a trace=t ns_per_op=10 gc_cycles=3 round=1",
+		"kind=replay backend=a trace=t ns_per_op=11 gc_cycles=4 round=2",
+		"kind=replay backend=b trace=t ns_per_op=20 gc_cycles=2 round=1",
+		"kind=replay backend=b trace=t ns_per_op=21 gc_cycles=2 round=2",
+	))
+	cell := medianCell("gc_cycles", 0)
+	a, _ := Find(groups, "replay", "t", "a")
+	b, _ := Find(groups, "replay", "t", "b")
+	assert.Equal(t, []string{"3.5", "2", "3.5"}, []string{cell(a), cell(b), cell(a)})
+
+	var out strings.Builder
+	require.NoError(t, WriteReplayTable(&out, groups, ""))
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 4)
+	assert.True(t, strings.HasSuffix(lines[2], "| 3.5 |"), lines[2])
+	assert.True(t, strings.HasSuffix(lines[3], "| 2 |"), lines[3])
+}
