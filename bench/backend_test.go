@@ -300,3 +300,43 @@ func TestSizeClassesAndCallocSize(t *testing.T) {
 		}
 	}
 }
+
+// gopymalloc-api measures the default heap; the variables that would put
+// something else behind pymalloc.Malloc in a child are refused, by the
+// check a command runs first and by the instance's opening.
+func TestAPIBackendRefusesOtherAllocators(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		ok          bool
+	}{
+		{"GOPYMALLOC", "", true},
+		{"GOPYMALLOC", "pymalloc", true},
+		{"GOPYMALLOC", "default", true},
+		{"GOPYMALLOC", "malloc", false},
+		{"GOPYMALLOC", "debug", false},
+		{"GOPYMALLOC", "pymalloc_debug", false},
+		{"GOPYMALLOC_HUGEPAGES", "0", true},
+		{"GOPYMALLOC_HUGEPAGES", "1", false},
+		{"GOPYMALLOC_ARENAS", "keep", true},
+		{"GOPYMALLOC_ARENAS", "release", false},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			t.Setenv(tc.name, tc.value)
+			b, ok := Lookup("gopymalloc-api")
+			require.True(t, ok)
+			checkErr := CheckBackends([]Backend{b})
+			inst, openErr := b.Open()
+			if tc.ok {
+				require.NoError(t, checkErr)
+				require.NoError(t, openErr)
+				require.NoError(t, inst.Close())
+				return
+			}
+			want := tc.name + "=" + strconv.Quote(tc.value)
+			assert.ErrorContains(t, checkErr, "gopymalloc-api: "+want)
+			assert.ErrorContains(t, openErr, want)
+			// The other backends do not read these variables.
+			assert.NoError(t, CheckBackends([]Backend{gopymallocBackend, goHeapBackend}))
+		})
+	}
+}
