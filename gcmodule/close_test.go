@@ -295,4 +295,90 @@ func TestBrokenCollectorRefusesEveryCall(t *testing.T) {
 		})
 	}
 	assert.ErrorContains(t, c.Close(), "the collector is unusable (a collection of generation 2 panicked")
+	// Every method, found by reflection as TestClosedCollectorPanics finds
+	// them, with zero arguments and with a handle from before the panic
+	// wherever it takes an object: none may reach the half-collected lists.
+	objType := reflect.TypeOf(Nil)
+	v := reflect.ValueOf(c)
+	for i := range v.NumMethod() {
+		m, name := v.Method(i), v.Type().Method(i).Name
+		if name == "Close" {
+			continue
+		}
+		for _, withHandle := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/handle=%v", name, withHandle), func(t *testing.T) {
+				mt := m.Type()
+				var args []reflect.Value
+				for j := range mt.NumIn() {
+					in := mt.In(j)
+					if mt.IsVariadic() && j == mt.NumIn()-1 {
+						if withHandle && in.Elem() == objType {
+							args = append(args, reflect.ValueOf(l))
+						}
+						break
+					}
+					if withHandle && in == objType {
+						args = append(args, reflect.ValueOf(l))
+					} else {
+						args = append(args, reflect.Zero(in))
+					}
+				}
+				var r any
+				func() {
+					defer func() { r = recover() }()
+					m.Call(args)
+				}()
+				u, ok := r.(*UsageError)
+				require.True(t, ok, "want a *UsageError, got %T: %v", r, r)
+				assert.Equal(t, name, u.Call)
+				assert.Contains(t, u.Error(), why)
+			})
+		}
+	}
+
+	// The package-level functions, on a Default left broken. Callbacks
+	// is left out: it returns &Default.Callbacks, the exported field,
+	// and reaches no list.
+	saved := Default
+	Default = c
+	t.Cleanup(func() { Default = saved })
+	for _, tc := range []struct {
+		name string
+		f    func()
+	}{
+		{"Collect", func() { Collect(0) }},
+		{"Enable", func() { Enable() }},
+		{"Disable", func() { Disable() }},
+		{"IsEnabled", func() { IsEnabled() }},
+		{"GetCount", func() { GetCount() }},
+		{"GetThreshold", func() { GetThreshold() }},
+		{"SetThreshold", func() { SetThreshold(700) }},
+		{"SetDebug", func() { SetDebug(0) }},
+		{"GetDebug", func() { GetDebug() }},
+		{"GetStats", func() { GetStats() }},
+		{"GetObjects", func() { GetObjects(AllGenerations) }},
+		{"GetReferrers", func() { GetReferrers(l) }},
+		{"GetReferents", func() { GetReferents(l) }},
+		{"IsTracked", func() { IsTracked(l) }},
+		{"IsFinalized", func() { IsFinalized(l) }},
+		{"Freeze", func() { Freeze() }},
+		{"Unfreeze", func() { Unfreeze() }},
+		{"GetFreezeCount", func() { GetFreezeCount() }},
+		{"Garbage", func() { Garbage() }},
+		{"AddCallback", func() { AddCallback(func(string, CallbackInfo) {}) }},
+		{"Incref", func() { Incref(l) }},
+		{"Decref", func() { Decref(l) }},
+	} {
+		t.Run("package "+tc.name, func(t *testing.T) {
+			var r any
+			func() {
+				defer func() { r = recover() }()
+				tc.f()
+			}()
+			u, ok := r.(*UsageError)
+			require.True(t, ok, "want a *UsageError, got %T: %v", r, r)
+			assert.Equal(t, tc.name, u.Call)
+			assert.Contains(t, u.Error(), why)
+		})
+	}
 }
