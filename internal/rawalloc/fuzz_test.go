@@ -10,9 +10,12 @@ import (
 
 // FuzzHeap drives a heap with an operation sequence decoded from the fuzz
 // input and checks it against a model of the live blocks: blocks never
-// overlap, contents survive realloc, Calloc's blocks are zero, the heap
-// owns exactly the live blocks, Check passes and the stats add up, every
-// fuzzCheckEvery operations and at the end.
+// overlap and hold what was asked for, contents survive realloc, Calloc's
+// blocks are zero, the heap owns exactly the live blocks, Check passes and
+// the stats add up, every fuzzCheckEvery operations and at the end. Every
+// block is filled over its whole capacity, so memory that a block, a
+// free-list entry or a cached big mapping hands out again is not zero
+// unless Calloc cleared it, and contents are checked byte for byte.
 //
 // Each operation is 3 bytes: an opcode and a 16-bit operand that picks a
 // size (or, for free and realloc, also a live block). By op%8: 0 and 1
@@ -74,6 +77,12 @@ func FuzzHeap(f *testing.F) {
 	// Through a mapper whose mappings are not page-aligned: big blocks
 	// freed past the budget and shrunk below half keep all their pages.
 	f.Add([]byte{40, 255, 255, 40, 255, 255, 43, 0, 16, 2, 0, 0, 2, 0, 0, 2, 0, 0, 1, 3})
+	// A 768 KiB block shrunk to 262,085 bytes moves to a class block:
+	// its last bytes lie past the first 64 of their page.
+	f.Add([]byte{40, 255, 255, 35, 40, 0})
+	// A 768 KiB block freed, its mapping reused by a Calloc of 786,408
+	// bytes, whose last bytes the first block's data covered.
+	f.Add([]byte{40, 255, 255, 2, 0, 0, 44, 0xfd, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var m *testMapper
 		var h *Heap
@@ -175,7 +184,13 @@ func FuzzHeap(f *testing.F) {
 			if overlaps(uintptr(p), h.UsableSize(p)) {
 				t.Fatalf("block %p (%d bytes) overlaps a live block", p, h.UsableSize(p))
 			}
-			fill(p, n, seed)
+			if c := h.UsableSize(p); c < n {
+				t.Fatalf("%s of %d bytes: a block of %d", what, n, c)
+			}
+			// The whole capacity, not only the n bytes the model checks:
+			// whatever reuses the memory later must not find it zero
+			// unless it was cleared.
+			fill(p, h.UsableSize(p), seed)
 			live = append(live, block{uintptr(p), n, seed})
 			liveBytes += n
 			if uintptr(p) == lastFreed {
@@ -323,11 +338,14 @@ func FuzzHeap(f *testing.F) {
 				if overlaps(uintptr(q), h.UsableSize(q)) {
 					t.Fatalf("reallocated block %p overlaps a live block", q)
 				}
+				if c := h.UsableSize(q); c < n {
+					t.Fatalf("Realloc to %d bytes: a block of %d", n, c)
+				}
 				liveBytes += n
 				if uintptr(q) == lastFreed {
 					lastFreed = 0 // reused, as in add
 				}
-				fill(q, n, b.seed+1)
+				fill(q, h.UsableSize(q), b.seed+1)
 				live = append(live, block{uintptr(q), n, b.seed + 1})
 			}
 		}

@@ -1,6 +1,7 @@
 package rawalloc
 
 import (
+	"bytes"
 	"errors"
 	"sync"
 	"testing"
@@ -106,112 +107,77 @@ func (h *Heap) unmapAll(tb testing.TB) {
 	}
 }
 
-// Blocks are filled and checked in full up to fullBytes; past it only the
-// first sampleBytes of every page are, at offsets that do not depend on the
-// block's size, so that a prefix of a filled block still verifies and the
-// fuzzer's multi-megabyte blocks (a few hundred per input, each filled and
-// checked word by word under coverage instrumentation) stay fast. A big
-// block is moved or remapped a page at a time, so a page lost or misplaced
-// is still caught, and small blocks are checked whole.
+// The blocks' contents. fill copies its pattern from one shared buffer
+// and verify and allZero compare with bytes.Equal, so every byte is
+// written and checked by the runtime's memmove and memequal: those are
+// not instrumented for coverage, where a loop in this file would be,
+// word by word, which under go test -fuzz made a fuzz input of many big
+// blocks take over 10 s.
+var pattern struct {
+	mu  sync.Mutex
+	buf []byte // word k holds k*patternStep ^ patternXor, as memory holds it
+}
+
 const (
-	fullBytes   = 64 << 10
-	sampleBytes = 64
+	patternStep = 0x9e3779b97f4a7c15
+	patternXor  = 0x5bd1e9955bd1e995
+	// patternSeedWords is how far apart, in words, two seeds' patterns
+	// start in the buffer.
+	patternSeedWords = 3
 )
 
-// eachWordRange calls f for each run [lo, hi) of the words of an n-byte
-// block that fill writes and verify and allZero check.
-func eachWordRange(n uintptr, f func(lo, hi int) bool) {
-	words := int(n / 8)
-	if !f(0, min(words, fullBytes/8)) {
-		return
-	}
-	for lo := fullBytes / 8; lo < words; lo += int(pageBytes / 8) {
-		if !f(lo, min(words, lo+sampleBytes/8)) {
-			return
+// patternOf returns the n bytes fill writes for seed. Each word holds its
+// own index (offset by the seed's start), so a block copied to the wrong
+// offset, or a page of another block, is caught; the bytes do not depend
+// on n, so any prefix of a filled block verifies.
+func patternOf(seed byte, n uintptr) []byte {
+	off := uintptr(seed) * patternSeedWords * 8
+	pattern.mu.Lock()
+	defer pattern.mu.Unlock()
+	if uintptr(len(pattern.buf)) < off+n {
+		// Grown, never changed in place: a slice handed out stays valid.
+		buf := make([]byte, roundUp(max(off+n, 2*uintptr(len(pattern.buf))), 8))
+		words := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(buf))), len(buf)/8)
+		for k := range words {
+			words[k] = uint64(k)*patternStep ^ patternXor
 		}
+		pattern.buf = buf
 	}
+	return pattern.buf[off : off+n : off+n]
 }
 
-// tailSampled reports whether the n%8 bytes past an n-byte block's last
-// whole word are among those filled and checked.
-func tailSampled(n uintptr) bool {
-	off := n / 8 * 8
-	return off < fullBytes || off%pageBytes < sampleBytes
-}
-
-// fill writes a pattern derived from seed into the n bytes at p (16-byte
-// aligned; past fullBytes, only the sampled words), a word at a time. Each
-// word holds its own index, so a block copied to the wrong offset is caught.
+// fill writes the pattern for seed into the n bytes at p.
 func fill(p unsafe.Pointer, n uintptr, seed byte) {
-	words := unsafe.Slice((*uint64)(p), n/8)
-	eachWordRange(n, func(lo, hi int) bool {
-		for i := lo; i < hi; i++ {
-			words[i] = patternWord(seed, i)
-		}
-		return true
-	})
-	if tailSampled(n) {
-		w := patternWord(seed, int(n/8))
-		copy(bytesAt(uintptr(p)+n/8*8, n%8), (*[8]byte)(unsafe.Pointer(&w))[:])
-	}
+	copy(bytesAt(uintptr(p), n), patternOf(seed, n))
 }
 
 // verify returns the index of the first of the n bytes at p that differs
-// from fill's pattern for seed (to the word), or -1. Any prefix of a
-// filled block verifies.
+// from fill's pattern for seed, or -1.
 func verify(p unsafe.Pointer, n uintptr, seed byte) int {
-	words := unsafe.Slice((*uint64)(p), n/8)
-	bad := -1
-	eachWordRange(n, func(lo, hi int) bool {
-		for i := lo; i < hi; i++ {
-			if words[i] != patternWord(seed, i) {
-				bad = i * 8
-				return false
-			}
-		}
-		return true
-	})
-	if bad >= 0 || !tailSampled(n) {
-		return bad
+	got, want := bytesAt(uintptr(p), n), patternOf(seed, n)
+	if bytes.Equal(got, want) {
+		return -1
 	}
-	// The tail is the first bytes of the next word, as memory holds it, so
-	// any prefix of a filled block verifies.
-	w := patternWord(seed, int(n/8))
-	wb := (*[8]byte)(unsafe.Pointer(&w))
-	for i, c := range bytesAt(uintptr(p)+n/8*8, n%8) {
-		if c != wb[i] {
-			return int(n/8*8) + i
+	for i := range got {
+		if got[i] != want[i] {
+			return i
 		}
 	}
-	return -1
+	panic("unreachable: bytes.Equal and the loop disagree")
 }
 
-func patternWord(seed byte, i int) uint64 {
-	return uint64(seed)*0x0101010101010101 ^ uint64(i)*0x9e3779b97f4a7c15
-}
+// zeroChunk is what allZero compares with, a chunk at a time.
+var zeroChunk [64 << 10]byte
 
-// allZero reports whether the n bytes at p are zero where fill would
-// have written (so a block that reuses a filled one is checked where the
-// old pattern was).
+// allZero reports whether the n bytes at p are zero.
 func allZero(p unsafe.Pointer, n uintptr) bool {
-	words := unsafe.Slice((*uint64)(p), n/8)
-	zero := true
-	eachWordRange(n, func(lo, hi int) bool {
-		for _, w := range words[lo:hi] {
-			if w != 0 {
-				zero = false
-				return false
-			}
-		}
-		return true
-	})
-	if !zero || !tailSampled(n) {
-		return zero
-	}
-	for _, c := range bytesAt(uintptr(p)+n/8*8, n%8) {
-		if c != 0 {
+	b := bytesAt(uintptr(p), n)
+	for len(b) > 0 {
+		k := min(len(b), len(zeroChunk))
+		if !bytes.Equal(b[:k], zeroChunk[:k]) {
 			return false
 		}
+		b = b[k:]
 	}
 	return true
 }
