@@ -87,3 +87,21 @@ func TestReadTraceRefusesNoOps(t *testing.T) {
 	require.ErrorContains(t, Child(ChildArgs("replay", "freelist", path)[1:], &out), "no ops to replay")
 	assert.Empty(t, out.String())
 }
+
+// measurableBackends is Backends without those this environment makes
+// refuse to open (gopymalloc-api while a GOPYMALLOC* variable puts
+// another allocator behind the package-level functions, as when the
+// suite runs under GOPYMALLOC=debug), each named in the test's log. The
+// tests that run every backend use it; TestAPIBackendRefusesOtherAllocators
+// checks the refusal.
+func measurableBackends(t *testing.T) []Backend {
+	var out []Backend
+	for _, b := range Backends {
+		if err := CheckBackends([]Backend{b}); err != nil {
+			t.Logf("%s left out: %v", b.Name, err)
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
