@@ -84,10 +84,9 @@
 //
 // The machine is shared, with two cores. Every figure is therefore a
 // median over rounds (five unless -rounds says otherwise), shown with its
-// min–max; the
-// backends run interleaved, each round starting with a different one (a
-// rotation, so the neighbours stay), so that a slow minute falls on all
-// of them; each record carries the
-// machine's load average after the run (load1) for the skeptical reader.
-// No test asserts a time.
+// min–max; the backends run interleaved, each round starting with a
+// different one (a rotation, so the neighbours stay), so that a slow
+// minute falls on all of them; each record carries the machine's load
+// average after the run (load1) for the skeptical reader. No test asserts
+// a time.
 package bench

@@ -7,11 +7,11 @@ import (
 )
 
 // The debug hooks' reports. A block's dump is _PyObject_DebugDumpAddress
-// line for line (../shared/docs/cpython-obmalloc.md §10.3, beside the
-// checkout, has CPython's own output), but for three things
-// docs/fidelity.md lists: a line when the size field
-// was overwritten (the tail is read at the true size), frames that name
-// their Go function, and an unprintable id byte shown as \xNN:
+// line for line (../shared/docs/cpython-obmalloc.md, beside the checkout,
+// has CPython's format in §10.3 and its output in §10.4), but for three
+// things docs/fidelity.md lists: a line when the size field was
+// overwritten (the tail is read at the true size), frames that name their
+// Go function, and an unprintable id byte shown as \xNN:
 //
 //	Debug memory block at address p=0x7f...: API 'o'
 //	    9 bytes originally requested
