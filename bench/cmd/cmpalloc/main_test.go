@@ -113,8 +113,7 @@ func TestBackends(t *testing.T) {
 // records.
 func TestReplayTableChart(t *testing.T) {
 	dir := t.TempDir()
-	trace := filepath.Join(dir, "example.trace")
-	require.NoError(t, os.WriteFile(trace, []byte(pytrace.FormatExample), 0o644))
+	trace := exampleTrace(t, dir)
 	raw := filepath.Join(dir, "raw.txt")
 	code, stdout, stderr := runCmd("replay", "-rounds", "2", "-backends", "gopymalloc,goheap", "-o", raw, trace)
 	require.Equal(t, exitOK, code, stderr)
@@ -151,8 +150,7 @@ func TestWorkloadCommands(t *testing.T) {
 
 func TestProfile(t *testing.T) {
 	dir := t.TempDir()
-	trace := filepath.Join(dir, "example.trace")
-	require.NoError(t, os.WriteFile(trace, []byte(pytrace.FormatExample), 0o644))
+	trace := exampleTrace(t, dir)
 	prof := filepath.Join(dir, "cpu.prof")
 	code, stdout, stderr := runCmd("profile", "-backend", "goheap", "-repeat", "3", "-o", prof, trace)
 	require.Equal(t, exitOK, code, stderr)
@@ -172,8 +170,7 @@ func TestProfile(t *testing.T) {
 // read the variable still run.
 func TestAPIBackendUnderGOPYMALLOC(t *testing.T) {
 	dir := t.TempDir()
-	trace := filepath.Join(dir, "example.trace")
-	require.NoError(t, os.WriteFile(trace, []byte(pytrace.FormatExample), 0o644))
+	trace := exampleTrace(t, dir)
 	t.Setenv("GOPYMALLOC", "malloc")
 	for _, args := range [][]string{
 		{"replay", "-rounds", "1", "-backends", "gopymalloc-api", trace},
@@ -204,8 +201,7 @@ func TestAPIBackendUnderGOPYMALLOC(t *testing.T) {
 // printed.
 func TestBadValuesRefusedBeforeRunning(t *testing.T) {
 	dir := t.TempDir()
-	trace := filepath.Join(dir, "example.trace")
-	require.NoError(t, os.WriteFile(trace, []byte(pytrace.FormatExample), 0o644))
+	trace := exampleTrace(t, dir)
 	empty := filepath.Join(dir, "empty.trace")
 	require.NoError(t, os.WriteFile(empty, []byte("# pytrace 1\n"), 0o644))
 	raw := filepath.Join(dir, "raw.txt")
@@ -235,4 +231,13 @@ func TestBadValuesRefusedBeforeRunning(t *testing.T) {
 		assert.NotContains(t, stderr, "round 1/", "%q: nothing runs", tc.args)
 		assert.Empty(t, stdout, "%q", tc.args)
 	}
+}
+
+// exampleTrace writes FORMAT.md's example trace into dir and returns its
+// path.
+func exampleTrace(t *testing.T, dir string) string {
+	t.Helper()
+	trace := filepath.Join(dir, "example.trace")
+	require.NoError(t, os.WriteFile(trace, []byte(pytrace.FormatExample), 0o644))
+	return trace
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopymalloc/gopymalloc/bench"
-	"github.com/gopymalloc/gopymalloc/internal/pytrace"
 )
 
 func TestExpectedRounds(t *testing.T) {
@@ -71,8 +70,7 @@ func TestIncomplete(t *testing.T) {
 // stopped, and table and chart refuse it unless -incomplete.
 func TestStoppedRunIsNotSummarised(t *testing.T) {
 	dir := t.TempDir()
-	trace := filepath.Join(dir, "example.trace")
-	require.NoError(t, os.WriteFile(trace, []byte(pytrace.FormatExample), 0o644))
+	trace := exampleTrace(t, dir)
 	// A replayer that works once, then fails.
 	replayer := filepath.Join(dir, "replay-flaky")
 	require.NoError(t, os.WriteFile(replayer, []byte("#!/bin/sh\n"+
