@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -26,11 +28,19 @@ func runChild(t *testing.T, value string) (stdout, stderr string, err error) {
 }
 
 // runChildTest runs one test of this binary in a child process with env
-// added to the environment.
+// added to the environment. The package's own variables are taken out of
+// what the child inherits, so that it runs with exactly those the test
+// gives it: under GOPYMALLOC=debug go test ./..., a child that inherited
+// the hooks would hold freed blocks in their quarantine and keep arenas
+// TestArenasChild expects released.
 func runChildTest(t *testing.T, test string, env ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
-	cmd.Env = append(append(os.Environ(), env...), childEnv+"=1")
+	inherited := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return name == EnvVar || name == HugePagesEnvVar || name == ArenasEnvVar
+	})
+	cmd.Env = append(append(inherited, env...), childEnv+"=1")
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
