@@ -3,11 +3,15 @@ package obmalloc
 import (
 	"bytes"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/arenatest"
 )
 
 // Golden: CPython 3.11.7's own dumps, parsed into Stats and written back,
@@ -110,7 +114,17 @@ func TestParseDebugMallocStatsErrors(t *testing.T) {
 // Stats of two heaps add up to the stats of both: blocks, bytes, arenas,
 // and the identity that the byte lines sum to the arenas' bytes.
 func TestStatsAdd(t *testing.T) {
-	a, b := newHeap(t, Config{}), newHeap(t, Config{})
+	// a's arenas are not pool-aligned, and b has unmapped some: every
+	// figure of the sum has something to add.
+	a := newHeap(t, Config{Arenas: &arenatest.HeadlessArenas{PoolSize: DefaultPoolSize, HeadBytes: 4096}})
+	b := newHeap(t, Config{Policy: ReleaseArenas})
+	var ps []unsafe.Pointer
+	for b.narenasCurrentlyAllocated < 3 {
+		ps = append(ps, b.Malloc(512))
+	}
+	for _, p := range ps {
+		b.Free(p)
+	}
 	for i := range 3000 {
 		a.Malloc(uintptr(1 + i%512))
 		if i%3 == 0 {
@@ -128,7 +142,35 @@ func TestStatsAdd(t *testing.T) {
 		uintptr(sum.UnusedPools)*sum.PoolSize+sum.BytesLostToPoolHeaders+
 		sum.BytesLostToQuantization+sum.BytesLostToArenaAlignment)
 	for i, c := range sum.Classes {
-		assert.Equal(t, sa.Classes[i].Pools+sb.Classes[i].Pools, c.Pools, "class %d", i)
+		assert.Equal(t, ClassStats{Class: i, Size: sa.Classes[i].Size,
+			Pools:       sa.Classes[i].Pools + sb.Classes[i].Pools,
+			BlocksInUse: sa.Classes[i].BlocksInUse + sb.Classes[i].BlocksInUse,
+			AvailBlocks: sa.Classes[i].AvailBlocks + sb.Classes[i].AvailBlocks}, c, "class %d", i)
+	}
+	// Every count and byte figure adds up; the layout's figures (sizes of
+	// a pool, an arena, a radix node) are the heaps' own.
+	layoutFields := map[string]bool{"Threshold": true, "PoolSize": true, "ArenaSize": true, "ArenaMapMidBytes": true, "ArenaMapBotBytes": true}
+	va, vb, vs := reflect.ValueOf(sa), reflect.ValueOf(sb), reflect.ValueOf(sum)
+	for i := range vs.NumField() {
+		name := vs.Type().Field(i).Name
+		if name == "Classes" {
+			continue
+		}
+		a, b, got := figure(va.Field(i)), figure(vb.Field(i)), figure(vs.Field(i))
+		if layoutFields[name] {
+			assert.Equal(t, a, got, name)
+			continue
+		}
+		require.Positive(t, a+b, "%s: the heaps give it something to add", name)
+		assert.Equal(t, a+b, got, name)
 	}
 	assert.Equal(t, sa.Classes[1].Pools, a.Stats().Classes[1].Pools, "Add copies the first Stats' rows, never aliases them")
+}
+
+// figure reads an int or uintptr field of Stats.
+func figure(v reflect.Value) uint64 {
+	if v.CanInt() {
+		return uint64(v.Int())
+	}
+	return v.Uint()
 }

@@ -74,6 +74,59 @@ func TestMallocEdgeCases(t *testing.T) {
 	}
 }
 
+// A pool whose blocks fill it to its last byte (PoolSize - POOL_OVERHEAD
+// is a multiple of the block size) hands out that last block too: the
+// pool is full once nextoffset passes maxnextoffset, not when it reaches
+// it. Were it taken for full one block early, it would leave its ring with
+// a block to spare and, being "full" with a free block, not come back to
+// the ring when blocks are freed.
+func TestPoolFilledToItsLastByte(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		n    uintptr // a block size that divides PoolSize - POOL_OVERHEAD
+	}{
+		{"16-byte blocks", Config{}, 16},
+		{"8-byte blocks, 8-byte alignment", Config{Alignment: 8}, 8},
+		{"16-byte blocks, 8-byte alignment", Config{Alignment: 8}, 16},
+		{"176-byte blocks in 4 KiB pools", Config{PoolSize: 4 << 10}, 176},
+		{"368-byte blocks in 4 KiB pools", Config{PoolSize: 4 << 10}, 368},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHeap(t, tc.cfg)
+			class, size, ok := h.SizeClass(tc.n)
+			require.True(t, ok)
+			require.Equal(t, tc.n, size)
+			require.Zero(t, (h.l.poolSize-h.l.poolOverhead)%size, "the blocks tile the pool")
+			blocks := make([]unsafe.Pointer, h.l.classCapacity[class])
+			for i := range blocks {
+				blocks[i] = h.Malloc(tc.n)
+				require.NotNil(t, blocks[i])
+			}
+			pool := uintptr(blocks[0]) &^ h.l.poolMask
+			for i, p := range blocks {
+				require.Equal(t, pool+h.l.poolOverhead+uintptr(i)*size, uintptr(p), "block %d of the pool", i)
+			}
+			assert.Equal(t, pool+h.l.poolSize-size, uintptr(blocks[len(blocks)-1]), "the last block ends with the pool")
+			assert.Equal(t, ClassStats{Class: class, Size: size, Pools: 1, BlocksInUse: len(blocks)}, h.Stats().Classes[class])
+			require.NoError(t, h.Check())
+
+			next := h.Malloc(tc.n)
+			assert.NotEqual(t, pool, uintptr(next)&^h.l.poolMask, "a full pool serves no more")
+			// A block freed from the full pool puts it back at the front of
+			// its ring: it is the next one handed out.
+			h.Free(blocks[3])
+			require.NoError(t, h.Check())
+			assert.Equal(t, blocks[3], h.Malloc(tc.n))
+			for _, p := range append(blocks, next) {
+				h.Free(p)
+			}
+			require.NoError(t, h.Check())
+			assert.Zero(t, h.AllocatedBlocks())
+		})
+	}
+}
+
 // TestRealloc reproduces the table measured with CPython 3.11.7 (facts
 // file §8): a pool block stays iff n <= size && 4n > 3*size.
 func TestRealloc(t *testing.T) {

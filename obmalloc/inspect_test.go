@@ -33,7 +33,7 @@ func TestBlockAndArenas(t *testing.T) {
 
 	for name, p := range map[string]unsafe.Pointer{
 		"large": large, "interior": unsafe.Add(a, 8), "header": ptr(ia.Pool),
-		"never carved": unsafe.Add(b, 16*5),
+		"first never carved": unsafe.Add(b, 16), "never carved": unsafe.Add(b, 16*5),
 	} {
 		_, ok := h.Block(p)
 		assert.False(t, ok, name)
