@@ -1,7 +1,10 @@
 package obmalloc
 
 import (
+	"errors"
+	"fmt"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,4 +81,69 @@ func TestArenaMapAcrossBottomNodes(t *testing.T) {
 func (m *arenaMap) isUsedRangeMarked(base uintptr) bool {
 	l := m.leaf(base, false)
 	return l != 0 && (*arenaCoverage)(ptr(l)).tailHi != 0
+}
+
+// When a node cannot be mapped, mark reports false and leaves the map as
+// it was: newArena then gives the arena back, and an arena map that still
+// claimed part of it would take whatever is mapped there later for pool
+// memory. The misaligned arena is the last slot of one bottom node and
+// the first of the next, so marking it maps a mid node and two bottom
+// nodes; each case fails one of them.
+func TestArenaMapMarkFailsCleanly(t *testing.T) {
+	for _, arena := range []struct {
+		name      string
+		arenaBits uint
+		node      uint64 // where a bottom node's range starts
+	}{
+		{"1 MiB arenas", 20, 0x7f14_0000_0000},
+		{"4 KiB arenas", 12, 0x5000_0000},
+	} {
+		for _, failAt := range []int{1, 2, 3} {
+			t.Run(fmt.Sprintf("%s/node %d fails", arena.name, failAt), func(t *testing.T) {
+				if arena.node > uint64(^uintptr(0)) {
+					t.Skip("the addresses are 64-bit ones")
+				}
+				var m arenaMap
+				m.init(arena.arenaBits)
+				root, err := mmap.Map(m.rootBytes)
+				require.NoError(t, err)
+				m.root = uintptr(root)
+				calls := 0
+				mapNode = func(size uintptr) (unsafe.Pointer, error) {
+					if calls++; calls == failAt {
+						return nil, errors.New("no memory for the node")
+					}
+					return mmap.Map(size)
+				}
+				t.Cleanup(func() {
+					mapNode = mmap.Map
+					for _, n := range m.nodes {
+						_ = mmap.Unmap(ptr(n.addr), n.size)
+					}
+					_ = mmap.Unmap(root, m.rootBytes)
+				})
+
+				size := uintptr(1) << arena.arenaBits
+				base := uintptr(arena.node) - size + 0x800
+				require.NotEqual(t, base>>m.midShift, (base+size)>>m.midShift, "the arena spans two bottom nodes")
+				require.False(t, m.mark(base, true))
+				for _, p := range []uintptr{base, base + size - 0x801, base + size - 1} {
+					assert.False(t, m.isUsed(p), "%#x", p)
+				}
+				assert.Equal(t, failAt-1, m.midCount+m.botCount, "the nodes mapped before the failure are counted")
+				assert.Len(t, m.nodes, failAt-1)
+
+				// With memory again, the same arena is marked whole.
+				mapNode = mmap.Map
+				require.True(t, m.mark(base, true))
+				for _, p := range []uintptr{base, base + size - 0x801, base + size - 1} {
+					assert.True(t, m.isUsed(p), "%#x", p)
+				}
+				assert.False(t, m.isUsed(base-1))
+				assert.False(t, m.isUsed(base+size))
+				assert.Equal(t, 1, m.midCount)
+				assert.Equal(t, 2, m.botCount)
+			})
+		}
+	}
 }
