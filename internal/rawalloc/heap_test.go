@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopymalloc/gopymalloc/internal/procmem"
+	"github.com/gopymalloc/gopymalloc/mmap"
 )
 
 const (
@@ -387,6 +388,15 @@ func TestFaults(t *testing.T) {
 			headerOf(uintptr(p)).state ^= 1 << 40
 			return p
 		}, func(h *Heap, p unsafe.Pointer) { headerOf(uintptr(p)).state ^= 1 << 40 }},
+		{"corrupt class capacity", "Free", problemCorrupt, func(h *Heap) unsafe.Pointer {
+			p := h.Malloc(1000)
+			headerOf(uintptr(p)).capacity += alignBytes
+			return p
+		}, func(h *Heap, p unsafe.Pointer) { headerOf(uintptr(p)).capacity -= alignBytes }},
+		{"just past the heap's last mapping", "Free", problemNoMapping, func(h *Heap) unsafe.Pointer {
+			h.Malloc(1000)
+			return ptr(h.regions[len(h.regions)-1].end)
+		}, nil},
 		{"corrupt big header", "Free", problemCorrupt, func(h *Heap) unsafe.Pointer {
 			p := h.Malloc(mib)
 			headerOf(uintptr(p)).capacity++
@@ -503,38 +513,77 @@ func TestCorruptBigCacheEntryIsRefused(t *testing.T) {
 func TestCheckFindsCorruption(t *testing.T) {
 	tests := []struct {
 		name    string
-		corrupt func(h *Heap, p, big unsafe.Pointer)
+		want    string // in Check's error
+		corrupt func(t *testing.T, h *Heap, p, big unsafe.Pointer)
 	}{
-		{"live header", func(h *Heap, p, big unsafe.Pointer) { headerOf(uintptr(p)).capacity = 48 }},
-		{"free-list link", func(h *Heap, p, big unsafe.Pointer) {
+		{"live header", "header corrupt", func(t *testing.T, h *Heap, p, big unsafe.Pointer) { headerOf(uintptr(p)).capacity = 48 }},
+		{"free-list link", "does not match its check word", func(t *testing.T, h *Heap, p, big unsafe.Pointer) {
 			q := h.Malloc(3000)
 			h.Free(q)
 			*wordAt(uintptr(q)) = uintptr(p) // a dangling write: links a live block
 		}},
-		{"free-list cycle", func(h *Heap, p, big unsafe.Pointer) {
+		{"free-list cycle", "free list longer than its count", func(t *testing.T, h *Heap, p, big unsafe.Pointer) {
 			q := h.Malloc(3000)
 			h.Free(q)
 			*wordAt(uintptr(q)) = uintptr(q)
+			*wordAt(uintptr(q) + wordBytes) = uintptr(q) ^ h.linkKey() // a consistent link, so the count finds the cycle
 		}},
-		{"start bitmap", func(h *Heap, p, big unsafe.Pointer) {
+		{"start bitmap", "start bits", func(t *testing.T, h *Heap, p, big unsafe.Pointer) {
 			w, m := startBit(h.cur, uintptr(p)+32)
 			*w |= m
 		}},
-		{"big header", func(h *Heap, p, big unsafe.Pointer) { headerOf(uintptr(big)).state = bigState(false) }},
-		{"stats", func(h *Heap, p, big unsafe.Pointer) { h.stats.LiveBytes++ }},
-		{"big capacity past its mapping", func(h *Heap, p, big unsafe.Pointer) {
+		{"big header", "cache holds 0 mappings, 1 big blocks are free", func(t *testing.T, h *Heap, p, big unsafe.Pointer) { headerOf(uintptr(big)).state = bigState(false) }},
+		{"stats", "stats", func(t *testing.T, h *Heap, p, big unsafe.Pointer) { h.stats.LiveBytes++ }},
+		{"big capacity past its mapping", "outside its mapping", func(t *testing.T, h *Heap, p, big unsafe.Pointer) {
 			h.regions[h.regionOf(uintptr(big))].used += pageBytes
 		}},
-		{"cached mapping without its whole capacity", func(h *Heap, p, big unsafe.Pointer) {
+		{"cached mapping without its whole capacity", "cached without its whole mapping", func(t *testing.T, h *Heap, p, big unsafe.Pointer) {
 			h.Free(big)
 			i := h.regionOf(uintptr(big))
 			h.regions[i].used -= pageBytes
 			headerOf(uintptr(big)).capacity -= uint64(pageBytes)
 			h.stats.FreeBytes -= pageBytes
 		}},
-		{"lost mapping cached", func(h *Heap, p, big unsafe.Pointer) {
+		{"lost mapping cached", "cache holds 1 mappings, 0 big blocks are free", func(t *testing.T, h *Heap, p, big unsafe.Pointer) {
 			h.Free(big)
 			h.regions[h.regionOf(uintptr(big))].lost = true
+		}},
+		{"committed total of the big cache", "committed mappings total", func(t *testing.T, h *Heap, p, big unsafe.Pointer) {
+			h.Free(big)
+			h.bigCommitted += pageBytes
+		}},
+		{"big cache order", "not sorted", func(t *testing.T, h *Heap, p, big unsafe.Pointer) {
+			q := h.Malloc(mib)
+			h.Free(big)
+			h.Free(q)
+			require.Len(t, h.bigFree, 2)
+			require.Equal(t, h.bigFree[0].size, h.bigFree[1].size)
+			h.bigFree[0], h.bigFree[1] = h.bigFree[1], h.bigFree[0]
+		}},
+		{"uncarved tail of a retired chunk", "not within a block of its end", func(t *testing.T, h *Heap, p, big unsafe.Pointer) {
+			chunk := h.regions[h.regionOf(uintptr(p))].start
+			for h.cur == chunk {
+				h.Malloc(64 * kib)
+			}
+			r := &h.regions[h.regionOf(chunk)]
+			// Take the chunk's last block, the smallest piece of its tail
+			// that retireChunk carved, back out as if never carved: every
+			// figure agrees, but the chunk now ends in uncarved room.
+			var last uintptr
+			for at := r.start + bitmapBytes(r.end-r.start); at < r.used; at = last + uintptr(headerOf(last).capacity) {
+				last = at + headerBytes
+			}
+			hd := headerOf(last)
+			c := int(hd.state & classMask)
+			require.Equal(t, classState(c, false), hd.state, "the tail's last block is free")
+			require.Equal(t, last, h.freeHead[c], "and first on its list")
+			h.freeHead[c] = *wordAt(last)
+			h.freeCount[c]--
+			h.stats.FreeBytes -= classBytes[c]
+			w, m := startBit(r.start, last)
+			*w &^= m
+			r.used = last - headerBytes
+			require.GreaterOrEqual(t, r.end-r.used, headerBytes+classBytes[0])
 		}},
 	}
 	for _, tt := range tests {
@@ -543,10 +592,10 @@ func TestCheckFindsCorruption(t *testing.T) {
 			p := h.Malloc(1000)
 			big := h.Malloc(mib)
 			require.NoError(t, h.Check())
-			tt.corrupt(h, p, big)
+			tt.corrupt(t, h, p, big)
 			err := h.Check()
 			require.Error(t, err)
-			t.Log(err)
+			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
 }
@@ -597,7 +646,95 @@ func TestBigBlocksReused(t *testing.T) {
 	assert.Equal(t, p, h.Malloc(900*kib))
 	assert.Equal(t, r, h.Malloc(2*mib))
 	assert.Equal(t, maps+2, h.Stats().Maps)
+
+	// Exactly twice the need is still at most twice: a 2 MiB mapping
+	// serves a block whose mapping would be 1 MiB.
+	s := h.Malloc(2*mib - headerBytes)
+	h.Free(s)
+	assert.Equal(t, s, h.Malloc(mib-headerBytes), "a mapping of exactly twice the need")
+	assert.Equal(t, maps+3, h.Stats().Maps)
 	require.NoError(t, h.Check())
+}
+
+// The committed budget of the big-block cache is inclusive: a freed
+// mapping that brings the committed total to exactly the budget keeps its
+// pages; one byte less of budget and it gives them back.
+func TestBigCacheBudgetIsInclusive(t *testing.T) {
+	size := bigNeed(mib)
+	for _, tc := range []struct {
+		name      string
+		budget    uintptr
+		committed int
+	}{
+		{"budget of exactly two mappings", 2 * size, 2},
+		{"one byte less", 2*size - 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			saved := bigCacheCommittedBytes
+			bigCacheCommittedBytes = tc.budget
+			t.Cleanup(func() { bigCacheCommittedBytes = saved })
+			h := newTestHeap(t, nil)
+			p, q := h.Malloc(mib), h.Malloc(mib)
+			h.Free(p)
+			h.Free(q)
+			committed := 0
+			for _, e := range h.bigFree {
+				if e.committed {
+					committed++
+				}
+			}
+			assert.Equal(t, tc.committed, committed)
+			assert.Equal(t, uintptr(tc.committed)*size, h.bigCommitted)
+			require.NoError(t, h.Check())
+		})
+	}
+}
+
+// Blocks that fill the current chunk to its last byte all come from it: a
+// new chunk is mapped only for a block that does not fit.
+func TestChunkFilledToItsLastByte(t *testing.T) {
+	h := newTestHeap(t, nil)
+	room := minChunkBytes - bitmapBytes(minChunkBytes)
+	per := headerBytes + classBytes[0]
+	require.Zero(t, room%per, "blocks of the smallest class tile the chunk")
+	for range room / per {
+		require.NotNil(t, h.Malloc(1))
+	}
+	assert.Equal(t, 1, h.Stats().Maps)
+	assert.Equal(t, h.limit, h.bump, "the chunk is carved to its end")
+	require.NotNil(t, h.Malloc(1))
+	assert.Equal(t, 2, h.Stats().Maps)
+	require.NoError(t, h.Check())
+}
+
+// A big block keeps its whole capacity when Realloc shrinks it to half of
+// it or more (blockRef.fits); below half it shrinks in place, its tail
+// pages given back, to the capacity the smaller size needs.
+func TestReallocBigAtHalfItsCapacity(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		delta int // bytes from half the capacity
+		keeps bool
+	}{
+		{"just above half", 1, true},
+		{"exactly half", 0, true},
+		{"just below half", -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newTestHeap(t, nil)
+			p := h.Malloc(mib)
+			c := h.UsableSize(p)
+			n := uintptr(int(c/2) + tc.delta)
+			q := h.Realloc(p, n)
+			require.Equal(t, p, q, "in place either way")
+			want := bigNeed(n) - headerBytes
+			if tc.keeps {
+				want = c
+			}
+			assert.Equal(t, want, h.UsableSize(q))
+			require.NoError(t, h.Check())
+		})
+	}
 }
 
 func TestBigCacheDecommitsBeyondBudget(t *testing.T) {
@@ -975,6 +1112,40 @@ func TestReallocShrinkWithoutMemoryKeepsTheBlock(t *testing.T) {
 			assert.Equal(t, capacity, h.UsableSize(p), "unchanged")
 			assert.Equal(t, -1, verify(p, tt.from, 4), "contents kept")
 			require.NoError(t, h.Check())
+		})
+	}
+}
+
+// A MapFunc that hands out memory overlapping a mapping of the heap is
+// broken; the heap panics, naming the range, before it writes there. The
+// overlap may be with the mapping below the new one or with the one above.
+func TestMapFuncOverlapIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		offset uintptr // of the second mapping from the first's start
+	}{
+		{"overlaps the end of the mapping below", pageBytes},
+		{"overlaps the start of the mapping above", ^(pageBytes - 1)}, // minus a page
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// All within one reservation of 4 MiB, the first mapping (a
+			// chunk) in its middle.
+			res, err := mmap.Map(4 * mib)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = mmap.Unmap(res, 4*mib) })
+			first := uintptr(res) + mib
+			second := first + tc.offset
+			calls := 0
+			h := New(func(size uintptr) unsafe.Pointer {
+				if calls++; calls == 1 {
+					return ptr(first)
+				}
+				return ptr(second)
+			})
+			require.NotNil(t, h.Malloc(1))
+			size := bigNeed(mib)
+			assert.PanicsWithValue(t, fmt.Sprintf("rawalloc: MapFunc returned [%#x, %#x), which overlaps a mapping of the heap", second, second+size),
+				func() { h.Malloc(mib) })
 		})
 	}
 }
