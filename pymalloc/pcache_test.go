@@ -489,3 +489,61 @@ func TestSmallRequestTakesAnotherShardsPools(t *testing.T) {
 		require.NoError(t, d.check())
 	})
 }
+
+// When its own shard can map no arena but the large allocator still has
+// memory, a small request goes to another shard's pools rather than keep
+// the large block its shard fell back on, and that large block is freed:
+// on the path that refills the processor's cache (Malloc) and on the one
+// that does not (Calloc).
+func TestSmallRequestPrefersAnotherShardsPoolsToALargeBlock(t *testing.T) {
+	arenas := &switchableArenas{ArenaAllocator: GetArenaAllocator()}
+	SetArenaAllocator(arenas)
+	defer SetArenaAllocator(arenas.ArenaAllocator)
+	onOneProcessor(t, func(d *sharedHeap) {
+		d.shards[0].mu.Lock() // as if another goroutine held it a moment
+		x := d.Malloc(100)    // so shard 1 serves, and maps an arena
+		d.shards[0].mu.Unlock()
+		require.Equal(t, 1, d.owners.owner(uintptr(x)))
+
+		arenas.fail.Store(true)
+		live := []unsafe.Pointer{x}
+		// Until no shard has room for the class: then a large block.
+		for d.owners.owner(uintptr(live[len(live)-1])) >= 0 {
+			p := d.Malloc(100)
+			require.NotNil(t, p)
+			live = append(live, p)
+		}
+		inShard1 := func() unsafe.Pointer {
+			i := slices.IndexFunc(live, func(p unsafe.Pointer) bool { return d.owners.owner(uintptr(p)) == 1 })
+			require.GreaterOrEqual(t, i, 0)
+			p := live[i]
+			live = slices.Delete(live, i, i+1)
+			return p
+		}
+		for _, tc := range []struct {
+			name  string
+			alloc func() unsafe.Pointer
+		}{
+			{"Malloc", func() unsafe.Pointer { return d.Malloc(100) }},
+			{"Calloc", func() unsafe.Pointer { return d.Calloc(1, 100) }},
+		} {
+			name, alloc := tc.name, tc.alloc
+			// A slot of shard 1, freed straight into its pools.
+			p := inShard1()
+			d.shards[1].mu.Lock()
+			d.shards[1].h.Free(p)
+			d.shards[1].mu.Unlock()
+			raw := d.stats().RawAllocatedBlocks
+			q := alloc()
+			require.NotNil(t, q, name)
+			assert.Equal(t, 1, d.owners.owner(uintptr(q)), "%s: served from shard 1's pools", name)
+			assert.Equal(t, raw, d.stats().RawAllocatedBlocks, "%s: the large block shard 0 fell back on is freed", name)
+			live = append(live, q)
+		}
+		arenas.fail.Store(false)
+		for _, p := range live {
+			d.Free(p)
+		}
+		require.NoError(t, d.check())
+	})
+}

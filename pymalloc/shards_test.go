@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopymalloc/gopymalloc/internal/arenatest"
 	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
@@ -70,12 +71,18 @@ func TestArenaOwners(t *testing.T) {
 		assert.Equal(t, tc.want, o.owner(tc.p), "owner(%#x)", tc.p)
 		assert.Equal(t, tc.inside, o.poolHeaderInside(tc.p), "poolHeaderInside(%#x)", tc.p)
 	}
-	// Forgetting an arena leaves its neighbours alone.
+	// Forgetting an arena leaves its neighbours alone, and none of its
+	// bytes, in either slot, is taken for pool memory any more: Free
+	// would read a pool header there, in memory that may be unmapped or
+	// mapped anew for something else.
 	require.True(t, o.set(base+mib+0x4000, -1))
-	assert.Equal(t, -1, o.owner(base+mib+0x4000))
-	assert.Equal(t, -1, o.owner(base+2*mib))
+	for _, p := range []uintptr{base + mib + 0x4000, base + 2*mib - 1, base + 2*mib, base + 2*mib + 0x3fff} {
+		assert.Equal(t, -1, o.owner(p), "owner(%#x)", p)
+		assert.False(t, o.poolHeaderInside(p), "poolHeaderInside(%#x)", p)
+	}
 	assert.Equal(t, 2, o.owner(base+mib-1))
 	assert.Equal(t, 7, o.owner(base+2*mib+0x9000))
+	assert.True(t, o.poolHeaderInside(base+2*mib+0xc000))
 }
 
 // A heap used from one goroutine is never sharded: it is one obmalloc
@@ -242,5 +249,45 @@ func TestBlock(t *testing.T) {
 	} {
 		_, ok := Block(bad)
 		assert.False(t, ok, name)
+	}
+}
+
+// Check finds an owners table that does not give a shard every byte of
+// its arenas: the first, in the slot where the arena starts, and the
+// last, in the next slot (the arena is not aligned to a slot).
+func TestCheckFindsAWrongOwnersEntry(t *testing.T) {
+	prev := GetArenaAllocator()
+	SetArenaAllocator(&arenatest.HeadlessArenas{PoolSize: obmalloc.DefaultPoolSize, HeadBytes: 4096})
+	defer SetArenaAllocator(prev)
+	for _, tc := range []struct {
+		name  string
+		at    func(base uintptr) uintptr // the byte whose entry is damaged
+		owner uint64                     // the entry's owner field for that byte
+	}{
+		{"first byte", func(base uintptr) uintptr { return base }, 0xff << 48},
+		{"last byte", func(base uintptr) uintptr { return base + obmalloc.DefaultArenaSize - 1 }, 0xff << 40},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newSharedHeap(1)
+			p := d.Malloc(32)
+			require.NoError(t, d.check())
+			arenas := d.shards[0].h.Arenas()
+			require.Len(t, arenas, 1)
+			base := arenas[0].Address
+			require.NotZero(t, base&ownerSlotMask, "the arena straddles two slots")
+
+			d.ownersMu.Lock()
+			e := d.owners.entry(tc.at(base) >> ownerSlotBits)
+			w := e.Load()
+			e.Store(w &^ tc.owner) // no shard
+			d.ownersMu.Unlock()
+			err := d.check()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), fmt.Sprintf("owners table: %#x of arena %#x belongs to shard -1, want 0", tc.at(base), base))
+
+			e.Store(w)
+			require.NoError(t, d.check())
+			d.Free(p)
+		})
 	}
 }
