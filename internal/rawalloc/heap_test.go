@@ -884,6 +884,8 @@ func TestCloseReleasesEverything(t *testing.T) {
 	for _, n := range []uintptr{0, 600, 40000, 1 << 20} {
 		ps = append(ps, h.Malloc(n))
 	}
+	h.Free(ps[3])
+	require.NotZero(t, h.bigCommitted, "a freed big mapping waits in the cache, its pages committed")
 	require.NotZero(t, h.Stats().MappedBytes)
 	require.NoError(t, h.Close())
 	assert.Equal(t, Stats{}, h.Stats())
