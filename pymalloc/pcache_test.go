@@ -2,6 +2,7 @@ package pymalloc
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -543,6 +544,54 @@ func TestSmallRequestPrefersAnotherShardsPoolsToALargeBlock(t *testing.T) {
 		arenas.fail.Store(false)
 		for _, p := range live {
 			d.Free(p)
+		}
+		require.NoError(t, d.check())
+	})
+}
+
+// A Calloc whose byte count overflows fails, even when what is left of
+// the product after the overflow is a small request: the sharded heap
+// sorts requests into small and large before any heap sees them.
+func TestCallocOverflowWrappingToASmallSize(t *testing.T) {
+	if bits.UintSize < 64 {
+		t.Skip("the products overflow 64 bits")
+	}
+	cases := []struct{ nelem, elsize uint64 }{
+		{1<<63 + 1, 2},   // 2^64 + 2
+		{2, 1<<63 + 8},   // 2^64 + 16
+		{1<<62 + 1, 4},   // 2^64 + 4
+		{1<<56 + 2, 256}, // 2^64 + 512
+	}
+	check := func(t *testing.T, d *sharedHeap) {
+		for _, c := range cases {
+			hi, lo := bits.Mul64(c.nelem, c.elsize)
+			require.True(t, hi != 0 && lo >= 1 && lo <= obmalloc.DefaultThreshold, "%d*%d wraps to a small size", c.nelem, c.elsize)
+			assert.Nil(t, d.Calloc(uintptr(c.nelem), uintptr(c.elsize)), "Calloc(%d, %d)", c.nelem, c.elsize)
+		}
+	}
+	t.Run("one heap", func(t *testing.T) { check(t, newSharedHeap(2)) })
+	t.Run("sharded", func(t *testing.T) { onOneProcessor(t, func(d *sharedHeap) { check(t, d) }) })
+}
+
+// When a cache hands back several blocks whose pools have no block in
+// use, in the runs of two shards, the fault names the first of them: the
+// block the processor cached earliest, the likeliest to be the one freed
+// twice.
+func TestCacheSpillFaultNamesTheFirstBadBlock(t *testing.T) {
+	onOneProcessor(t, func(d *sharedHeap) {
+		var bad []uintptr // one block of each shard, in a pool emptied since
+		for i := range uint32(2) {
+			s := &d.shards[i]
+			s.mu.Lock()
+			d.ensureHeap(s, i)
+			p := s.h.Malloc(512)
+			s.h.Free(p)
+			s.mu.Unlock()
+			require.Equal(t, int(i), d.owners.owner(uintptr(p)))
+			bad = append(bad, uintptr(p))
+		}
+		for _, order := range [][]uintptr{{bad[0], bad[1]}, {bad[1], bad[0]}} {
+			assert.PanicsWithValue(t, spillFault(ptrAt(order[0])), func() { d.freeBatch(order) })
 		}
 		require.NoError(t, d.check())
 	})
