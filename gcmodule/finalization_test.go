@@ -548,6 +548,23 @@ func TestFunctionTpClearLeavesConsistentState(t *testing.T) {
 	_, ok := e.c.GetAttr(fn, "__module__")
 	require.False(t, ok, "func_clear dropped __module__")
 	require.Contains(t, e.c.GetObjects(2), fn)
+	// fn outlived its tp_clear, and stays a sound instance: it takes
+	// new attributes, up to a __dict__ of its own once its class's
+	// shared keys are full, which holds those and nothing cleared.
+	names := make([]string, 31)
+	for i := range names {
+		names[i] = fmt.Sprint("a", i)
+		v := e.int(int64(i))
+		e.set(fn, names[i], v)
+		e.drop(v)
+	}
+	require.NotEqual(t, Nil, instOf(fn).dict, "the attributes moved to a __dict__")
+	require.Equal(t, 31, e.c.DictLen(instOf(fn).dict))
+	for i, name := range names {
+		require.Equal(t, int64(i), e.c.IntValue(e.get(fn, name)))
+	}
+	_, ok = e.c.GetAttr(fn, "__module__")
+	require.False(t, ok)
 	e.c.Callbacks = nil
 	e.drop(fn)
 	require.Equal(t, 0, e.c.Collect(2))
