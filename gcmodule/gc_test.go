@@ -965,6 +965,55 @@ func TestDictTableGrowsAsCPython(t *testing.T) {
 		}
 	}
 	e.drop(d)
+	// The rate applies to the entries in use, not to those deleted: 42
+	// items (64 slots) less 20, plus one, grow to 128 slots (22 * 3 =
+	// 66); 10 items less 4, plus one, to 32 (6 * 3 = 18). CPython's
+	// getsizeof: 2264 and 632 bytes, the sizes of 128- and 32-slot dicts.
+	for _, tc := range []struct{ n, deleted, log2 int }{{42, 20, 7}, {10, 4, 5}} {
+		d := e.c.NewDict()
+		for i := 1; i <= tc.n; i++ {
+			k := e.int(int64(i))
+			e.setitem(d, k, k)
+			e.drop(k)
+		}
+		for i := 1; i <= tc.deleted; i++ {
+			k := e.int(int64(i))
+			require.True(t, e.c.DictDelItem(d, k))
+			e.drop(k)
+		}
+		k := e.int(1000)
+		e.setitem(d, k, k)
+		e.drop(k)
+		assert.Equal(t, tc.log2, tabHead(*dictTable(d)).log2size, "%d items, %d deleted, one added", tc.n, tc.deleted)
+		e.drop(d)
+	}
+}
+
+// TestListGrowsAsCPython: appending one item at a time, a list's
+// allocation goes through CPython's sizes, and popping back through its
+// shrinking points. python3 3.11.7's sys.getsizeof of the list gives the
+// same numbers of slots.
+func TestListGrowsAsCPython(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	l := e.list()
+	var grow []int
+	for i := 0; i < 200; i++ {
+		e.append(l, l)
+		if a := listOf(l).allocated; len(grow) == 0 || grow[len(grow)-1] != a {
+			grow = append(grow, a)
+		}
+	}
+	assert.Equal(t, []int{4, 8, 16, 24, 32, 40, 52, 64, 76, 92, 108, 128, 148, 172, 200}, grow)
+	var shrink [][2]int
+	for e.c.ListLen(l) > 0 {
+		e.drop(e.c.ListPop(l, -1))
+		if a := listOf(l).allocated; len(shrink) == 0 || shrink[len(shrink)-1][1] != a {
+			shrink = append(shrink, [2]int{e.c.ListLen(l), a})
+		}
+	}
+	assert.Equal(t, [][2]int{{199, 200}, {99, 116}, {57, 68}, {33, 40}, {19, 24}, {11, 16}, {7, 12}, {5, 8}, {1, 4}, {0, 0}}, shrink)
+	e.drop(l)
 }
 
 // TestDictNextOutOfRange: PyDict_Next returns 0 for a position before the
@@ -1036,6 +1085,13 @@ func TestAddCallback(t *testing.T) {
 			removeB := c.AddCallback(logger("b"))
 			saved := c.Callbacks
 			removeB()
+			c.Callbacks = saved
+		}, []string{"a start", "b start", "a stop", "b stop"}},
+		{"a saved copy is left as it was, the first one removed", func(c *Collector, logger func(string) Callback) {
+			removeA := c.AddCallback(logger("a"))
+			c.AddCallback(logger("b"))
+			saved := c.Callbacks
+			removeA()
 			c.Callbacks = saved
 		}, []string{"a start", "b start", "a stop", "b stop"}},
 		// python3 3.11.7: with gc.callbacks = [a, b] and a doing

@@ -112,6 +112,22 @@ func TestNegativeRefcount(t *testing.T) {
 	o := e.c.NewObject(bad)
 	require.PanicsWithError(t, "gcmodule: Decref("+hex(o)+"): reference count would become negative (0 - 1): the object is being deallocated",
 		func() { e.c.Decref(o) })
+
+	// A reference dropped by a container that did not own it (here the
+	// object's own Dealloc clears a list holding it, after the program
+	// dropped that list's reference too): the count is left at zero,
+	// not below, and says so at the next Decref.
+	holder := e.list()
+	victim := RegisterType(TypeSpec{Name: "Victim", Dealloc: func(c *Collector, _ Object) { c.ListClear(holder) }})
+	v := e.c.NewObject(victim)
+	e.append(holder, v)
+	e.c.Decref(v)
+	require.PanicsWithError(t, "gcmodule: Decref("+hex(v)+"): reference count went negative: an object dropped a reference it did not own",
+		func() { e.c.Decref(v) })
+	require.Equal(t, 0, e.c.Refcount(v))
+	require.PanicsWithError(t, "gcmodule: Decref("+hex(v)+"): reference count would become negative (0 - 1): the object is being deallocated",
+		func() { e.c.Decref(v) })
+	e.drop(holder)
 }
 
 // TestTrashcanChain drops the head of chains of 1,000,000 containers of
