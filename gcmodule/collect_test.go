@@ -232,3 +232,34 @@ func TestFullCollectionWithFrozenReferents(t *testing.T) {
 	require.Equal(t, []Object{e.c.Garbage()}, e.c.GetObjects(AllGenerations))
 	require.Equal(t, 0, e.c.Collect(2))
 }
+
+// TestTpClearDetachesAttributesBeforeReleasing: tp_clear of a garbage
+// instance empties each attribute before releasing its value, so a
+// __del__ that the release runs and that reaches the instance (through a
+// weakref its own __del__ made) finds the attribute gone. CPython: x in
+// generation 2, a = A(); a.x = x; a.me = a; collect(0) returns 1 and
+// X.__del__ sees the instance alive without x.
+func TestTpClearDetachesAttributesBeforeReleasing(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	var wrs []Object
+	var seen []string
+	X := NewClass(ClassSpec{Name: "X", Finalize: func(c *Collector, _ Object) {
+		a := c.WeakrefGet(wrs[0])
+		_, has := c.GetAttr(a, "x")
+		seen = append(seen, fmt.Sprint("alive ", a != Nil, ", has x ", has))
+	}})
+	A := NewClass(ClassSpec{Name: "A", Finalize: func(c *Collector, self Object) {
+		wrs = append(wrs, c.NewWeakref(self, Nil))
+	}})
+	x := e.inst(X)
+	e.c.Collect(2)
+	a := e.inst(A)
+	e.set(a, "x", x)
+	e.set(a, "me", a)
+	e.drop(x, a)
+	require.Equal(t, 1, e.c.Collect(0))
+	require.Equal(t, []string{"alive true, has x false"}, seen)
+	require.Equal(t, Nil, e.c.WeakrefGet(wrs[0]))
+	e.drop(wrs...)
+}

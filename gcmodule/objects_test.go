@@ -145,3 +145,112 @@ func TestFreezeTakesEveryGeneration(t *testing.T) {
 	require.Equal(t, []int{2, 2, 2}, []int{e.generationOf(x), e.generationOf(y), e.generationOf(z)})
 	e.drop(x, y, z)
 }
+
+// TestReplacedItemFinalizerSeesTheNewItem: storing over a dict value, a
+// list item or an attribute puts the new object in place before the old
+// one is released, so the old one's __del__ finds the new one there.
+// CPython: d['k'] = new, l[0] = new, o.a = new; each __del__ sees new.
+func TestReplacedItemFinalizerSeesTheNewItem(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	var seen []Object
+	var get func() Object
+	F := NewClass(ClassSpec{Name: "F", Finalize: func(*Collector, Object) { seen = append(seen, get()) }})
+	k := e.c.NewStr("k")
+	d, l, o := e.c.NewDict(), e.list(k), e.inst(plainClass)
+	for _, tc := range []struct {
+		name string
+		put  func(x Object)
+		get  func() Object
+	}{
+		{"dict value", func(x Object) { e.setitem(d, k, x) }, func() Object { v, _ := e.c.DictGetItem(d, k); return v }},
+		{"list item", func(x Object) { e.c.ListSetItem(l, 0, x) }, func() Object { return e.c.ListGetItem(l, 0) }},
+		{"attribute", func(x Object) { e.set(o, "a", x) }, func() Object { return e.get(o, "a") }},
+	} {
+		seen, get = nil, tc.get
+		old, new := e.inst(F), e.inst(plainClass)
+		tc.put(old)
+		e.drop(old)
+		tc.put(new)
+		require.Equal(t, []Object{new}, seen, tc.name)
+		e.drop(new)
+	}
+	e.drop(d, l, o, k)
+}
+
+// TestClearedContainerLooksEmptyToFinalizers: dict.clear() and
+// list.clear() empty the container before releasing what it held, so a
+// __del__ run meanwhile finds it empty. CPython: len(d) and len(l) are
+// 0 in each __del__, for two and three items.
+func TestClearedContainerLooksEmptyToFinalizers(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	var lens []int
+	var length func() int
+	F := NewClass(ClassSpec{Name: "F", Finalize: func(*Collector, Object) { lens = append(lens, length()) }})
+	for _, n := range []int{2, 3} {
+		d, l := e.c.NewDict(), e.list()
+		for i := 0; i < n; i++ {
+			k, x, y := e.int(int64(i)), e.inst(F), e.inst(F)
+			e.setitem(d, k, x)
+			e.append(l, y)
+			e.drop(k, x, y)
+		}
+		lens, length = nil, func() int { return e.c.DictLen(d) }
+		e.c.DictClear(d)
+		require.Equal(t, make([]int, n), lens, "dict of %d", n)
+		lens, length = nil, func() int { return e.c.ListLen(l) }
+		e.c.ListClear(l)
+		require.Equal(t, make([]int, n), lens, "list of %d", n)
+		e.drop(d, l)
+	}
+}
+
+// TestDictNextSkipsDeletedEntries: PyDict_Next steps over the entries
+// del d[k] left behind.
+func TestDictNextSkipsDeletedEntries(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	d := e.c.NewDict()
+	var keys []Object
+	for i := 0; i < 4; i++ {
+		k := e.int(int64(i))
+		e.setitem(d, k, k)
+		keys = append(keys, k)
+	}
+	require.True(t, e.c.DictDelItem(d, keys[0]))
+	require.True(t, e.c.DictDelItem(d, keys[2]))
+	var got []Object
+	for pos, k, _, ok := e.c.DictNext(d, 0); ok; pos, k, _, ok = e.c.DictNext(d, pos) {
+		got = append(got, k)
+	}
+	require.Equal(t, []Object{keys[1], keys[3]}, got)
+	e.drop(d)
+	e.drop(keys...)
+}
+
+// TestWeakrefsDeadAfterTheirReferent: once an object with several
+// callback weakrefs dies, none of them points at it, nor at an object
+// made afterwards in its block.
+func TestWeakrefsDeadAfterTheirReferent(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	calls := 0
+	cb := e.callable(func(Object) { calls++ })
+	o := e.inst(plainClass)
+	refs := []Object{e.c.NewWeakref(o, cb), e.c.NewWeakref(o, cb), e.c.NewWeakref(o, cb)}
+	e.drop(o)
+	require.Equal(t, 3, calls)
+	var reuse []Object
+	for i := 0; i < 4; i++ {
+		reuse = append(reuse, e.inst(plainClass))
+	}
+	require.Contains(t, reuse, o, "an instance reuses the block")
+	for _, wr := range refs {
+		require.Equal(t, Nil, e.c.WeakrefGet(wr))
+	}
+	require.Zero(t, e.c.GetWeakrefCount(o))
+	e.drop(refs...)
+	e.drop(reuse...)
+	e.drop(cb)
+}
