@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/pymalloc"
 )
 
 // Object-level behaviour that no older test pinned down, each compared
@@ -245,11 +247,15 @@ func TestWeakrefsDeadAfterTheirReferent(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		reuse = append(reuse, e.inst(plainClass))
 	}
-	require.Contains(t, reuse, o, "an instance reuses the block")
+	if !pymalloc.DebugHooksInstalled() {
+		// pymalloc hands out the last block freed first (the debug
+		// hooks hold it back): the new instance must have no weakref.
+		require.Contains(t, reuse, o, "an instance reuses the block")
+		require.Zero(t, e.c.GetWeakrefCount(o))
+	}
 	for _, wr := range refs {
 		require.Equal(t, Nil, e.c.WeakrefGet(wr))
 	}
-	require.Zero(t, e.c.GetWeakrefCount(o))
 	e.drop(refs...)
 	e.drop(reuse...)
 	e.drop(cb)

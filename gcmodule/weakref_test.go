@@ -614,9 +614,13 @@ func TestWeakrefsMadeByLegacyFinalizerDieQuietly(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		reuse = append(reuse, e.inst(plainClass))
 	}
-	require.Contains(t, reuse, w, "an instance reuses the block (pymalloc hands out the last freed block first)")
+	if !pymalloc.DebugHooksInstalled() {
+		// pymalloc hands out the last block freed first (the debug
+		// hooks hold it back): the new instance must have no weakref.
+		require.Contains(t, reuse, w, "an instance reuses the block")
+		require.Zero(t, e.c.GetWeakrefCount(w))
+	}
 	require.Equal(t, Nil, e.c.WeakrefGet(wr))
-	require.Zero(t, e.c.GetWeakrefCount(w))
 	e.drop(reuse...)
 	e.drop(wr)
 	require.Zero(t, calls)
