@@ -48,6 +48,7 @@ func pluralsAfterOne(text string) (bad []string, flat string) {
 // Every figure that can be 1 is printed with its noun in the singular:
 // each case makes a count 1 and looks for it in the output.
 func TestSingularCounts(t *testing.T) {
+	needPymalloc(t)
 	oneOp := writeTrace(t, "one.trace.gz", "# pytrace 1\nm 1 56\n")
 	for _, tc := range []struct {
 		args []string

@@ -26,6 +26,7 @@ func findGraph(t *testing.T, name string) gcGraph {
 // Each graph, collected: what the collector returns, what it frees, what
 // it leaves in gc.garbage.
 func TestGCGraphs(t *testing.T) {
+	needPymalloc(t)
 	const n = 50
 	for _, tc := range []struct {
 		graph      string

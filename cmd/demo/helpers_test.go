@@ -5,7 +5,21 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/gopymalloc/gopymalloc/pymalloc"
 )
+
+// needPymalloc skips a test that counts pymalloc's blocks when pymalloc
+// does not serve the OBJ domain (GOPYMALLOC=malloc or malloc_debug):
+// the story and gc commands then report 0 blocks throughout, as
+// sys.getallocatedblocks() does under PYTHONMALLOC=malloc, and there is
+// nothing to check.
+func needPymalloc(t *testing.T) {
+	t.Helper()
+	if name := pymalloc.AllocatorName(); !strings.HasPrefix(name, "pymalloc") {
+		t.Skipf("counts pymalloc blocks, and GOPYMALLOC makes the allocator %s", name)
+	}
+}
 
 // synthTrace writes a valid trace of about n ops with a fixed seed: a
 // heap that grows to a peak at two thirds of the way and then shrinks,

@@ -20,6 +20,7 @@ var smallStory = storyConfig{ManyObjects: 50_000, CycleLists: 9_000, WorkloadObj
 // TestStory tells the whole story and checks its key figures: they are
 // what the prose claims, and the prose prints them.
 func TestStory(t *testing.T) {
+	needPymalloc(t)
 	var out bytes.Buffer
 	f, err := tellStory(&out, smallStory, 0)
 	require.NoError(t, err)
