@@ -342,6 +342,17 @@ func TestLongLivedCounts(t *testing.T) {
 			return d
 		}
 	}
+	// afterFullCollection: a holder of what item makes, a full
+	// collection, 10 containers more kept, then collect(1).
+	afterFullCollection := func(item func(a *autoEnv) func() Object) func(a *autoEnv) Object {
+		return func(a *autoEnv) Object {
+			h := holder(a, item(a))
+			a.c.Collect(2)
+			a.keepN(10)
+			a.c.Collect(1)
+			return h
+		}
+	}
 	for _, tc := range []struct {
 		name string
 		run  func(a *autoEnv) (held Object)
@@ -378,34 +389,10 @@ func TestLongLivedCounts(t *testing.T) {
 			a.c.Collect(1)
 			return tuples
 		}, 2},
-		{"dicts that collect(2) untracks", func(a *autoEnv) Object {
-			dicts := holder(a, dict(a, false))
-			a.c.Collect(2)
-			a.keepN(10)
-			a.c.Collect(1)
-			return dicts
-		}, 2},
-		{"dicts that collect(2) leaves tracked", func(a *autoEnv) Object {
-			dicts := holder(a, dict(a, true))
-			a.c.Collect(2)
-			a.keepN(10)
-			a.c.Collect(1)
-			return dicts
-		}, 0},
-		{"tuples that collect(2) untracks", func(a *autoEnv) Object {
-			tuples := holder(a, atomTuple(a))
-			a.c.Collect(2)
-			a.keepN(10)
-			a.c.Collect(1)
-			return tuples
-		}, 2},
-		{"tuples that collect(2) leaves tracked", func(a *autoEnv) Object {
-			tuples := holder(a, listTuple(a))
-			a.c.Collect(2)
-			a.keepN(10)
-			a.c.Collect(1)
-			return tuples
-		}, 0},
+		{"dicts that collect(2) untracks", afterFullCollection(func(a *autoEnv) func() Object { return dict(a, false) }), 2},
+		{"dicts that collect(2) leaves tracked", afterFullCollection(func(a *autoEnv) func() Object { return dict(a, true) }), 0},
+		{"tuples that collect(2) untracks", afterFullCollection(atomTuple), 2},
+		{"tuples that collect(2) leaves tracked", afterFullCollection(listTuple), 0},
 		// 998 lists, keep and Garbage: total 1000, total / 4 = 250.
 		{"pending one short of total / 4", func(a *autoEnv) Object {
 			a.keepN(998)
