@@ -35,17 +35,7 @@ func TestArenaMapAcrossBottomNodes(t *testing.T) {
 			if tc.b > uint64(^uintptr(0)) {
 				t.Skip("the addresses are 64-bit ones")
 			}
-			var m arenaMap
-			m.init(tc.arenaBits)
-			root, err := mmap.Map(m.rootBytes)
-			require.NoError(t, err)
-			m.root = uintptr(root)
-			t.Cleanup(func() {
-				for _, n := range m.nodes {
-					_ = mmap.Unmap(ptr(n.addr), n.size)
-				}
-				_ = mmap.Unmap(root, m.rootBytes)
-			})
+			m := newTestArenaMap(t, tc.arenaBits)
 
 			size := uintptr(1) << tc.arenaBits
 			a, b := uintptr(tc.a), uintptr(tc.b)
@@ -103,11 +93,7 @@ func TestArenaMapMarkFailsCleanly(t *testing.T) {
 				if arena.node > uint64(^uintptr(0)) {
 					t.Skip("the addresses are 64-bit ones")
 				}
-				var m arenaMap
-				m.init(arena.arenaBits)
-				root, err := mmap.Map(m.rootBytes)
-				require.NoError(t, err)
-				m.root = uintptr(root)
+				m := newTestArenaMap(t, arena.arenaBits)
 				calls := 0
 				mapNode = func(size uintptr) (unsafe.Pointer, error) {
 					if calls++; calls == failAt {
@@ -115,13 +101,7 @@ func TestArenaMapMarkFailsCleanly(t *testing.T) {
 					}
 					return mmap.Map(size)
 				}
-				t.Cleanup(func() {
-					mapNode = mmap.Map
-					for _, n := range m.nodes {
-						_ = mmap.Unmap(ptr(n.addr), n.size)
-					}
-					_ = mmap.Unmap(root, m.rootBytes)
-				})
+				t.Cleanup(func() { mapNode = mmap.Map })
 
 				size := uintptr(1) << arena.arenaBits
 				base := uintptr(arena.node) - size + 0x800
@@ -146,4 +126,23 @@ func TestArenaMapMarkFailsCleanly(t *testing.T) {
 			})
 		}
 	}
+}
+
+// newTestArenaMap returns an arena map for arenas of 2^arenaBits bytes on
+// a root of its own; the root and every node it maps are unmapped when
+// the test ends.
+func newTestArenaMap(t *testing.T, arenaBits uint) *arenaMap {
+	t.Helper()
+	m := &arenaMap{}
+	m.init(arenaBits)
+	root, err := mmap.Map(m.rootBytes)
+	require.NoError(t, err)
+	m.root = uintptr(root)
+	t.Cleanup(func() {
+		for _, n := range m.nodes {
+			_ = mmap.Unmap(ptr(n.addr), n.size)
+		}
+		_ = mmap.Unmap(root, m.rootBytes)
+	})
+	return m
 }
