@@ -374,3 +374,119 @@ func TestNoDebugMallocStatsWhileTracing(t *testing.T) {
 	Free(p)
 	StopTracing()
 }
+
+// The peak is the highest traced size since the start: frees and smaller
+// allocations after it do not lower it.
+func TestTracedPeakSurvivesFrees(t *testing.T) {
+	withTracing(t, 1)
+	p := Malloc(100)
+	Free(p)
+	q := Malloc(10)
+	defer Free(q)
+	cur, peak := TracedMemory()
+	assert.Equal(t, [2]uintptr{10, 100}, [2]uintptr{cur, peak})
+}
+
+// The tie-breaks of Statistics and CompareTo, against CPython 3.11's
+// tracemalloc given the same traces:
+//
+//	Snapshot([(0,100,(('a.py',1),),1), (0,50,(('b.py',2),),1), ...], 1).statistics('lineno')
+func TestStatisticsTieBreaksAsPython(t *testing.T) {
+	tr := func(size uintptr, file string, line int) Trace {
+		return Trace{Size: size, Traceback: Traceback{{File: file, Line: line}}}
+	}
+	snap := func(ts ...Trace) *Snapshot { return &Snapshot{TracebackLimit: 1, Traces: ts} }
+	strs := func(st []StatisticDiff) []string {
+		out := make([]string, len(st))
+		for i, s := range st {
+			out[i] = s.String()
+		}
+		return out
+	}
+
+	// Equal sizes: the larger count first.
+	st := snap(tr(100, "a.py", 1), tr(50, "b.py", 2), tr(50, "b.py", 2)).Statistics(ByLine, false)
+	require.Len(t, st, 2)
+	assert.Equal(t, "b.py:2: size=100 B, count=2, average=50 B", st[0].String())
+	assert.Equal(t, "a.py:1: size=100 B, count=1, average=100 B", st[1].String())
+
+	// Equal size changes: the larger size first, then the larger count change.
+	old := snap(tr(100, "a.py", 1), tr(10, "c.py", 3))
+	cur := snap(tr(200, "a.py", 1), tr(100, "b.py", 2), tr(10, "c.py", 3), tr(10, "c.py", 3), tr(10, "d.py", 4), tr(10, "d.py", 4))
+	assert.Equal(t, []string{
+		"a.py:1: size=200 B (+100 B), count=1 (+0), average=200 B",
+		"b.py:2: size=100 B (+100 B), count=1 (+1), average=100 B",
+		"d.py:4: size=20 B (+20 B), count=2 (+2), average=10 B",
+		"c.py:3: size=20 B (+10 B), count=2 (+1), average=10 B",
+	}, strs(cur.CompareTo(old, ByLine, false)))
+
+	// Equal size changes and sizes: the larger count change first.
+	old = snap(tr(30, "a.py", 1), tr(10, "b.py", 2), tr(10, "b.py", 2), tr(10, "b.py", 2))
+	cur = snap(tr(30, "a.py", 1), tr(30, "a.py", 1), tr(60, "b.py", 2))
+	assert.Equal(t, []string{
+		"b.py:2: size=60 B (+30 B), count=1 (-2), average=60 B",
+		"a.py:1: size=60 B (+30 B), count=2 (+1), average=30 B",
+	}, strs(cur.CompareTo(old, ByLine, false)))
+}
+
+//go:noinline
+func allocDeep(depth int) unsafe.Pointer {
+	if depth == 0 {
+		return Malloc(8)
+	}
+	return allocDeep(depth - 1)
+}
+
+// A limit above the 64-frame stack buffer keeps that many frames of a
+// deeper stack, this package's own frames at the top not counted.
+func TestTracebackLimitAboveBuffer(t *testing.T) {
+	withTracing(t, 100)
+	p := allocDeep(150)
+	defer Free(p)
+	tb := BlockTraceback(p)
+	require.Len(t, tb, 100)
+	for _, f := range tb {
+		assert.Equal(t, "allocDeep", funcName(f))
+	}
+}
+
+// reallocatingFree is a MEM allocator whose Free, once armed, allocates
+// again through the MEM domain right after freeing: the new block may
+// take the freed address before the tracer drops the old trace.
+type reallocatingFree struct {
+	Allocator
+	armed bool
+	got   unsafe.Pointer
+}
+
+func (r *reallocatingFree) Free(p unsafe.Pointer) {
+	r.Allocator.Free(p)
+	if r.armed {
+		r.armed = false
+		r.got = MemMalloc(24)
+	}
+}
+
+// The tracer drops a freed block's trace only if it is still that
+// block's: a trace made meanwhile at the same address stays.
+func TestUntraceKeepsANewerTrace(t *testing.T) {
+	prev := mem()
+	below := &reallocatingFree{Allocator: prev}
+	SetAllocator(DomainMem, below)
+	t.Cleanup(func() { SetAllocator(DomainMem, prev) })
+	withTracing(t, 16)
+	p := MemMalloc(24)
+	below.armed = true
+	MemFree(p)
+	require.Equal(t, p, below.got, "the pool hands the freed block out again")
+	defer MemFree(below.got)
+	// Its traceback starts at the allocator's Free, and keeps this
+	// package's frames under it (MemFree): only those at the top are cut.
+	names := funcNames(BlockTraceback(below.got))
+	require.NotEmpty(t, names, "the new block's trace")
+	assert.Equal(t, "Free", names[0])
+	assert.Contains(t, names, "MemFree")
+	assert.Contains(t, names, "TestUntraceKeepsANewerTrace")
+	cur, _ := TracedMemory()
+	assert.Equal(t, uintptr(24), cur)
+}
