@@ -93,11 +93,12 @@ type debugAllocator struct {
 	domain Domain
 	api    byte
 	next   Allocator
-	// lenient: the allocator below had live blocks when the hooks were
-	// installed (or this is the RAW hook, newDebugAllocator) and can tell
-	// its own blocks (owner), so a pointer the
-	// registry does not know may be one of those and is passed down
-	// unchecked. Otherwise such a pointer is a fault.
+	// lenient: the allocator below can tell its own blocks (owner) and
+	// may hold some the hooks never saw: it had live blocks when the hook
+	// was made, or it is the default heap or the RAW domain's allocator
+	// (newDebugAllocator). A pointer the registry does not know may then
+	// be one of those, and is passed down if the allocator below owns it.
+	// Otherwise such a pointer is a fault.
 	lenient bool
 	// removed: RemoveDebugHooks took this hook off its domain (guarded by
 	// st.mu). A call that loaded the hook before and enters it after
@@ -206,8 +207,15 @@ func newDebugAllocator(st *debugState, d Domain, next Allocator) *debugAllocator
 	// The RAW hook is always lenient: it is installed last, and the MEM
 	// and OBJ hooks may have had plain RAW blocks made for their large
 	// blocks meanwhile. That costs nothing, as the large-block allocator
-	// knows a freed block from a live one.
-	lenient := isOwner && (d == DomainRaw || liveBlocks(next) > 0)
+	// knows a freed block from a live one. So is a hook over the default
+	// heap, even an empty one: a call in flight while the hooks go in
+	// makes a plain block, which must be passed down when freed, and the
+	// default heap's Owns refuses an address inside a block or in a pool
+	// with none in use. Over any other allocator a hook is lenient only
+	// if it had blocks to pass down, as its Owns may be coarser
+	// (obmalloc.Heap's is address_in_range).
+	_, isDefaultHeap := next.(*sharedHeap)
+	lenient := isOwner && (d == DomainRaw || isDefaultHeap || liveBlocks(next) > 0)
 	return &debugAllocator{st: st, domain: d, api: apiIDs[d], next: next, lenient: lenient}
 }
 
@@ -215,12 +223,6 @@ func newDebugAllocator(st *debugState, d Domain, next Allocator) *debugAllocator
 // otherwise it answers 1, "maybe some".
 func liveBlocks(next Allocator) int {
 	switch a := next.(type) {
-	case *sharedHeap:
-		// Its count of large blocks can be skewed low for good (a
-		// RawMalloc block freed through Free, as CPython's
-		// raw_allocated_blocks), so ask the pools and the large
-		// allocator below it instead.
-		return a.poolBlocks() + liveBlocks(heapRaw())
 	case *rawalloc.Heap:
 		return a.Stats().LiveBlocks
 	case *obmalloc.Heap:
@@ -886,9 +888,7 @@ func SetQuarantine(blocks int, bytes uintptr) (prevBlocks int, prevBytes uintptr
 // pointer that allocator does not recognise is reported as foreign.
 // Other goroutines may go on allocating and freeing while the hooks go
 // in: the blocks their calls in flight make are plain, and passed down
-// when freed. The one exception is a small block made by a call in flight
-// when the heap held no block at all (its hook is then strict, since no
-// block can predate it): freeing it is reported as foreign.
+// when freed.
 func SetupDebugHooks() {
 	hooksMu.Lock()
 	defer hooksMu.Unlock()

@@ -522,12 +522,6 @@ func (d *sharedHeap) Owns(p unsafe.Pointer) bool {
 	return ok && o.Owns(p)
 }
 
-// poolBlocks counts the blocks in use in the shards' pools.
-func (d *sharedHeap) poolBlocks() int {
-	s := d.stats()
-	return s.AllocatedBlocks() - s.RawAllocatedBlocks
-}
-
 // allocatedBlocks counts the blocks handed out and not freed: the
 // shards' count less the blocks waiting in the processors' caches, class
 // by class (stats). It is exact when no goroutine allocates meanwhile;
