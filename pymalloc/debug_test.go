@@ -1083,17 +1083,7 @@ func TestContinueModeReportsDamageBelowToo(t *testing.T) {
 // freed long ago becomes a foreign pointer. It used to forget an
 // arbitrary half, recent frees included.
 func TestFreedRecordForgetsTheOldestFirst(t *testing.T) {
-	withDebugHooks(t)
-	defer SetQuarantine(SetQuarantine(0, 0)) // freed blocks go back at once
-	debug.mu.Lock()
-	prevLimit := debug.freedLimit
-	debug.freedLimit = 4
-	debug.mu.Unlock()
-	defer func() {
-		debug.mu.Lock()
-		debug.freedLimit = prevLimit
-		debug.mu.Unlock()
-	}()
+	withFreedLimit(t, 4)
 	var ps []unsafe.Pointer
 	for range 12 {
 		ps = append(ps, RawMalloc(1000)) // distinct addresses while all live
@@ -1138,4 +1128,23 @@ func TestHookOverEmptyDefaultHeapPassesDownItsBlocks(t *testing.T) {
 	assert.Equal(t, FaultForeign, flt.Kind)
 	assert.Contains(t, out.String(), "free of a pointer that no domain allocated")
 	require.NoError(t, d.check())
+}
+
+// withFreedLimit installs the debug hooks with no quarantine (freed blocks
+// go back at once) and a record of at most limit freed addresses, all put
+// back when the test ends.
+func withFreedLimit(t *testing.T, limit int) {
+	t.Helper()
+	withDebugHooks(t)
+	prevQ, prevBytes := SetQuarantine(0, 0)
+	debug.mu.Lock()
+	prevLimit := debug.freedLimit
+	debug.freedLimit = limit
+	debug.mu.Unlock()
+	t.Cleanup(func() {
+		debug.mu.Lock()
+		debug.freedLimit = prevLimit
+		debug.mu.Unlock()
+		SetQuarantine(prevQ, prevBytes)
+	})
 }

@@ -172,17 +172,7 @@ func TestDebugBadIDEscapesDEL(t *testing.T) {
 // out again drops its record, so it does not take the place of an older
 // one.
 func TestFreedRecordDropsReusedAddresses(t *testing.T) {
-	withDebugHooks(t)
-	defer SetQuarantine(SetQuarantine(0, 0)) // freed blocks go back at once
-	debug.mu.Lock()
-	prevLimit := debug.freedLimit
-	debug.freedLimit = 2
-	debug.mu.Unlock()
-	defer func() {
-		debug.mu.Lock()
-		debug.freedLimit = prevLimit
-		debug.mu.Unlock()
-	}()
+	withFreedLimit(t, 2)
 	a, b, c := RawMalloc(1000), RawMalloc(1000), RawMalloc(1000)
 	RawFree(a)
 	RawFree(b)
@@ -214,17 +204,7 @@ func TestFreedRecordDropsReusedAddresses(t *testing.T) {
 // outlives the pair of its first record in the queue of records to
 // forget: that stale pair must not drop the newer record.
 func TestFreedRecordRemadeOutlivesItsOldPair(t *testing.T) {
-	withDebugHooks(t)
-	defer SetQuarantine(SetQuarantine(0, 0)) // freed blocks go back at once
-	debug.mu.Lock()
-	prevLimit := debug.freedLimit
-	debug.freedLimit = 2
-	debug.mu.Unlock()
-	defer func() {
-		debug.mu.Lock()
-		debug.freedLimit = prevLimit
-		debug.mu.Unlock()
-	}()
+	withFreedLimit(t, 2)
 	a, b, c := RawMalloc(1000), RawMalloc(1000), RawMalloc(1000)
 	RawFree(a)
 	require.Equal(t, a, RawMalloc(1000), "the allocator below hands a's address out again")
