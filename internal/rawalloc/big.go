@@ -14,7 +14,11 @@ var bigCacheCommittedBytes uintptr = 64 << 20
 // bigEntry is a freed big block's mapping waiting in the cache.
 type bigEntry struct {
 	base, size uintptr // the mapping, [base, base+size)
-	committed  bool    // its pages were left in place (not decommitted)
+	// committed is how many bytes from base its pages still hold against
+	// the budget: the whole mapping, the part a block shrunk in place had
+	// kept (its tail was decommitted then), or 0 once the mapping was
+	// decommitted past its header's page.
+	committed uintptr
 }
 
 // bigNeed is the size of the mapping for a big block of n bytes: header
@@ -76,9 +80,7 @@ func (h *Heap) takeBig(call string, i int) uintptr {
 		panic(Fault{Call: call, Addr: data, Problem: problemFreeList})
 	}
 	h.bigFree = append(h.bigFree[:i], h.bigFree[i+1:]...)
-	if e.committed {
-		h.bigCommitted -= e.size
-	}
+	h.bigCommitted -= e.committed
 	headerOf(data).state = bigState(true)
 	capacity := e.size - headerBytes
 	h.stats.FreeBytes -= capacity
@@ -118,24 +120,21 @@ func (h *Heap) freeBig(b blockRef) {
 	if r.lost {
 		return
 	}
+	// A block that Realloc shrank in place holds only its pages up to
+	// r.used; the tail past them was decommitted then.
+	e := bigEntry{base: r.start, size: r.end - r.start, committed: r.used - r.start}
 	if r.used != r.end {
-		// A block that Realloc shrank in place gets its whole mapping
-		// back: the cache deals in mappings. Its decommitted tail then
-		// counts as committed below, which errs towards decommitting
-		// sooner.
+		// It gets its whole mapping back: the cache deals in mappings.
 		b.hd.capacity = uint64(r.end - b.data)
 		r.used = r.end
 	}
-	e := bigEntry{base: r.start, size: r.end - r.start, committed: true}
-	if h.bigCommitted+e.size > bigCacheCommittedBytes && e.size > pageBytes && e.base%pageBytes == 0 {
-		if !h.decommitBig(i, e.base+pageBytes, e.base+e.size) {
+	if h.bigCommitted+e.committed > bigCacheCommittedBytes && e.committed > pageBytes && e.base%pageBytes == 0 {
+		if !h.decommitBig(i, e.base+pageBytes, e.base+e.committed) {
 			return
 		}
-		e.committed = false
+		e.committed = 0
 	}
-	if e.committed {
-		h.bigCommitted += e.size
-	}
+	h.bigCommitted += e.committed
 	k := h.bigFit(e.size)
 	for k < len(h.bigFree) && h.bigFree[k].size == e.size && h.bigFree[k].base < e.base {
 		k++

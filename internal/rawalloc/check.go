@@ -183,9 +183,10 @@ func (h *Heap) checkBigCache(freeMappings int) error {
 		if headerOf(e.base+headerBytes).state&flagLive != 0 {
 			return fmt.Errorf("rawalloc: big-block cache entry %#x holds a live block", e.base)
 		}
-		if e.committed {
-			committed += e.size
+		if e.committed > e.size {
+			return fmt.Errorf("rawalloc: big-block cache entry %#x counts %d bytes committed of its %d", e.base, e.committed, e.size)
 		}
+		committed += e.committed
 	}
 	if committed != h.bigCommitted {
 		return fmt.Errorf("rawalloc: big-block cache: committed mappings total %d bytes, the heap counts %d", committed, h.bigCommitted)

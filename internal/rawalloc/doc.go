@@ -58,8 +58,10 @@
 // block is kept in a cache sorted by size and reused by the next big request
 // for which it is the smallest cached mapping that fits and is at most twice
 // what that request needs (so a cached mapping never wastes more than half
-// of itself). While the cached mappings' pages total at most 64 MiB they
-// stay committed, so reuse costs neither a system call nor page faults;
+// of itself). While the cached mappings' committed pages total at most
+// 64 MiB (a block that Realloc shrank in place counts only the pages it
+// kept) they stay committed, so reuse costs neither a system call nor page
+// faults;
 // beyond that, the pages after the first (the header's) of a newly freed
 // big mapping are handed back with mmap.Decommit, which keeps the address
 // range mapped and lets the operating system take the physical memory.

@@ -679,7 +679,7 @@ func TestBigCacheBudgetIsInclusive(t *testing.T) {
 			h.Free(q)
 			committed := 0
 			for _, e := range h.bigFree {
-				if e.committed {
+				if e.committed != 0 {
 					committed++
 				}
 			}
@@ -751,7 +751,7 @@ func TestBigCacheDecommitsBeyondBudget(t *testing.T) {
 	assert.LessOrEqual(t, h.bigCommitted, uintptr(bigCacheCommittedBytes))
 	decommitted := 0
 	for _, e := range h.bigFree {
-		if !e.committed {
+		if e.committed == 0 {
 			decommitted++
 		}
 	}
@@ -1150,4 +1150,33 @@ func TestMapFuncOverlapIsRefused(t *testing.T) {
 				func() { h.Malloc(mib) })
 		})
 	}
+}
+
+// A big block shrunk in place and then freed counts against the cache's
+// committed budget only the pages it kept, not the tail the shrink gave
+// back: under a budget of 1 MiB, a 4 MiB mapping whose block was shrunk
+// to 300 KiB is cached committed, 300 KiB and a header counted. It used
+// to count all 4 MiB, and so was decommitted (left alone in session 7).
+func TestShrunkBigBlockCountsItsKeptPagesOnly(t *testing.T) {
+	saved := bigCacheCommittedBytes
+	bigCacheCommittedBytes = 1 << 20
+	t.Cleanup(func() { bigCacheCommittedBytes = saved })
+	h := newTestHeap(t, nil)
+	p := h.Malloc(4 << 20)
+	require.NotNil(t, p)
+	require.Equal(t, p, h.Realloc(p, 300<<10), "shrunk in place")
+	h.Free(p)
+	require.Len(t, h.bigFree, 1)
+	kept := bigNeed(300 << 10)
+	assert.Equal(t, kept, h.bigFree[0].committed, "the pages the shrunk block kept")
+	assert.Equal(t, kept, h.bigCommitted)
+	require.NoError(t, h.Check())
+
+	q := h.Malloc(4 << 20) // the whole mapping again, its tail faulting in afresh
+	assert.Equal(t, p, q)
+	assert.Zero(t, h.bigCommitted)
+	fill(q, 4<<20, 3)
+	assert.Equal(t, -1, verify(q, 4<<20, 3))
+	h.Free(q)
+	require.NoError(t, h.Check())
 }
