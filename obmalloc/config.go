@@ -11,19 +11,18 @@ import (
 
 // CPython 3.11's 64-bit layout, the zero Config's meaning.
 const (
-	DefaultAlignment = 16        // bytes: ALIGNMENT
-	DefaultThreshold = 512       // bytes: SMALL_REQUEST_THRESHOLD
-	DefaultPoolSize  = 16 << 10  // bytes: POOL_SIZE with USE_LARGE_POOLS
-	DefaultArenaSize = 1 << 20   // bytes: ARENA_SIZE with USE_LARGE_ARENAS
-	maxSizeClasses   = 64        // NB_SMALL_SIZE_CLASSES may not exceed this
-	poolHeaderSize   = 48        // bytes: sizeof(struct pool_header) on 64-bit
-	maxArenaBits     = 31        // the radix leaf keeps arena offsets in int32
-	minAlignment     = 8         // bytes: a free block must hold its link
-	maxRequestBytes  = maxSsizeT // PY_SSIZE_T_MAX: larger requests fail at once
+	DefaultAlignment = 16       // bytes: ALIGNMENT
+	DefaultThreshold = 512      // bytes: SMALL_REQUEST_THRESHOLD
+	DefaultPoolSize  = 16 << 10 // bytes: POOL_SIZE with USE_LARGE_POOLS
+	DefaultArenaSize = 1 << 20  // bytes: ARENA_SIZE with USE_LARGE_ARENAS
+	maxSizeClasses   = 64       // NB_SMALL_SIZE_CLASSES may not exceed this
+	poolHeaderSize   = 48       // bytes: sizeof(struct pool_header) on 64-bit
+	maxArenaBits     = 31       // the radix leaf keeps arena offsets in int32
+	minAlignment     = 8        // bytes: a free block must hold its link
+	// maxRequestBytes is PY_SSIZE_T_MAX (1<<63 - 1, or 1<<31 - 1 on a
+	// 32-bit system): larger requests fail at once.
+	maxRequestBytes = 1<<(bits.UintSize-1) - 1
 )
-
-// maxSsizeT is PY_SSIZE_T_MAX: 1<<63 - 1, or 1<<31 - 1 on a 32-bit system.
-const maxSsizeT = 1<<(bits.UintSize-1) - 1
 
 // ArenaPolicy says what happens to an arena whose pools have all become
 // free.

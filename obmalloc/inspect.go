@@ -205,6 +205,6 @@ func (h *Heap) HasRoom(n uintptr) bool {
 	if h.closed || n-1 >= h.l.threshold {
 		return false
 	}
-	slot := h.usedpools + (n-1)>>(h.l.alignShift&63)*2*ptrSize
-	return word(slot) != slot-2*ptrSize || h.usableArenas != nil
+	ph := h.phantom(uint32(h.l.sizeClass(n)))
+	return poolAt(ph).nextpool != ph || h.usableArenas != nil
 }

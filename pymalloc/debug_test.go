@@ -215,7 +215,7 @@ func TestDebugReallocAsCPython(t *testing.T) {
 			}
 			r := f.realloc(nil, 5)
 			assert.Equal(t, bytes.Repeat([]byte{0xCD}, 5), unsafe.Slice(byteAt(r, 0), 5), "realloc(NULL) = malloc")
-			assert.Nil(t, f.realloc(r, ssizeMax-9), "a size that cannot hold the debug bytes: NULL, block intact")
+			assert.Nil(t, f.realloc(r, maxSsize-9), "a size that cannot hold the debug bytes: NULL, block intact")
 			assert.Equal(t, uint64(5), binary.BigEndian.Uint64(unsafe.Slice(byteAt(r, -16), 8)))
 			f.free(r)
 		})

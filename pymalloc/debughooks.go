@@ -49,7 +49,7 @@ const (
 	cleanByte     = CleanByte
 	deadByte      = DeadByte
 	forbiddenByte = ForbiddenByte
-	maxSsize      = ssizeMax      // PY_SSIZE_T_MAX
+	maxSsize      = pySsizeTMax   // PY_SSIZE_T_MAX (api.go)
 	erasedSize    = 64            // Realloc marks this much of each end dead
 	freeDepth     = 8             // frames kept of the call that freed a block
 	probeSpan     = 1024          // blocks up to this extent are found by probing
@@ -58,9 +58,6 @@ const (
 	defaultQBytes = 4 << 20       // quarantine: bytes
 	misalignedKey = debugHead - 1 // data address bits that probing assumes zero
 )
-
-// ssizeMax is PY_SSIZE_T_MAX: 1<<63 - 1, or 1<<31 - 1 on a 32-bit system.
-const ssizeMax = 1<<(bits.UintSize-1) - 1
 
 type op int
 
@@ -201,6 +198,15 @@ func newDebugState() *debugState {
 // debug is the registry of the package-level hooks.
 var debug = newDebugState()
 
+// belowHooks returns a without the package's debug hook on it, and
+// whether it had one.
+func belowHooks(a Allocator) (Allocator, bool) {
+	if h, ok := a.(*debugAllocator); ok && h.st == debug {
+		return h.next, true
+	}
+	return a, false
+}
+
 // newDebugAllocator wraps next as domain d's hook, recording its blocks in st.
 func newDebugAllocator(st *debugState, d Domain, next Allocator) *debugAllocator {
 	_, isOwner := next.(owner)
@@ -242,7 +248,7 @@ func (d *debugAllocator) Malloc(n uintptr) unsafe.Pointer { return d.alloc(false
 // bug it almost always is.
 func (d *debugAllocator) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 	hi, lo := bits.Mul64(uint64(nelem), uint64(elsize))
-	if hi != 0 || lo > maxSsize {
+	if hi != 0 || lo > uint64(maxSsize) {
 		raise(callocOverflowFault(d.call(opCalloc), nelem, elsize))
 		return nil
 	}

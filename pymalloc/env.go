@@ -59,12 +59,11 @@ func AllocatorName() string {
 	var base [3]Allocator
 	hooked := 0
 	for d := range base {
-		a := domains[d].Load().a
-		if h, ok := a.(*debugAllocator); ok && h.st == debug {
-			hooked++
-			a = h.next
-		}
+		a, isHooked := belowHooks(domains[d].Load().a)
 		base[d] = a
+		if isHooked {
+			hooked++
+		}
 	}
 	suffix := ""
 	switch hooked {

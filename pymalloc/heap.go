@@ -466,10 +466,7 @@ func WriteDebugMallocStats(w io.Writer) error {
 // pymallocEnabled is _PyMem_PymallocEnabled: the OBJ domain's allocator is
 // the default heap, or the package's debug hooks on it.
 func pymallocEnabled() bool {
-	a := obj()
-	if h, ok := a.(*debugAllocator); ok && h.st == debug {
-		a = h.next
-	}
+	a, _ := belowHooks(obj())
 	return a == Allocator(defaultHeap)
 }
 

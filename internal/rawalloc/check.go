@@ -147,7 +147,7 @@ func (h *Heap) checkFreeLists(freeByClass *[numClasses]int) error {
 			if !h.isChunkBlock(data) {
 				return fmt.Errorf("rawalloc: class %d (%d bytes): free list entry %d is %#x, not a block of a chunk", c, classBytes[c], n, data)
 			}
-			if *wordAt(data)^*wordAt(data + wordBytes) != h.linkKey() {
+			if !h.linkOK(data, *wordAt(data)) {
 				return fmt.Errorf("rawalloc: class %d (%d bytes): free list entry %#x: its link does not match its check word", c, classBytes[c], data)
 			}
 			if hd := headerOf(data); hd.state != classState(c, false) {

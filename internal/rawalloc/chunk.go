@@ -59,7 +59,7 @@ func (h *Heap) allocClass(call string, c int) (uintptr, bool) {
 		// next pop would read a header wherever it points.
 		hd := headerOf(data)
 		next := *wordAt(data)
-		if hd.state != classState(c, false) || hd.capacity != uint64(capacity) || next^*wordAt(data + wordBytes) != h.linkKey() {
+		if hd.state != classState(c, false) || hd.capacity != uint64(capacity) || !h.linkOK(data, next) {
 			panic(Fault{Call: call, Addr: data, Problem: problemFreeList})
 		}
 		h.freeHead[c] = next
@@ -89,7 +89,8 @@ func (h *Heap) linkKey() uintptr {
 }
 
 // linkSpread is 2^64 / golden ratio, a multiplier that spreads addresses.
-var linkSpread uint64 = 0x9e3779b97f4a7c15
+// A constant, so that the multiply takes it as an immediate.
+const linkSpread uint64 = 0x9e3779b97f4a7c15
 
 // isChunkBlock reports whether a block's data starts at data in one of
 // the heap's chunks (classify's test, without reading the header).
@@ -117,6 +118,12 @@ func (h *Heap) pushFree(c int, data uintptr) {
 	*wordAt(data) = h.freeHead[c]
 	h.freeHead[c] = data
 	h.freeCount[c]++
+}
+
+// linkOK reports whether next, the link read from the free block data,
+// matches the check word pushFree wrote beside it.
+func (h *Heap) linkOK(data, next uintptr) bool {
+	return next^*wordAt(data + wordBytes) == h.linkKey()
 }
 
 // carve cuts a block of class c at the bump pointer of the current chunk,

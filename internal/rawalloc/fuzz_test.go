@@ -108,8 +108,8 @@ func FuzzHeap(f *testing.F) {
 		var lastFreed uintptr // the block most recently freed by op 2
 		var failing bool      // this operation's decommits fail
 		var failed [][2]uintptr
-		savedDecommit, savedBudget := decommitPages, bigCacheCommittedBytes
-		bigCacheCommittedBytes = fuzzBigBudget
+		savedDecommit := decommitPages
+		withBigBudget(t, fuzzBigBudget)
 		decommitPages = func(p unsafe.Pointer, size uintptr) error {
 			// Only whole pages of a big mapping, past its header's page:
 			// never a chunk, and never a mapping not on a page.
@@ -125,7 +125,7 @@ func FuzzHeap(f *testing.F) {
 			failed = append(failed, [2]uintptr{from, to})
 			return errors.New("injected decommit failure")
 		}
-		t.Cleanup(func() { decommitPages, bigCacheCommittedBytes = savedDecommit, savedBudget })
+		t.Cleanup(func() { decommitPages = savedDecommit })
 
 		// size maps an operand to a request: mostly the allocator's real
 		// range, with class boundaries and an occasional big block.

@@ -670,9 +670,7 @@ func TestBigCacheBudgetIsInclusive(t *testing.T) {
 		{"one byte less", 2*size - 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			saved := bigCacheCommittedBytes
-			bigCacheCommittedBytes = tc.budget
-			t.Cleanup(func() { bigCacheCommittedBytes = saved })
+			withBigBudget(t, tc.budget)
 			h := newTestHeap(t, nil)
 			p, q := h.Malloc(mib), h.Malloc(mib)
 			h.Free(p)
@@ -1158,9 +1156,7 @@ func TestMapFuncOverlapIsRefused(t *testing.T) {
 // to 300 KiB is cached committed, 300 KiB and a header counted. It used
 // to count all 4 MiB, and so was decommitted (left alone in session 7).
 func TestShrunkBigBlockCountsItsKeptPagesOnly(t *testing.T) {
-	saved := bigCacheCommittedBytes
-	bigCacheCommittedBytes = 1 << 20
-	t.Cleanup(func() { bigCacheCommittedBytes = saved })
+	withBigBudget(t, 1<<20)
 	h := newTestHeap(t, nil)
 	p := h.Malloc(4 << 20)
 	require.NotNil(t, p)

@@ -202,3 +202,11 @@ func faultOf(f func()) (fault Fault, ok bool) {
 
 // add offsets a pointer into a block (for interior pointers).
 func add(p unsafe.Pointer, off uintptr) unsafe.Pointer { return unsafe.Add(p, off) }
+
+// withBigBudget lowers (or raises) the big cache's committed budget to
+// bytes for the rest of the test.
+func withBigBudget(tb testing.TB, bytes uintptr) {
+	saved := bigCacheCommittedBytes
+	bigCacheCommittedBytes = bytes
+	tb.Cleanup(func() { bigCacheCommittedBytes = saved })
+}
