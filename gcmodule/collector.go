@@ -254,7 +254,7 @@ func (c *Collector) Close() error {
 	// An empty range of addresses sends every handle check to badHandle,
 	// which reports the closed collector: the object methods pay nothing
 	// for it.
-	*c = Collector{closed: true, lo: ^uintptr(0), salt: c.salt, live: c.live}
+	*c = Collector{closed: true, lo: ^uintptr(0), salt: c.salt}
 	return nil
 }
 
