@@ -175,10 +175,10 @@ func TestCloseRefuses(t *testing.T) {
 	Collect(0) // Default still works
 }
 
-// TestClosedCollectorPanics: after Close every method of Collector, found
-// by reflection so that none is forgotten, panics with a *UsageError
-// naming it, whatever its arguments (here zero values, and a handle from
-// before Close); a second Close returns the same error.
+// TestClosedCollectorPanics: after Close every method of Collector
+// (collectorMethods) panics with a *UsageError naming it, whatever its
+// arguments (here zero values, and a handle from before Close); a second
+// Close returns the same error.
 func TestClosedCollectorPanics(t *testing.T) {
 	c := NewCollector()
 	l := c.NewList()
@@ -190,24 +190,57 @@ func TestClosedCollectorPanics(t *testing.T) {
 	require.IsType(t, &UsageError{}, err)
 	require.EqualError(t, err, "gcmodule: Close: use of a closed Collector")
 
+	for _, m := range collectorMethods(c) {
+		for _, h := range []Object{Nil, l} {
+			t.Run(fmt.Sprintf("%s/handle=%v", m.name, h != Nil), func(t *testing.T) {
+				requireUsage(t, "gcmodule: "+m.name+": use of a closed Collector", func() { m.call(h) })
+			})
+		}
+	}
+}
+
+// collectorMethod is one method of a Collector, found by reflection.
+type collectorMethod struct {
+	name string
+	// call calls the method with zero arguments, except that it passes h,
+	// when h is not Nil, wherever the method takes an Object (as the
+	// variadic argument too).
+	call func(h Object)
+}
+
+// collectorMethods returns every method of c but Close, found by
+// reflection so that a method added later is not left out of the tests
+// that walk them all.
+func collectorMethods(c *Collector) []collectorMethod {
+	objType := reflect.TypeOf(Nil)
 	v := reflect.ValueOf(c)
+	var out []collectorMethod
 	for i := range v.NumMethod() {
 		m, name := v.Method(i), v.Type().Method(i).Name
 		if name == "Close" {
 			continue
 		}
-		t.Run(name, func(t *testing.T) {
+		out = append(out, collectorMethod{name, func(h Object) {
 			mt := m.Type()
 			var args []reflect.Value
 			for j := range mt.NumIn() {
+				in := mt.In(j)
 				if mt.IsVariadic() && j == mt.NumIn()-1 {
+					if h != Nil && in.Elem() == objType {
+						args = append(args, reflect.ValueOf(h))
+					}
 					break
 				}
-				args = append(args, reflect.Zero(mt.In(j)))
+				if h != Nil && in == objType {
+					args = append(args, reflect.ValueOf(h))
+				} else {
+					args = append(args, reflect.Zero(in))
+				}
 			}
-			requireUsage(t, "gcmodule: "+name+": use of a closed Collector", func() { m.Call(args) })
-		})
+			m.Call(args)
+		}})
 	}
+	return out
 }
 
 // Close refuses, and changes nothing, when it cannot trust what it would
@@ -294,42 +327,20 @@ func TestBrokenCollectorRefusesEveryCall(t *testing.T) {
 		})
 	}
 	assert.ErrorContains(t, c.Close(), "the collector is unusable (a collection of generation 2 panicked")
-	// Every method, found by reflection as TestClosedCollectorPanics finds
-	// them, with zero arguments and with a handle from before the panic
-	// wherever it takes an object: none may reach the half-collected lists.
-	objType := reflect.TypeOf(Nil)
-	v := reflect.ValueOf(c)
-	for i := range v.NumMethod() {
-		m, name := v.Method(i), v.Type().Method(i).Name
-		if name == "Close" {
-			continue
-		}
-		for _, withHandle := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/handle=%v", name, withHandle), func(t *testing.T) {
-				mt := m.Type()
-				var args []reflect.Value
-				for j := range mt.NumIn() {
-					in := mt.In(j)
-					if mt.IsVariadic() && j == mt.NumIn()-1 {
-						if withHandle && in.Elem() == objType {
-							args = append(args, reflect.ValueOf(l))
-						}
-						break
-					}
-					if withHandle && in == objType {
-						args = append(args, reflect.ValueOf(l))
-					} else {
-						args = append(args, reflect.Zero(in))
-					}
-				}
+	// Every method, with zero arguments and with a handle from before the
+	// panic wherever it takes an object: none may reach the half-collected
+	// lists.
+	for _, m := range collectorMethods(c) {
+		for _, h := range []Object{Nil, l} {
+			t.Run(fmt.Sprintf("%s/handle=%v", m.name, h != Nil), func(t *testing.T) {
 				var r any
 				func() {
 					defer func() { r = recover() }()
-					m.Call(args)
+					m.call(h)
 				}()
 				u, ok := r.(*UsageError)
 				require.True(t, ok, "want a *UsageError, got %T: %v", r, r)
-				assert.Equal(t, name, u.Call)
+				assert.Equal(t, m.name, u.Call)
 				assert.Contains(t, u.Error(), why)
 			})
 		}
