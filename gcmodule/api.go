@@ -43,7 +43,8 @@ func (c *Collector) callCallback(cb Callback, phase string, info CallbackInfo) {
 // more than once or the list was edited by hand; once it is gone (removed,
 // or dropped from the list by hand) remove does nothing. Like a
 // gc.callbacks.remove in a callback, removing a callback while the
-// callbacks run makes the next one miss that phase. A nil cb panics.
+// callbacks run makes the next one miss that phase. A nil cb panics, and
+// so does remove, as every call does, once c is closed or unusable.
 func (c *Collector) AddCallback(cb Callback) (remove func()) {
 	c.checkOpen("AddCallback")
 	if cb == nil {
@@ -54,6 +55,7 @@ func (c *Collector) AddCallback(cb Callback) (remove func()) {
 	w := Callback(func(phase string, info CallbackInfo) { cb(phase, info) })
 	c.Callbacks = append(c.Callbacks, w)
 	return func() {
+		c.checkOpen("AddCallback's remove")
 		id := callbackID(w)
 		for i, x := range c.Callbacks {
 			if x != nil && callbackID(x) == id {

@@ -2,7 +2,12 @@ package gcmodule
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/gopymalloc/gopymalloc/pymalloc"
@@ -183,9 +188,12 @@ func TestClosedCollectorPanics(t *testing.T) {
 	c := NewCollector()
 	l := c.NewList()
 	c.Decref(l)
+	remove := c.AddCallback(func(string, CallbackInfo) {})
+	remove()
 	require.NoError(t, c.Close())
 	requireUsage(t, "gcmodule: ListLen: use of a closed Collector", func() { c.ListLen(l) })
 	requireUsage(t, "gcmodule: Incref: use of a closed Collector", func() { c.Incref(Nil) })
+	requireUsage(t, "gcmodule: AddCallback's remove: use of a closed Collector", remove)
 	err := c.Close()
 	require.IsType(t, &UsageError{}, err)
 	require.EqualError(t, err, "gcmodule: Close: use of a closed Collector")
@@ -303,6 +311,7 @@ func TestBrokenCollectorRefusesEveryCall(t *testing.T) {
 	l := c.NewList()
 	obj := c.NewObject(typ)
 	i := c.NewInt(7)
+	remove := c.AddCallback(func(string, CallbackInfo) {})
 	require.PanicsWithValue(t, "traverse bug", func() { c.Collect(2) })
 	boom = false
 
@@ -321,6 +330,7 @@ func TestBrokenCollectorRefusesEveryCall(t *testing.T) {
 		{"NewWeakref", func() { c.NewWeakref(l, Nil) }, "gcmodule: NewWeakref(" + hex(l) + "): " + why},
 		{"Collect", func() { c.Collect(0) }, "gcmodule: Collect: " + why},
 		{"GetObjects", func() { c.GetObjects(-1) }, "gcmodule: GetObjects: " + why},
+		{"AddCallback's remove", func() { remove() }, "gcmodule: AddCallback's remove: " + why},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			requireUsage(t, tc.want, tc.f)
@@ -346,13 +356,14 @@ func TestBrokenCollectorRefusesEveryCall(t *testing.T) {
 		}
 	}
 
-	// The package-level functions, on a Default left broken. Callbacks
-	// is left out: it returns &Default.Callbacks, the exported field,
-	// and reaches no list.
+	// The package-level functions, on a Default left broken: all of them,
+	// as defaultFuncs reads them from the source. Callbacks answered,
+	// since it reaches no list; the rule is that a broken collector
+	// refuses every call.
 	saved := Default
 	Default = c
 	t.Cleanup(func() { Default = saved })
-	for _, tc := range []struct {
+	pkgFuncs := []struct {
 		name string
 		f    func()
 	}{
@@ -376,9 +387,16 @@ func TestBrokenCollectorRefusesEveryCall(t *testing.T) {
 		{"GetFreezeCount", func() { GetFreezeCount() }},
 		{"Garbage", func() { Garbage() }},
 		{"AddCallback", func() { AddCallback(func(string, CallbackInfo) {}) }},
+		{"Callbacks", func() { Callbacks() }},
 		{"Incref", func() { Incref(l) }},
 		{"Decref", func() { Decref(l) }},
-	} {
+	}
+	var names []string
+	for _, tc := range pkgFuncs {
+		names = append(names, tc.name)
+	}
+	require.ElementsMatch(t, defaultFuncs(t), names, "every package-level function on Default is tried")
+	for _, tc := range pkgFuncs {
 		t.Run("package "+tc.name, func(t *testing.T) {
 			var r any
 			func() {
@@ -391,4 +409,41 @@ func TestBrokenCollectorRefusesEveryCall(t *testing.T) {
 			assert.Contains(t, u.Error(), why)
 		})
 	}
+}
+
+// defaultFuncs returns the package's exported functions that use Default,
+// read from its source files, so that one added later cannot be left out
+// of TestBrokenCollectorRefusesEveryCall.
+func defaultFuncs(t *testing.T) []string {
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	var out []string
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		require.NoError(t, err)
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Recv != nil || !fn.Name.IsExported() || fn.Body == nil || seen[fn.Name.Name] {
+				continue
+			}
+			usesDefault := false
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				if id, ok := n.(*ast.Ident); ok && id.Name == "Default" {
+					usesDefault = true
+				}
+				return !usesDefault
+			})
+			if usesDefault {
+				seen[fn.Name.Name] = true
+				out = append(out, fn.Name.Name)
+			}
+		}
+	}
+	require.NotEmpty(t, out)
+	return out
 }

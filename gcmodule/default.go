@@ -64,8 +64,12 @@ func GetFreezeCount() int { return Default.GetFreezeCount() }
 func Garbage() Object { return Default.Garbage() }
 
 // Callbacks returns Default's callback list (gc.callbacks) for the caller
-// to append to or remove from.
-func Callbacks() *[]Callback { return &Default.Callbacks }
+// to append to or remove from. Like every call, it panics if a collection
+// that panicked left Default unusable, although it reaches no list.
+func Callbacks() *[]Callback {
+	Default.checkOpen("Callbacks")
+	return &Default.Callbacks
+}
 
 // AddCallback is Default.AddCallback: gc.callbacks.append(cb), returning
 // gc.callbacks.remove(cb).
