@@ -32,8 +32,26 @@ func (c *Collector) invokeCallbacks(phase string, gen, collected, uncollectable 
 }
 
 func (c *Collector) callCallback(cb Callback, phase string, info CallbackInfo) {
-	defer c.catch("in gc callback", Nil)
+	c.addedCallback = nil
+	defer c.catchCallback(cb)
 	cb(phase, info)
+}
+
+// catchCallback is PyErr_WriteUnraisable(cb) for a collection callback
+// that panicked: CPython reports it against the callback object
+// ("Exception ignored in: <function cb at 0x...>"); here the callback is a
+// Go function, so Desc names it and Object stays Nil. For a registration
+// of AddCallback it names the function the program passed, not the
+// wrapper around it.
+func (c *Collector) catchCallback(cb Callback) {
+	added := c.addedCallback
+	c.addedCallback = nil
+	if r := recover(); r != nil {
+		if added != nil {
+			cb = added
+		}
+		c.report(Unraisable{Err: r, Desc: funcDesc(cb)})
+	}
 }
 
 // AddCallback appends cb to c.Callbacks (gc.callbacks.append(cb)) and
@@ -52,7 +70,10 @@ func (c *Collector) AddCallback(cb Callback) (remove func()) {
 	}
 	// The wrapper is a closure of its own, so that its funcval, unlike
 	// cb's, names this registration and no other.
-	w := Callback(func(phase string, info CallbackInfo) { cb(phase, info) })
+	w := Callback(func(phase string, info CallbackInfo) {
+		c.addedCallback = cb // for catchCallback: collections never nest
+		cb(phase, info)
+	})
 	c.Callbacks = append(c.Callbacks, w)
 	return func() {
 		c.checkOpen("AddCallback's remove")

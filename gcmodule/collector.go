@@ -77,6 +77,9 @@ type Collector struct {
 	// automatic or asked for. A program may edit it as Python code edits
 	// the list; AddCallback returns the matching remove.
 	Callbacks []Callback
+	// addedCallback is the function that the AddCallback registration
+	// being called wraps: what a panic in it is reported against.
+	addedCallback Callback
 
 	stats            [NumGenerations]GenStats
 	longLivedTotal   int

@@ -2,6 +2,8 @@ package gcmodule
 
 import (
 	"fmt"
+	"reflect"
+	"runtime"
 	"strings"
 )
 
@@ -34,13 +36,36 @@ func (c *Collector) showStatsEachGenerations() {
 // a weak reference callback, a collection callback, a tp_clear (CPython
 // reports those exceptions through sys.unraisablehook and carries on).
 type Unraisable struct {
-	Err any    // the value passed to panic
-	Msg string // context, "Exception ignored" followed by Msg; "" means "in"
+	Err any // the value passed to panic
+	// Msg is the context: "Exception ignored" followed by Msg; "" means
+	// "in", and with Desc "" too the default hook prints no such line.
+	Msg string
 	// Object is the object whose code panicked, or Nil: a collection
-	// callback has none, and a Clear is reported against its type, as
-	// CPython reports tp_clear's exceptions (Desc "<class 'Name'>").
+	// callback is a Go function, not an object (Desc names it, as
+	// "<function main.onCollect at 0xc000012345>"), and a Clear is
+	// reported against its type, as CPython reports tp_clear's exceptions
+	// (Desc "<class 'Name'>").
 	Object Object
 	Desc   string // what that was, as printed, e.g. "<A 0x7f...>"
+}
+
+// funcDesc is a Go function's stand-in for a Python function's repr,
+// "<function name at 0x...>", or "" for nil: the name is the runtime's,
+// without the package's import path (and without the "-fm" of a method
+// value's wrapper), and the address is the func value's, which is what
+// tells two closures of the same code apart, as id() tells two functions
+// apart.
+func funcDesc(cb Callback) string {
+	if cb == nil {
+		return "" // as CPython's None: nothing to name
+	}
+	name := "?"
+	if f := runtime.FuncForPC(reflect.ValueOf(cb).Pointer()); f != nil {
+		name = f.Name()
+		name = name[strings.LastIndexByte(name, '/')+1:]
+		name = strings.TrimSuffix(name, "-fm")
+	}
+	return fmt.Sprintf("<function %s at %#x>", name, callbackID(cb))
 }
 
 // SetUnraisableHook sets what receives caught panics (sys.unraisablehook);
@@ -84,12 +109,17 @@ func (c *Collector) report(u Unraisable) {
 		c.unraisable(u)
 		return
 	}
-	if ctx == "" {
-		ctx = "in"
-	}
-	if u.Desc != "" {
+	switch {
+	case u.Desc != "":
+		if ctx == "" {
+			ctx = "in"
+		}
 		fmt.Fprintf(c.output(), "Exception ignored %s: %s\npanic: %v\n", ctx, u.Desc, err)
-	} else {
+	case ctx != "":
 		fmt.Fprintf(c.output(), "Exception ignored %s\npanic: %v\n", ctx, err)
+	default:
+		// Nothing to say where: CPython's hook prints only the traceback
+		// when it has neither message nor object (a None in gc.callbacks).
+		fmt.Fprintf(c.output(), "panic: %v\n", err)
 	}
 }

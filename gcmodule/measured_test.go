@@ -1,6 +1,7 @@
 package gcmodule
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -219,7 +220,7 @@ func TestUnraisable(t *testing.T) {
 		errs = append(errs, u.Err)
 	}
 	require.Equal(t, []any{"boom in callback", "boom in weakref callback", "boom in __del__", "boom in callback"}, errs)
-	require.Equal(t, "in gc callback", e.unraisable[0].Msg)
+	require.Equal(t, "", e.unraisable[0].Msg, "Exception ignored in: <function ...>, as CPython's")
 	require.Equal(t, cb, e.unraisable[1].Object)
 	require.Equal(t, a, e.unraisable[2].Object)
 	e.c.Callbacks = nil
@@ -253,6 +254,82 @@ func TestUnraisable(t *testing.T) {
 	require.Equal(t, 1, e.c.Collect(2))
 	require.Equal(t, "Exception ignored in tp_clear of: <class 'Holder'>\npanic: boom in tp_clear\n", e.out.String())
 }
+
+// panicInGCCallback is a named function, for TestGCCallbackPanicReport.
+func panicInGCCallback(string, CallbackInfo) { panic("boom") }
+
+type gcCallbackOwner struct{}
+
+func (*gcCallbackOwner) onCollect(string, CallbackInfo) { panic("boom") }
+
+// TestGCCallbackPanicReport: CPython's invoke_gc_callback reports a
+// callback that raises with PyErr_WriteUnraisable(cb), against the
+// callback; python3 3.11.7, for
+//
+//	def cb(p, i): raise ValueError("boom")
+//	gc.callbacks.append(cb); gc.collect()
+//
+// prints, once for "start" and once for "stop",
+//
+//	Exception ignored in: <function cb at 0x7f5c4dd25bc0>
+//	Traceback (most recent call last):
+//	  File "<string>", line 3, in cb
+//	ValueError: boom
+//
+// and the hook sees err_msg None and object cb. A Go callback is no
+// object: the report has Msg "" and Object Nil, and Desc names the Go
+// function in that format, with the func value's address; the default
+// hook prints the panic value where CPython prints the traceback. A
+// callback registered by AddCallback is named, not AddCallback's wrapper.
+func TestGCCallbackPanicReport(t *testing.T) {
+	closure := func(string, CallbackInfo) { panic("boom") }
+	method := (&gcCallbackOwner{}).onCollect
+	for _, tc := range []struct {
+		name string
+		cb   Callback
+		add  bool // register with AddCallback, not in Callbacks directly
+		desc string
+		err  string
+	}{
+		{"function", panicInGCCallback, false, "<function gcmodule.panicInGCCallback at " + funcAddr(panicInGCCallback) + ">", "boom"},
+		{"function through AddCallback", panicInGCCallback, true, "<function gcmodule.panicInGCCallback at " + funcAddr(panicInGCCallback) + ">", "boom"},
+		{"closure", closure, false, "<function gcmodule.TestGCCallbackPanicReport.func1 at " + funcAddr(closure) + ">", "boom"},
+		{"closure through AddCallback", closure, true, "<function gcmodule.TestGCCallbackPanicReport.func1 at " + funcAddr(closure) + ">", "boom"},
+		{"method value", method, false, "<function gcmodule.(*gcCallbackOwner).onCollect at " + funcAddr(method) + ">", "boom"},
+		// A None in gc.callbacks: CPython's hook gets object None and
+		// prints only the traceback.
+		{"nil", nil, false, "", "runtime error: invalid memory address or nil pointer dereference"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			if tc.add {
+				defer e.c.AddCallback(tc.cb)()
+			} else {
+				e.c.Callbacks = []Callback{tc.cb}
+			}
+			e.c.Collect(0)
+			require.Len(t, e.unraisable, 2, "start and stop")
+			for _, u := range e.unraisable {
+				require.Equal(t, "", u.Msg)
+				require.Equal(t, Nil, u.Object)
+				require.Equal(t, tc.desc, u.Desc)
+				require.Equal(t, tc.err, fmt.Sprint(u.Err))
+			}
+
+			e.c.SetUnraisableHook(nil) // the default prints to the debug output
+			e.c.Collect(0)
+			want := "panic: " + tc.err + "\n"
+			if tc.desc != "" {
+				want = "Exception ignored in: " + tc.desc + "\n" + want
+			}
+			require.Equal(t, want+want, e.out.String())
+		})
+	}
+}
+
+// funcAddr is the address a report shows for a Go callback: its func
+// value's, as callbackID reads it.
+func funcAddr(cb Callback) string { return fmt.Sprintf("%#x", callbackID(cb)) }
 
 // TestGetReferrers: the tracked containers of the three generations that
 // refer to an object; untracked and frozen containers are not searched.
