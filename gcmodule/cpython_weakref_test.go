@@ -388,3 +388,52 @@ func TestWeakrefBasicRefMadeDuringItsAllocation(t *testing.T) {
 	require.Equal(t, r, r2)
 	e.drop(r, r2, o)
 }
+
+// TestWeakrefTwoBasicRefsClearedFirst: when an object dies,
+// PyObject_ClearWeakRefs clears up to two callback-less refs at the head
+// of its list (meant for the basic ref and the basic proxy) before it
+// counts the refs whose callbacks it must call. With two basic refs at
+// the head (made as in TestWeakrefBasicRefMadeDuringItsAllocation, after
+// a ref with a callback), only that one is left, so no tuple of pairs is
+// made. python3 3.11.7:
+//
+//	w = ref(o, cb)           # cb counts the tuples among get_referrers(w)
+//	(a finalizer run by the allocation of r makes inner = ref(o))
+//	r = ref(o)               # getweakrefs(o): [r, inner, w]
+//	del o                    -> cb called once, sees 0 tuples
+func TestWeakrefTwoBasicRefsClearedFirst(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	o := e.inst(plainClass)
+	var tuplesSeen []int
+	cb := e.callable(func(wr Object) {
+		n := 0
+		for _, r := range e.c.GetReferrers(wr) {
+			if typeOf(r).kind == kindTuple {
+				n++
+			}
+		}
+		tuplesSeen = append(tuplesSeen, n)
+	})
+	w := e.c.NewWeakref(o, cb)
+	var inner Object
+	F := NewClass(ClassSpec{Name: "F", Finalize: func(c *Collector, self Object) {
+		inner = c.NewWeakref(o, Nil)
+	}})
+	f := e.inst(F)
+	e.set(f, "self", f)
+	e.drop(f)
+	e.c.SetThreshold(1)
+	e.c.Enable()
+	r := e.c.NewWeakref(o, Nil)
+	e.c.Disable()
+	e.c.SetThreshold(700)
+	require.NotEqual(t, Nil, inner, "the finalizer ran during the allocation")
+	head := *weaklist(o, typeOf(o))
+	require.Equal(t, []Object{r, inner, w}, []Object{head, wrOf(head).next, wrOf(wrOf(head).next).next})
+	e.drop(o)
+	require.Equal(t, []int{0}, tuplesSeen)
+	require.Equal(t, Nil, e.c.WeakrefGet(r))
+	require.Equal(t, Nil, e.c.WeakrefGet(inner))
+	e.drop(r, inner, w, cb)
+}

@@ -49,7 +49,10 @@ func (c *Collector) NewWeakref(target, callback Object) Object {
 	if wr == Nil {
 		return Nil
 	}
-	// The allocation may have run a collection that changed the list.
+	// The allocation may have run a collection that changed the list:
+	// it is read again below. As weakref.ref in 3.11 (weakref___new__),
+	// a new basic ref goes to the head even if that collection made one
+	// meanwhile; the object then has two.
 	b := wrOf(wr)
 	b.object = target
 	c.incref(callback)
@@ -180,8 +183,12 @@ func (c *Collector) handleCallback(wr, cb Object) {
 // drops the oldest callback first. So does this.
 func (c *Collector) clearWeakRefs(o Object, t *typeDesc) {
 	list := weaklist(o, t)
-	// The shared callback-less ref first.
-	if *list != Nil && wrOf(*list).callback == Nil {
+	// The callback-less refs at the head first, two at most, as CPython
+	// clears its basic ref and basic proxy. With no proxies here the
+	// second matters when a collection run by NewWeakref's allocation
+	// made a basic ref too, and the object has two: both go, and do not
+	// count towards the tuple below.
+	for i := 0; i < 2 && *list != Nil && wrOf(*list).callback == Nil; i++ {
 		c.clearWeakref(*list)
 	}
 	if *list == Nil {
