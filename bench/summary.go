@@ -32,9 +32,11 @@ func summarize(xs []float64) Stat {
 }
 
 // Group is the runs of one kind of measurement, one trace (empty but for
-// replays) and one backend.
+// replays) and one backend. Runs counts its records, whatever figures
+// each reported, so that a file cut short shows as a group with too few.
 type Group struct {
 	Kind, Trace, Backend string
+	Runs                 int
 	Metrics              map[string]Stat
 }
 
@@ -69,6 +71,7 @@ func Summarize(recs []Record) []Group {
 	type key struct{ kind, trace, backend string }
 	var order []key
 	values := map[key]map[string][]float64{}
+	runs := map[key]int{}
 	for _, r := range recs {
 		k := key{r.Get("kind"), r.Get("trace"), r.Get("backend")}
 		if k.kind == "" {
@@ -83,6 +86,7 @@ func Summarize(recs []Record) []Group {
 			values[k] = m
 			order = append(order, k)
 		}
+		runs[k]++
 		for _, name := range r.Keys() {
 			if name == "round" {
 				continue // which run, not a figure
@@ -97,7 +101,7 @@ func Summarize(recs []Record) []Group {
 	}
 	groups := make([]Group, len(order))
 	for i, k := range order {
-		g := Group{Kind: k.kind, Trace: k.trace, Backend: k.backend, Metrics: map[string]Stat{}}
+		g := Group{Kind: k.kind, Trace: k.trace, Backend: k.backend, Runs: runs[k], Metrics: map[string]Stat{}}
 		for name, xs := range values[k] {
 			g.Metrics[name] = summarize(xs)
 		}

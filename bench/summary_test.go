@@ -17,11 +17,13 @@ func TestSummarize(t *testing.T) {
 		"backend=pymalloc trace=/x/a.trace.gz ops=10 ns_per_op=10 replay_rss_kb=1 peak_live_bytes=1024 rss_peak_kb=1024",
 		"backend=gopymalloc trace=a ops=10 ns_per_op=11 replay_rss_kb=4 peak_live_bytes=1024 rss_peak_kb=2048 kind=replay round=2",
 		"kind=churn backend=gopymalloc ns_per_op=20",
+		"kind=churn backend=gopymalloc note=no-figures",
 	)
 	groups := Summarize(recs)
 	assert.Len(t, groups, 3)
 	g, ok := Find(groups, "replay", "a", "gopymalloc")
 	assert.True(t, ok)
+	assert.Equal(t, 2, g.Runs)
 	assert.Equal(t, Stat{Runs: 2, Median: 11.5, Min: 11, Max: 12}, g.Metrics["ns_per_op"])
 	assert.Equal(t, Stat{Runs: 2, Median: 3, Min: 2, Max: 4}, g.Metrics["resident_per_requested"])
 	assert.Equal(t, Stat{Runs: 2, Median: 2, Min: 2, Max: 2}, g.Metrics["rss_peak_mib"])
@@ -31,6 +33,12 @@ func TestSummarize(t *testing.T) {
 	c, ok := Find(groups, "replay", "a", "pymalloc")
 	assert.True(t, ok, "a line without kind is a replay, its trace path becomes the name")
 	assert.Equal(t, 10.0, c.Metrics["ns_per_op"].Median)
+	assert.Equal(t, 1, c.Runs)
+
+	churn, ok := Find(groups, "churn", "", "gopymalloc")
+	assert.True(t, ok)
+	assert.Equal(t, 2, churn.Runs, "a record without figures is still a run")
+	assert.Equal(t, 1, churn.Metrics["ns_per_op"].Runs)
 }
 
 func parseAll(t *testing.T, lines ...string) []Record {

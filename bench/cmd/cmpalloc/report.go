@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -95,23 +94,9 @@ func incomplete(recs []bench.Record, comments []string) string {
 	if want == 0 {
 		return ""
 	}
-	// Grouped as bench.Summarize groups them.
-	type group struct{ kind, trace, backend string }
-	runs := map[group]int{}
-	var order []group
-	for _, r := range recs {
-		g := group{cmp.Or(r.Get("kind"), "replay"), r.Get("trace"), r.Get("backend")}
-		if g.trace != "" {
-			g.trace = bench.TraceName(g.trace)
-		}
-		if runs[g] == 0 {
-			order = append(order, g)
-		}
-		runs[g]++
-	}
-	for _, g := range order {
-		if runs[g] != want {
-			return fmt.Sprintf("%s has %d runs of the %d rounds asked for", strings.Join(strings.Fields(g.kind+" "+g.trace+" "+g.backend), " "), runs[g], want)
+	for _, g := range bench.Summarize(recs) {
+		if g.Runs != want {
+			return fmt.Sprintf("%s has %d runs of the %d rounds asked for", strings.Join(strings.Fields(g.Kind+" "+g.Trace+" "+g.Backend), " "), g.Runs, want)
 		}
 	}
 	return ""
