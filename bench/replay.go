@@ -69,7 +69,7 @@ func measure(backend string, t *Trace, touch bool, loop func([]pytrace.Op) int) 
 	r.Set("touch", map[bool]string{false: "0", true: "1"}[touch])
 	r.SetInt("gc_cycles", int64(ms1.NumGC-ms0.NumGC))
 	if fails > 0 {
-		return r, fmt.Errorf("%s: %s: %d allocations returned nil", backend, t.Name, fails)
+		return r, fmt.Errorf("%s: %s: %s returned nil", backend, t.Name, Plural(fails, "allocation"))
 	}
 	return r, nil
 }

@@ -48,6 +48,15 @@ func writeMarkdown(w io.Writer, cols []column, rows []Group) error {
 
 const missing = "—"
 
+// Plural returns n and noun, with an s unless n is 1 ("1 round",
+// "3 rounds"), for the counts the command's notes and messages print.
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // rangeCell shows a metric as "median (min–max)" with the given decimals,
 // after multiplying by scale.
 func rangeCell(metric string, decimals int, scale float64) func(Group) string {

@@ -96,7 +96,7 @@ func incomplete(recs []bench.Record, comments []string) string {
 	}
 	for _, g := range bench.Summarize(recs) {
 		if g.Runs != want {
-			return fmt.Sprintf("%s has %d runs of the %d rounds asked for", strings.Join(strings.Fields(g.Kind+" "+g.Trace+" "+g.Backend), " "), g.Runs, want)
+			return fmt.Sprintf("%s has %s of the %s asked for", strings.Join(strings.Fields(g.Kind+" "+g.Trace+" "+g.Backend), " "), bench.Plural(g.Runs, "run"), bench.Plural(want, "round"))
 		}
 	}
 	return ""
@@ -204,7 +204,7 @@ func defaultNote(recs []bench.Record, comments []string) string {
 		note += " (" + cpu + ")"
 	}
 	if rounds > 0 {
-		note += fmt.Sprintf(", %d rounds, one process per run", rounds)
+		note += ", " + bench.Plural(rounds, "round") + ", one process per run"
 	}
 	return note + "; the C replayers rerun here were interleaved in the same rounds.\n" +
 		"Hatched: figures from elsewhere, not measured here: " + bench.ReferenceSource + "."

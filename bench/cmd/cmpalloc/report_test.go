@@ -55,7 +55,8 @@ func TestIncomplete(t *testing.T) {
 		want     string
 	}{
 		{"whole", two, []string{"# rounds: 2"}, ""},
-		{"short", two[:3], []string{"# rounds: 2"}, "replay t c-b has 1 runs of the 2 rounds asked for"},
+		{"short", two[:3], []string{"# rounds: 2"}, "replay t c-b has 1 run of the 2 rounds asked for"},
+		{"one round asked", two, []string{"# rounds: 1"}, "replay t a has 2 runs of the 1 round asked for"},
 		{"more rounds asked", two, []string{"# cmpalloc replay -rounds 3 t.gz"}, "replay t a has 2 runs of the 3 rounds asked for"},
 		{"stopped", two, []string{"# rounds: 2", "# stopped: round 3: a t: exit status 1"}, "the measurement stopped: round 3: a t: exit status 1"},
 		{"rounds unknown", two[:3], nil, ""},
@@ -138,7 +139,7 @@ func TestDefaultNote(t *testing.T) {
 		{"the first header wins",
 			[]bench.Record{rec("backend=a round=1")},
 			[]string{"# date: 2026-01-02T00:00:00Z", "# date: 2027-01-01T00:00:00Z", "# cpu: X, 1 logical CPU"},
-			"Measured here 2026-01-02 (X), 1 rounds, one process per run" + tail},
+			"Measured here 2026-01-02 (X), 1 round, one process per run" + tail},
 		{"no header, no rounds (C replayer lines)",
 			[]bench.Record{rec("backend=pymalloc ns_per_op=1")}, nil,
 			"Measured here" + tail},
