@@ -65,6 +65,9 @@
 // "Resident bytes per requested byte" is the RSS growth during the loop
 // (replay_rss_kb) over the trace's peak of live requested bytes: what the
 // allocator made resident per byte the program asked to hold at once.
+// The RSS figures come from /proc/self/status, so only linux has them:
+// elsewhere the peaks and replay_rss_kb are -1, a memory run's record
+// has no rss_growth_kb nor ratio, and the tables show "—".
 //
 // Churn and bulk run package workload's loops, the ones the main module's
 // benchmarks use, on a fresh instance of each backend: testing.Benchmark

@@ -149,6 +149,24 @@ func churnWork(name string, sizes, held []uintptr) func(a Instance, live []unsaf
 	}
 }
 
+// setResidentFigures sets a memory run's RSS figures from the readings
+// before and after the work and the process's peak (KiB; -1 where
+// /proc/self/status is missing, as off linux): the growth and the
+// resident bytes per requested byte only when both readings exist, so
+// that a system without /proc reports no growth rather than a growth of
+// 0 (-1 minus -1); a growth may be negative, when pages went back to the
+// OS during the work. The peak is -1 when unmeasured, which the tables
+// show as missing.
+func setResidentFigures(r *Record, rss0, rss1, hwm int64, requested uint64) {
+	if rss0 >= 0 && rss1 >= 0 {
+		r.SetInt("rss_growth_kb", rss1-rss0)
+		if requested > 0 {
+			r.SetFloat("resident_per_requested", float64(rss1-rss0)*1024/float64(requested), 3)
+		}
+	}
+	r.SetInt("rss_peak_kb", hwm)
+}
+
 // measureMemory opens a fresh instance of b, runs work with a slice of
 // n handles made and faulted in beforehand, and records the RSS growth
 // over the bytes work reports as live, the time of the work per unit
@@ -177,11 +195,7 @@ func measureMemory(kind string, b Backend, n int, timeKey string, units int, wor
 	r.Set("backend", b.Name)
 	r.SetInt("blocks", int64(n))
 	r.SetInt("requested_bytes", int64(requested))
-	r.SetInt("rss_growth_kb", rss1-rss0)
-	if rss0 >= 0 && rss1 >= 0 {
-		r.SetFloat("resident_per_requested", float64(rss1-rss0)*1024/float64(requested), 3)
-	}
-	r.SetInt("rss_peak_kb", hwm)
+	setResidentFigures(&r, rss0, rss1, hwm, requested)
 	r.SetFloat(timeKey, float64(elapsed.Nanoseconds())/float64(units), 2)
 	for _, p := range live {
 		if p != nil {

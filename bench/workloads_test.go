@@ -113,3 +113,26 @@ func TestCheckBenchtime(t *testing.T) {
 		}
 	}
 }
+
+// The RSS figures of a memory run: where /proc/self/status is missing
+// (every system but linux) the readings are -1, and the record says
+// nothing of the growth rather than a growth of 0.
+func TestSetResidentFigures(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		rss0, rss1, hwm int64
+		requested       uint64
+		want            string
+	}{
+		{"linux", 1000, 3048, 4000, 1 << 20, "rss_growth_kb=2048 resident_per_requested=2.000 rss_peak_kb=4000"},
+		{"pages went back", 3000, 2000, 4000, 1 << 20, "rss_growth_kb=-1000 resident_per_requested=-0.977 rss_peak_kb=4000"},
+		{"no /proc", -1, -1, -1, 1 << 20, "rss_peak_kb=-1"},
+		{"no reading before", -1, 2000, 4000, 1 << 20, "rss_peak_kb=4000"},
+		{"no reading after", 1000, -1, 4000, 1 << 20, "rss_peak_kb=4000"},
+		{"nothing requested", 1000, 1000, 4000, 0, "rss_growth_kb=0 rss_peak_kb=4000"},
+	} {
+		var r Record
+		setResidentFigures(&r, tc.rss0, tc.rss1, tc.hwm, tc.requested)
+		assert.Equal(t, tc.want, r.String(), tc.name)
+	}
+}
