@@ -1,8 +1,13 @@
 package bench
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -10,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopymalloc/gopymalloc/internal/pytrace"
+	"github.com/gopymalloc/gopymalloc/pymalloc"
 )
 
 func TestReplayEveryBackend(t *testing.T) {
@@ -301,46 +307,87 @@ func TestSizeClassesAndCallocSize(t *testing.T) {
 	}
 }
 
+// apiCheckChild, set in a child's environment, makes the test binary
+// print what gopymalloc-api's check and opening say (TestMain) instead of
+// running the tests: pymalloc reads its variables when the process
+// starts, so a variable can only be tried in a fresh process.
+const apiCheckChild = "BENCH_TEST_API_CHECK_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(apiCheckChild) != "" {
+		b, _ := Lookup("gopymalloc-api")
+		fmt.Printf("check: %v\n", CheckBackends([]Backend{b}))
+		inst, err := b.Open()
+		if err == nil {
+			err = inst.Close()
+		}
+		fmt.Printf("open: %v\n", err)
+		fmt.Printf("others: %v\n", CheckBackends([]Backend{gopymallocBackend, goHeapBackend}))
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // gopymalloc-api measures the default heap; the variables that would put
 // something else behind pymalloc.Malloc in a child are refused, by the
 // check a command runs first and by the instance's opening.
 func TestAPIBackendRefusesOtherAllocators(t *testing.T) {
+	// The suite's own GOPYMALLOC* variables stay out of the children.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOPYMALLOC") {
+			env = append(env, kv)
+		}
+	}
 	for _, tc := range []struct {
 		name, value string
 		ok          bool
+		why         string
 	}{
-		{"GOPYMALLOC", "", true},
-		{"GOPYMALLOC", "pymalloc", true},
-		{"GOPYMALLOC", "default", true},
-		{"GOPYMALLOC", "malloc", false},
-		{"GOPYMALLOC", "debug", false},
-		{"GOPYMALLOC", "pymalloc_debug", false},
-		{"GOPYMALLOC_HUGEPAGES", "0", true},
-		{"GOPYMALLOC_HUGEPAGES", "1", false},
-		{"GOPYMALLOC_ARENAS", "keep", true},
-		{"GOPYMALLOC_ARENAS", "release", false},
+		{"GOPYMALLOC", "", true, ""},
+		{"GOPYMALLOC", "pymalloc", true, ""},
+		{"GOPYMALLOC", "default", true, ""},
+		{"GOPYMALLOC", "malloc", false, "serve malloc, not the default heap"},
+		{"GOPYMALLOC", "debug", false, "serve pymalloc_debug, not the default heap"},
+		{"GOPYMALLOC", "pymalloc_debug", false, "serve pymalloc_debug, not the default heap"},
+		{"GOPYMALLOC_HUGEPAGES", "0", true, ""},
+		{"GOPYMALLOC_HUGEPAGES", "1", false, "arenas come from *obmalloc.HugePageArenas"},
+		{"GOPYMALLOC_ARENAS", "keep", true, ""},
+		{"GOPYMALLOC_ARENAS", "release", false, "unmaps wholly free arenas"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
-			// One variable at a time, whatever the suite runs under.
-			for _, v := range apiEnv {
-				t.Setenv(v.name, "")
-			}
-			t.Setenv(tc.name, tc.value)
-			b, ok := Lookup("gopymalloc-api")
-			require.True(t, ok)
-			checkErr := CheckBackends([]Backend{b})
-			inst, openErr := b.Open()
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(slices.Clone(env), apiCheckChild+"=1", tc.name+"="+tc.value)
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
 			if tc.ok {
-				require.NoError(t, checkErr)
-				require.NoError(t, openErr)
-				require.NoError(t, inst.Close())
+				assert.Equal(t, "check: <nil>\nopen: <nil>\nothers: <nil>\n", string(out))
 				return
 			}
-			want := tc.name + "=" + strconv.Quote(tc.value)
-			assert.ErrorContains(t, checkErr, "gopymalloc-api: "+want)
-			assert.ErrorContains(t, openErr, want)
-			// The other backends do not read these variables.
-			assert.NoError(t, CheckBackends([]Backend{gopymallocBackend, goHeapBackend}))
+			want := "gopymalloc-api: " + tc.name + "=" + strconv.Quote(tc.value) + ": "
+			lines := strings.Split(string(out), "\n")
+			require.Len(t, lines, 4, "%s", out)
+			for _, l := range lines[:2] {
+				assert.Contains(t, l, want)
+				assert.Contains(t, l, tc.why)
+			}
+			// The other backends do not depend on these variables.
+			assert.Equal(t, "others: <nil>", lines[2])
 		})
 	}
+}
+
+// What the process holds is checked, not only the variables: with
+// tracing on, the package-level functions serve the tracers.
+func TestAPIBackendRefusesTracing(t *testing.T) {
+	b, ok := Lookup("gopymalloc-api")
+	require.True(t, ok)
+	if err := CheckBackends([]Backend{b}); err != nil {
+		t.Skipf("refused already, under the suite's environment: %v", err)
+	}
+	require.NoError(t, pymalloc.StartTracing(1))
+	err := CheckBackends([]Backend{b})
+	pymalloc.StopTracing()
+	assert.EqualError(t, err, "gopymalloc-api: the package-level functions serve allocators of their own (tracing, or ones a program installed), not the default heap this backend measures; leave gopymalloc-api out")
+	assert.NoError(t, CheckBackends([]Backend{b}), "tracing off again")
 }

@@ -3,9 +3,9 @@ package bench
 import (
 	"fmt"
 	"os"
-	"slices"
 	"unsafe"
 
+	"github.com/gopymalloc/gopymalloc/obmalloc"
 	"github.com/gopymalloc/gopymalloc/pymalloc"
 )
 
@@ -22,35 +22,46 @@ import (
 var gopymallocAPIBackend = func() Backend {
 	b := offHeapEntry("gopymalloc-api",
 		"pymalloc.Malloc/Free...: the same engine behind the domain switch and a mutex",
-		func() (apiBackend, error) { return apiBackend{}, checkAPIEnv() })
-	b.check = checkAPIEnv
+		func() (apiBackend, error) { return apiBackend{}, checkAPIHeap() })
+	b.check = checkAPIHeap
 	return b
 }()
 
-// apiEnv are the environment variables that change what the package-level
-// functions serve, read once when the process starts, with the values
-// that leave them on the default heap as gopymalloc's zero Config makes
-// it. Under any other value the backend would measure another allocator
-// (the large-block one, the debug hooks, huge-page arenas, released
-// arenas) under its name, and a child inherits the variables.
-var apiEnv = []struct {
-	name string
-	ok   []string
-}{
-	{pymalloc.EnvVar, []string{"", "default", "pymalloc"}},
-	{pymalloc.HugePagesEnvVar, []string{"", "0"}},
-	{pymalloc.ArenasEnvVar, []string{"", "keep"}},
-}
-
-// checkAPIEnv refuses the environment variables that would make
-// gopymalloc-api measure something else.
-func checkAPIEnv() error {
-	for _, v := range apiEnv {
-		if val := os.Getenv(v.name); !slices.Contains(v.ok, val) {
-			return fmt.Errorf("gopymalloc-api: %s=%q: the package-level functions would not serve the default heap this backend measures; unset it, or leave gopymalloc-api out", v.name, val)
+// checkAPIHeap refuses to measure unless the package-level functions serve
+// the default heap as gopymalloc's zero Config makes it: under
+// GOPYMALLOC's debug hooks or large-block allocator, tracing, huge-page
+// arenas or released arenas the backend would measure something else under
+// its name. It asks pymalloc what this process holds rather than reading
+// the variables itself, so that their accepted values are pymalloc's
+// alone: pymalloc read them when the process started, and a child
+// inherits the same environment. Only the arena policy has no getter, and
+// is read through obmalloc's parser.
+func checkAPIHeap() error {
+	if name := pymalloc.AllocatorName(); name != "pymalloc" {
+		if name == "" {
+			name = "allocators of their own (tracing, or ones a program installed)"
+		}
+		return refuseAPI(pymalloc.EnvVar, "the package-level functions serve "+name+", not the default heap this backend measures")
+	}
+	a := pymalloc.GetArenaAllocator()
+	if _, ok := a.(obmalloc.MmapArenas); !ok {
+		return refuseAPI(pymalloc.HugePagesEnvVar, fmt.Sprintf("the default heap's arenas come from %T, not one mmap each as this backend measures", a))
+	}
+	if v := os.Getenv(pymalloc.ArenasEnvVar); v != "" {
+		if p, err := obmalloc.ParseArenaPolicy(v); err != nil || p != obmalloc.KeepArenas {
+			return refuseAPI(pymalloc.ArenasEnvVar, "the default heap unmaps wholly free arenas, where this backend measures it keeping them")
 		}
 	}
 	return nil
+}
+
+// refuseAPI is checkAPIHeap's error: what the default heap is instead,
+// and the variable that made it so, when it is set.
+func refuseAPI(envVar, what string) error {
+	if v := os.Getenv(envVar); v != "" {
+		return fmt.Errorf("gopymalloc-api: %s=%q: %s; unset it, or leave gopymalloc-api out", envVar, v, what)
+	}
+	return fmt.Errorf("gopymalloc-api: %s; leave gopymalloc-api out", what)
 }
 
 type apiBackend struct{}
