@@ -7,9 +7,8 @@ import (
 	"io"
 )
 
-// cli is what every subcommand but replay does with its command line
-// (replay, older, spells the same steps out): flags parsed without
-// exiting, -h printing the subcommand's help on stdout, and a usage error
+// cli is what every subcommand does with its command line: flags parsed
+// without exiting, -h printing the subcommand's help on stdout, and a usage error
 // printing what was wrong and the synopsis, not the whole help, so the
 // message stays in view.
 type cli struct {

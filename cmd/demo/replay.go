@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -51,61 +49,44 @@ func replayUsage(w io.Writer) {
 // before the first replay, so a mistake costs no replay and prints nothing
 // on stdout.
 func replayCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // bad prints flag's errors, naming the command
-	fs.Usage = func() {}
-	stats := fs.Bool("stats", false, "")
-	statsAt := fs.String("stats-at", "", "")
-	arenas := fs.String("arenas", "keep", "")
-	noTouch := fs.Bool("no-touch", false, "")
-	hugePages := fs.Bool("hugepages", false, "")
-	prefault := fs.Bool("prefault", false, "")
-	repeat := fs.Int("repeat", 1, "")
-	cpuprofile := fs.String("cpuprofile", "", "")
-	// A usage error prints what was wrong and the synopsis, not the
-	// whole help, so the message stays in view.
-	synopsis := func() int {
-		fmt.Fprintf(stderr, "usage: %s\n(demo replay -h explains the flags)\n", replaySynopsis)
-		return exitUsage
+	c := newCLI("replay", replaySynopsis, replayUsage, stdout, stderr)
+	stats := c.fs.Bool("stats", false, "")
+	statsAt := c.fs.String("stats-at", "", "")
+	arenas := c.fs.String("arenas", "keep", "")
+	noTouch := c.fs.Bool("no-touch", false, "")
+	hugePages := c.fs.Bool("hugepages", false, "")
+	prefault := c.fs.Bool("prefault", false, "")
+	repeat := c.fs.Int("repeat", 1, "")
+	cpuprofile := c.fs.String("cpuprofile", "", "")
+	if code, done := c.parse(args); done {
+		return code
 	}
-	bad := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "demo replay: "+format+"\n", a...)
-		return synopsis()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, "usage:\n")
-			replayUsage(stdout)
-			return exitOK
-		}
-		return bad("%v", err)
-	}
-	paths := fs.Args()
+	paths := c.fs.Args()
 	if len(paths) == 0 {
-		return bad("no trace file given")
+		return c.bad("no trace file given")
 	}
 	// After "--" a name may start with "-"; otherwise that is a flag put
 	// after the files, which flag does not parse.
 	if afterDashes := len(args) > len(paths) && args[len(args)-len(paths)-1] == "--"; !afterDashes {
 		for _, p := range paths {
 			if strings.HasPrefix(p, "-") {
-				return bad("%q after the trace files: flags go before them", p)
+				return c.bad("%q after the trace files: flags go before them", p)
 			}
 		}
 	}
 	if *repeat < 1 {
-		return bad("-repeat %d: want at least 1", *repeat)
+		return c.bad("-repeat %d: want at least 1", *repeat)
 	}
 	policy, err := obmalloc.ParseArenaPolicy(*arenas)
 	if err != nil {
-		return bad("-arenas %q: want keep or release", *arenas)
+		return c.bad("-arenas %q: want keep or release", *arenas)
 	}
 	// The syntax of -stats-at is checked before the (slow) reading, its
 	// range against each trace after. Given, even empty, it is a list.
-	statsAtSet := flagGiven(fs, "stats-at")
+	statsAtSet := flagGiven(c.fs, "stats-at")
 	if statsAtSet {
 		if _, err := pytrace.ParsePoints(*statsAt); err != nil {
-			return bad("-stats-at: %v", err)
+			return c.bad("-stats-at: %v", err)
 		}
 	}
 
@@ -119,13 +100,11 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	for i, p := range paths {
 		t, err := loadTrace(p, prog)
 		if err != nil {
-			fmt.Fprintf(stderr, "demo replay: %v\n", err)
-			return exitUsage
+			return c.fail(errUsage{err})
 		}
 		if statsAtSet {
 			if points[i], err = t.ParsePoints(*statsAt); err != nil {
-				fmt.Fprintf(stderr, "demo replay: -stats-at: %v (%s)\n", err, paths[i])
-				return exitUsage
+				return c.fail(errUsage{fmt.Errorf("-stats-at: %v (%s)", err, paths[i])})
 			}
 		}
 		if i == 0 {
@@ -139,8 +118,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 			err = pprof.StartCPUProfile(f)
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "demo replay: -cpuprofile: %v\n", err)
-			return exitUsage
+			return c.fail(errUsage{fmt.Errorf("-cpuprofile: %v", err)})
 		}
 		defer func() {
 			pprof.StopCPUProfile()
@@ -150,9 +128,8 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	for i, t := range traces {
 		if t == nil {
 			if t, err = loadTrace(paths[i], prog); err != nil {
-				// Changed since it was validated.
-				fmt.Fprintf(stderr, "demo replay: %v\n", err)
-				return exitFail
+				// Changed since it was validated: the work failed.
+				return c.fail(err)
 			}
 		}
 		for range *repeat {
@@ -166,12 +143,10 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 				Stats:      stdout,
 			})
 			if err != nil {
-				fmt.Fprintf(stderr, "demo replay: %v\n", err)
-				return exitFail
+				return c.fail(err)
 			}
 			if _, err := fmt.Fprintln(stdout, res); err != nil {
-				fmt.Fprintf(stderr, "demo replay: writing the result: %v\n", err)
-				return exitFail
+				return c.fail(fmt.Errorf("writing the result: %w", err))
 			}
 		}
 		// Let the collector take this trace back before the next replay,

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -179,4 +180,47 @@ func TestReplayRepeatAndProfile(t *testing.T) {
 	code = run([]string{"replay", "-repeat", "0", path}, &out, &errOut)
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errOut.String(), "-repeat 0: want at least 1")
+}
+
+// A problem with an input file (or the profile's) is a usage error (status
+// 2) reported in one line naming the subcommand: the synopsis, which
+// would not help, is left out. A bad command line gets the synopsis.
+func TestReplayInputErrorsInOneLine(t *testing.T) {
+	dir := t.TempDir()
+	good := writeTrace(t, "small.trace.gz", goodTrace)
+	missing := filepath.Join(dir, "nope.gz")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // the whole of stderr
+	}{
+		{"missing trace", []string{good, missing}, "demo replay: open " + missing + ": no such file or directory\n"},
+		{"-stats-at past the end", []string{"-stats-at", "8", good},
+			`demo replay: -stats-at: points "8": item 1 ("8"): past the last op of small (7 ops) (` + good + ")\n"},
+		{"-cpuprofile unwritable", []string{"-cpuprofile", filepath.Join(dir, "no", "cpu.prof"), good},
+			"demo replay: -cpuprofile: open " + filepath.Join(dir, "no", "cpu.prof") + ": no such file or directory\n"},
+		{"-repeat 0", []string{"-repeat", "0", good},
+			"demo replay: -repeat 0: want at least 1\nusage: " + replaySynopsis + "\n(demo replay -h explains the flags)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runDemo(append([]string{"replay"}, tc.args...)...)
+			assert.Equal(t, exitUsage, code)
+			assert.Empty(t, stdout)
+			assert.Equal(t, tc.want, stderr)
+		})
+	}
+}
+
+// failingWriter refuses every write.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// A result that cannot be written is a failure of the work: status 1.
+func TestReplayWriteFails(t *testing.T) {
+	good := writeTrace(t, "small.trace.gz", goodTrace)
+	var errOut bytes.Buffer
+	code := run([]string{"replay", good}, failingWriter{}, &errOut)
+	assert.Equal(t, exitFail, code)
+	assert.Equal(t, "demo replay: writing the result: disk full\n", errOut.String())
 }
