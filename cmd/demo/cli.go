@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
+	"unicode/utf8"
 )
 
 // cli is what every subcommand does with its command line: flags parsed
@@ -62,6 +64,39 @@ func (c *cli) fail(err error) int {
 		return exitUsage
 	}
 	return exitFail
+}
+
+// helpWidth is the most columns a line of help or usage takes: a
+// terminal's 80.
+const helpWidth = 80
+
+// synopsisBreak goes between the lines of a synopsis too long for one:
+// the continuations are indented deeper than the summaries the usages
+// put under a synopsis (8 columns), and the first line still fits after
+// "usage: ".
+const synopsisBreak = "\n            "
+
+// hanging returns text after head, its words wrapped so that no line is
+// wider than helpWidth (in runes), the lines after the first indented as
+// wide as head; a word too long for the room left gets a line of its own.
+func hanging(head, text string) string {
+	width := utf8.RuneCountInString
+	indent := strings.Repeat(" ", width(head))
+	var b strings.Builder
+	line, fresh := head, true // fresh: no word on line yet
+	for _, word := range strings.Fields(text) {
+		switch {
+		case fresh:
+		case width(line)+1+width(word) > helpWidth:
+			b.WriteString(line + "\n")
+			line = indent
+		default:
+			line += " "
+		}
+		line += word
+		fresh = false
+	}
+	return b.String() + line + "\n"
 }
 
 // flagGiven reports whether the flag name was on the command line, for a

@@ -22,7 +22,8 @@ import (
 // is only for comparing the columns of one run.
 
 // experimentSynopsis is the experiment subcommand's command line.
-const experimentSynopsis = "demo experiment [-layout L]... [-at POINTS] [-arenas keep|release] TRACE.gz..."
+const experimentSynopsis = "demo experiment [-layout L]... [-at POINTS] [-arenas keep|release]" + synopsisBreak +
+	"TRACE.gz..."
 
 func experimentUsage(w io.Writer) {
 	fmt.Fprint(w, "  "+experimentSynopsis+`

@@ -26,7 +26,7 @@ func gcUsage(w io.Writer) {
     -graph KIND     the graph (default pairs):
 `)
 	for _, g := range gcGraphs {
-		fmt.Fprintf(w, "                      %-10s %s\n", g.name, g.describe(-1))
+		fmt.Fprint(w, hanging(fmt.Sprintf("                      %-10s ", g.name), g.describe(-1)))
 	}
 	fmt.Fprint(w, `    -n N            its size (default 1000)
     -keep K         keep K of its structures referenced from a live list;

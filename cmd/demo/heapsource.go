@@ -21,7 +21,8 @@ type heapSource struct {
 }
 
 // heapSourceSynopsis and heapSourceHelp document the flags for usages.
-const heapSourceSynopsis = "[-trace FILE [-stop-at N|peak|end]] [-objects N] [-layout L] [-arenas keep|release]"
+const heapSourceSynopsis = "[-trace FILE [-stop-at N|peak|end]] [-objects N]" + synopsisBreak +
+	"[-layout L] [-arenas keep|release]"
 
 const heapSourceHelp = `    -trace FILE     replay this CPython allocation trace
                     (../shared/traces/FORMAT.md) instead of the built-in

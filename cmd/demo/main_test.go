@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // runDemo runs the command with args and returns its exit status and
@@ -127,5 +129,44 @@ func TestIgnoredFlagsRefused(t *testing.T) {
 	} {
 		code, _, stderr := runDemo(args...)
 		assert.Equal(t, exitOK, code, "%v: %s", args, stderr)
+	}
+}
+
+// Every line of the help and usage output fits a terminal of 80 columns:
+// the demo's usage, each subcommand's -h, and the synopsis a usage error
+// prints.
+func TestHelpFitsEightyColumns(t *testing.T) {
+	outputs := map[string]string{}
+	_, outputs["demo -h"], _ = runDemo("-h")
+	_, _, outputs["demo (unknown subcommand)"] = runDemo("frobnicate")
+	for _, s := range subcommands() {
+		_, outputs["demo "+s.name+" -h"], _ = runDemo(s.name, "-h")
+		_, _, outputs["demo "+s.name+" -no-such-flag"] = runDemo(s.name, "-no-such-flag")
+	}
+	for name, out := range outputs {
+		require.NotEmpty(t, out, name)
+		for i, line := range strings.Split(out, "\n") {
+			assert.LessOrEqual(t, utf8.RuneCountInString(line), 80, "%s, line %d: %q", name, i+1, line)
+		}
+	}
+}
+
+func TestHanging(t *testing.T) {
+	long := strings.Repeat("x", 90)
+	head := strings.Repeat(" ", 30) + "name  "
+	pad := strings.Repeat(" ", len(head))
+	for _, tc := range []struct {
+		name, head, text, want string
+	}{
+		{"fits", "  a ", "one two", "  a one two\n"},
+		{"spaces collapse", "  a ", " one \n two ", "  a one two\n"},
+		{"no text", "  a ", "", "  a \n"},
+		{"wraps under the text", head, strings.Repeat("word ", 12),
+			head + strings.TrimSpace(strings.Repeat("word ", 9)) + "\n" + pad + strings.TrimSpace(strings.Repeat("word ", 3)) + "\n"},
+		{"a word wider than the room", "  a ", "one " + long + " two", "  a one\n    " + long + "\n    two\n"},
+		// 80 runes, 123 bytes: one line.
+		{"runes, not bytes", head, strings.Repeat("é", 40) + " ééé", head + strings.Repeat("é", 40) + " ééé\n"},
+	} {
+		assert.Equal(t, tc.want, hanging(tc.head, tc.text), tc.name)
 	}
 }

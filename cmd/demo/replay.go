@@ -13,7 +13,9 @@ import (
 )
 
 // replaySynopsis is the replay subcommand's command line.
-const replaySynopsis = "demo replay [-stats] [-stats-at N1,N2,...] [-arenas keep|release] [-no-touch] [-hugepages] [-prefault] [-repeat N] [-cpuprofile FILE] TRACE.gz..."
+const replaySynopsis = "demo replay [-stats] [-stats-at N1,N2,...] [-arenas keep|release]" + synopsisBreak +
+	"[-no-touch] [-hugepages] [-prefault] [-repeat N]" + synopsisBreak +
+	"[-cpuprofile FILE] TRACE.gz..."
 
 // replayUsage describes the replay subcommand.
 func replayUsage(w io.Writer) {
