@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,18 +16,40 @@ import (
 )
 
 // The commands re-execute os.Executable(), which in a test is the test
-// binary: TestMain turns it into cmpalloc for the child runs.
+// binary: TestMain turns it into cmpalloc for the child runs, and for the
+// whole command under runCmdProcess.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == childFlag {
+	if len(os.Args) > 1 && os.Args[1] == childFlag || os.Getenv(asCommand) != "" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
 
+// asCommand, set in the test binary's environment, makes it cmpalloc.
+const asCommand = "CMPALLOC_TEST_AS_COMMAND"
+
 func runCmd(args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
 	code = run(args, &out, &errb)
 	return code, out.String(), errb.String()
+}
+
+// runCmdProcess runs the command in a process of its own with env added
+// to the environment: for variables that pymalloc reads only when a
+// process starts.
+func runCmdProcess(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), asCommand+"=1"), env...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), out.String(), errb.String()
+	}
+	require.NoError(t, err)
+	return exitOK, out.String(), errb.String()
 }
 
 func TestUsage(t *testing.T) {
@@ -167,11 +191,12 @@ func TestProfile(t *testing.T) {
 // large-block allocator: every measuring command refuses gopymalloc-api
 // before its first run, and a child run of it fails, where both measured
 // the other allocator under gopymalloc-api's name. Backends that do not
-// read the variable still run.
+// read the variable still run. pymalloc reads the variable when a
+// process starts, so each command runs in a process started with it.
 func TestAPIBackendUnderGOPYMALLOC(t *testing.T) {
 	dir := t.TempDir()
 	trace := exampleTrace(t, dir)
-	t.Setenv("GOPYMALLOC", "malloc")
+	env := []string{"GOPYMALLOC=malloc"}
 	for _, args := range [][]string{
 		{"replay", "-rounds", "1", "-backends", "gopymalloc-api", trace},
 		{"replay", "-rounds", "1", trace}, // all backends
@@ -180,18 +205,17 @@ func TestAPIBackendUnderGOPYMALLOC(t *testing.T) {
 		{"gc", "-rounds", "1", "-backends", "gopymalloc-api", "-blocks", "10"},
 		{"profile", "-backend", "gopymalloc-api", "-o", filepath.Join(dir, "cpu.prof"), trace},
 	} {
-		code, stdout, stderr := runCmd(args...)
+		code, stdout, stderr := runCmdProcess(t, env, args...)
 		assert.Equal(t, exitUsage, code, "%q", args)
 		assert.Contains(t, stderr, `gopymalloc-api: GOPYMALLOC="malloc"`, "%q", args)
 		assert.NotContains(t, stderr, "round 1/1", "%q: refused before the first run", args)
 		assert.Empty(t, stdout, "%q", args)
 	}
-	var out bytes.Buffer
-	code := run([]string{childFlag, "replay", "-backend", "gopymalloc-api", trace}, &out, &out)
+	code, _, stderr := runCmdProcess(t, env, childFlag, "replay", "-backend", "gopymalloc-api", trace)
 	assert.Equal(t, exitFail, code)
-	assert.Contains(t, out.String(), `GOPYMALLOC="malloc"`)
+	assert.Contains(t, stderr, `GOPYMALLOC="malloc"`)
 
-	code, stdout, stderr := runCmd("replay", "-rounds", "1", "-backends", "gopymalloc,freelist", trace)
+	code, stdout, stderr := runCmdProcess(t, env, "replay", "-rounds", "1", "-backends", "gopymalloc,freelist", trace)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, stdout, "| example | freelist | 1 |")
 }
