@@ -28,10 +28,10 @@ func (c *Collector) IntValue(o Object) int64 {
 func (c *Collector) NewStr(s string) Object {
 	c.checkOpen("NewStr")
 	n := uintptr(len(s))
-	o := c.alloc(typeTabAt(StrType), 8+(n+ptrSize-1)&^(ptrSize-1))
+	o := c.alloc(typeTabAt(StrType), ptrSize+(n+ptrSize-1)&^(ptrSize-1))
 	if o != Nil {
 		*at[int](body(o)) = len(s)
-		copy(bytesAt(body(o)+8, len(s)), s)
+		copy(bytesAt(body(o)+ptrSize, len(s)), s)
 	}
 	return o
 }
@@ -42,25 +42,28 @@ func (c *Collector) StrValue(o Object) string {
 	return string(strBytes(o))
 }
 
-func strBytes(o Object) []byte { return bytesAt(body(o)+8, *at[int](body(o))) }
+// A str's data is its length, one word, then its bytes.
+func strBytes(o Object) []byte { return bytesAt(body(o)+ptrSize, *at[int](body(o))) }
 
 // objectHash is what dict uses: value hashes for the atoms (so equal ints
 // and equal strs find each other), the address for everything else
-// (object.__hash__ is identity based).
-func objectHash(o Object) uint64 {
+// (object.__hash__ is identity based). It is a word, as Py_hash_t is: on
+// a 32-bit system the int and str hashes are the low half of the 64-bit
+// ones.
+func objectHash(o Object) uintptr {
 	switch hdr(o).typ {
 	case IntType:
-		return uint64(*at[int64](body(o)))
+		return uintptr(*at[int64](body(o)))
 	case StrType:
 		h := uint64(14695981039346656037) // FNV-1a
 		for _, b := range strBytes(o) {
 			h ^= uint64(b)
 			h *= 1099511628211
 		}
-		return h
+		return uintptr(h)
 	}
-	a := uint64(o)
-	return a>>4 | a<<60 // _Py_HashPointer: rotate the alignment bits away
+	a := uintptr(o)
+	return a>>4 | a<<(8*ptrSize-4) // _Py_HashPointer: rotate the alignment bits away
 }
 
 // objectEqual is the key comparison of dict: identity, or equal value for

@@ -303,7 +303,7 @@ func (c *Collector) alloc(t *typeDesc, size uintptr) Object {
 			panic(usage("alloc", Object(g), "the OBJ domain's allocator returned a block that is not 8-byte aligned"))
 		}
 		setWord(g, 0)
-		setWord(g+8, 0)
+		setWord(g+ptrSize, 0)
 		o = fromGC(g)
 	} else {
 		p := objMalloc(n)
@@ -393,7 +393,7 @@ func (c *Collector) track(o Object) {
 	if gcNext(g) != 0 {
 		panic(usage("Track", o, "object already tracked"))
 	}
-	if word(g+8)&prevCollecting != 0 {
+	if word(g+ptrSize)&prevCollecting != 0 {
 		panic(usage("Track", o, "object is in a generation being collected"))
 	}
 	gcListAppend(g, c.gens[0].head)
@@ -407,7 +407,7 @@ func untrack(o Object) {
 		return
 	}
 	gcListRemove(g)
-	setWord(g+8, word(g+8)&prevFinalized)
+	setWord(g+ptrSize, word(g+ptrSize)&prevFinalized)
 }
 
 func isTracked(o Object) bool { return gcNext(asGC(o)) != 0 }

@@ -6,7 +6,8 @@ package gcmodule
 // is stored in it (MAINTAIN_TRACKING); full collections untrack dicts that
 // have gone back to holding atoms only (bpo-14775).
 
-const dictBodySize = 8
+// dictBodySize is the data of a dict: one word, the table's address.
+const dictBodySize = ptrSize
 
 func dictTable(o Object) *uintptr { return at[uintptr](body(o)) }
 

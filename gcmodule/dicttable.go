@@ -1,5 +1,7 @@
 package gcmodule
 
+import "unsafe"
+
 // The hash table behind dict and instance attributes: CPython's compact
 // dict layout (PyDictKeysObject) in one MEM block. A sparse index array
 // maps hash slots to a dense array of entries kept in insertion order, so
@@ -19,15 +21,17 @@ type tableHead struct {
 	unicode  int // 1 while every key is a str (DK_IS_UNICODE)
 }
 
+// tableEntry is PyDictKeyEntry: three words, as in CPython (24 bytes on
+// a 64-bit system, 12 on a 32-bit one).
 type tableEntry struct {
-	hash  uint64
+	hash  uintptr // Py_hash_t
 	key   Object
 	value Object
 }
 
 const (
-	tableHeadSize = 40
-	entrySize     = 24
+	tableHeadSize = unsafe.Sizeof(tableHead{}) // 5 words
+	entrySize     = unsafe.Sizeof(tableEntry{})
 	ixEmpty       = -1 // DKIX_EMPTY
 	ixDummy       = -2 // DKIX_DUMMY
 	minLog2Size   = 3  // PyDict_MINSIZE = 8
@@ -74,11 +78,11 @@ func newTable(log2size int) uintptr {
 
 // tableLookup returns the entry index of key (or ixEmpty) and the slot
 // that holds it, or the first empty slot on its probe sequence.
-func tableLookup(t uintptr, key Object, hash uint64) (ix int, slot int) {
+func tableLookup(t uintptr, key Object, hash uintptr) (ix int, slot int) {
 	if t == 0 {
 		return ixEmpty, -1
 	}
-	mask := uint64(tabHead(t).size() - 1)
+	mask := uintptr(tabHead(t).size() - 1)
 	perturb := hash
 	i := hash & mask
 	for {
@@ -99,8 +103,8 @@ func tableLookup(t uintptr, key Object, hash uint64) (ix int, slot int) {
 
 // findEmptySlot returns the first empty index slot on hash's probe
 // sequence (find_empty_slot).
-func findEmptySlot(t uintptr, hash uint64) int {
-	mask := uint64(tabHead(t).size() - 1)
+func findEmptySlot(t uintptr, hash uintptr) int {
+	mask := uintptr(tabHead(t).size() - 1)
 	perturb := hash
 	i := hash & mask
 	for *indexAt(t, int(i)) >= 0 {

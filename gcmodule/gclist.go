@@ -2,13 +2,14 @@ package gcmodule
 
 // The GC lists: circular doubly linked lists threaded through the GC heads
 // (gcmodule.c's gc_list_* functions). A head address g is the object's
-// address minus 16; a list head is a bare PyGC_Head in the collector's
-// off-heap block of list heads.
+// address minus gcHeadSize (two words, W = ptrSize bytes each); a list
+// head is a bare PyGC_Head in the collector's off-heap block of list
+// heads.
 //
 //	_gc_next (g+0): next head; 0 = untracked. (CPython borrows bit 0
 //	                as NEXT_MASK_UNREACHABLE; here it is flagUnreachable
 //	                in the object header.)
-//	_gc_prev (g+8): previous head in bits 2.., FINALIZED in bit 0,
+//	_gc_prev (g+W): previous head in bits 2.., FINALIZED in bit 0,
 //	                COLLECTING in bit 1; during a collection the upper
 //	                bits hold gc_refs instead (the list is then singly
 //	                linked until move_unreachable relinks it).
@@ -24,28 +25,28 @@ const (
 func gcNext(g uintptr) uintptr { return word(g) }
 
 // gcPrev is GC_PREV: the pointer bits of _gc_prev.
-func gcPrev(g uintptr) uintptr { return word(g+8) & prevMask }
+func gcPrev(g uintptr) uintptr { return word(g+ptrSize) & prevMask }
 
 // setNext is _PyGCHead_SET_NEXT.
 func setNext(g, n uintptr) { setWord(g, n) }
 
 // setPrev is _PyGCHead_SET_PREV: it keeps g's flag bits.
-func setPrev(g, p uintptr) { setWord(g+8, word(g+8)&^prevMask|p) }
+func setPrev(g, p uintptr) { setWord(g+ptrSize, word(g+ptrSize)&^prevMask|p) }
 
 func gcListInit(l uintptr) {
 	setWord(l, l)
-	setWord(l+8, l)
+	setWord(l+ptrSize, l)
 }
 
 func gcListIsEmpty(l uintptr) bool { return word(l) == l }
 
 // gcListAppend links node at the end of list.
 func gcListAppend(node, list uintptr) {
-	last := word(list + 8)
+	last := word(list + ptrSize)
 	setPrev(node, last)
 	setNext(last, node)
 	setNext(node, list)
-	setWord(list+8, node)
+	setWord(list+ptrSize, node)
 }
 
 // gcListRemove unlinks node and marks it untracked.
@@ -62,10 +63,10 @@ func gcListMove(node, list uintptr) {
 	fromPrev, fromNext := gcPrev(node), gcNext(node)
 	setNext(fromPrev, fromNext)
 	setPrev(fromNext, fromPrev)
-	toPrev := word(list + 8)
+	toPrev := word(list + ptrSize)
 	setPrev(node, toPrev)
 	setNext(toPrev, node)
-	setWord(list+8, node)
+	setWord(list+ptrSize, node)
 	setNext(node, list)
 }
 
@@ -94,20 +95,20 @@ func gcListSize(l uintptr) int {
 // gcListClearCollecting clears COLLECTING on every node of l.
 func gcListClearCollecting(l uintptr) {
 	for g := gcNext(l); g != l; g = gcNext(g) {
-		setWord(g+8, word(g+8)&^prevCollecting)
+		setWord(g+ptrSize, word(g+ptrSize)&^prevCollecting)
 	}
 }
 
 // gcSetRefs sets gc_refs, the working copy of the reference count kept in
 // _gc_prev.
 func gcSetRefs(g uintptr, refs int64) {
-	setWord(g+8, word(g+8)&^prevMask|uintptr(refs)<<prevShift)
+	setWord(g+ptrSize, word(g+ptrSize)&^prevMask|uintptr(refs)<<prevShift)
 }
 
-func gcIsCollecting(g uintptr) bool { return word(g+8)&prevCollecting != 0 }
+func gcIsCollecting(g uintptr) bool { return word(g+ptrSize)&prevCollecting != 0 }
 
-func gcClearCollecting(g uintptr) { setWord(g+8, word(g+8)&^prevCollecting) }
+func gcClearCollecting(g uintptr) { setWord(g+ptrSize, word(g+ptrSize)&^prevCollecting) }
 
-func gcIsFinalized(g uintptr) bool { return word(g+8)&prevFinalized != 0 }
+func gcIsFinalized(g uintptr) bool { return word(g+ptrSize)&prevFinalized != 0 }
 
-func gcSetFinalized(g uintptr) { setWord(g+8, word(g+8)|prevFinalized) }
+func gcSetFinalized(g uintptr) { setWord(g+ptrSize, word(g+ptrSize)|prevFinalized) }

@@ -30,15 +30,18 @@ type instBody struct {
 	weaklist Object
 }
 
-const instBodySize = 24
+const (
+	instBodySize     = 3 * ptrSize
+	instWeaklistOffs = 2 * ptrSize // of weaklist in the body
+)
 
 // Checked at compile time: the sizes and the weaklist offset that the type
 // table and the values blocks use are the structs'.
 var (
 	_ [instBodySize - unsafe.Sizeof(instBody{})]struct{}
 	_ [unsafe.Sizeof(instBody{}) - instBodySize]struct{}
-	_ [16 - unsafe.Offsetof(instBody{}.weaklist)]struct{}
-	_ [unsafe.Offsetof(instBody{}.weaklist) - 16]struct{}
+	_ [instWeaklistOffs - unsafe.Offsetof(instBody{}.weaklist)]struct{}
+	_ [unsafe.Offsetof(instBody{}.weaklist) - instWeaklistOffs]struct{}
 	_ [valuesHeadSize - unsafe.Sizeof(valuesHead{})]struct{}
 	_ [unsafe.Sizeof(valuesHead{}) - valuesHeadSize]struct{}
 )
@@ -174,7 +177,7 @@ func NewClass(spec ClassSpec) Type {
 		kind:     kindInstance,
 		gc:       true,
 		size:     instBodySize,
-		weaklist: hdrSize + 16,
+		weaklist: hdrSize + instWeaklistOffs,
 		traverse: instanceTraverse,
 		clear:    instanceClear,
 		release:  instanceRelease,

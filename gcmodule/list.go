@@ -11,9 +11,9 @@ import (
 // A list made with one or two items keeps them inline, the first in the
 // word that otherwise holds the item pointer: most small lists then cost
 // one block and one free instead of two, and the object still fits the
-// 64-byte size class. Growth follows CPython's pattern (0, 4, 8, 16, ...)
-// and always goes to a MEM block, so allocated <= listInline means
-// inline: a MEM block is never that small.
+// 64-byte size class (48-byte on a 32-bit system). Growth follows
+// CPython's pattern (0, 4, 8, 16, ...) and always goes to a MEM block, so
+// allocated <= listInline means inline: a MEM block is never that small.
 
 type listBody struct {
 	size      int
@@ -23,7 +23,7 @@ type listBody struct {
 }
 
 const (
-	listBodySize = 32
+	listBodySize = unsafe.Sizeof(listBody{}) // 4 words
 	listInline   = 2
 )
 

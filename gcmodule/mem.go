@@ -17,12 +17,6 @@ import (
 // a block that pymalloc handed out and that has not been freed; none of
 // that memory ever holds a Go pointer.
 
-// Objects are laid out in CPython's 64-bit words (headers at fixed 8-byte
-// offsets), so the package needs 8-byte pointers: on a 32-bit system the
-// build stops here, with this comment, rather than lay structs over memory
-// at offsets they do not have. obmalloc and pymalloc build there.
-var _ [unsafe.Sizeof(uintptr(0)) - 8]struct{}
-
 // at views the memory at addr as a T. T must hold no Go pointers.
 func at[T any](addr uintptr) *T { return (*T)(unsafe.Add(nil, addr)) }
 
@@ -61,6 +55,10 @@ func memRealloc(addr, n uintptr) uintptr {
 	return uintptr(pymalloc.MemRealloc(unsafe.Add(nil, addr), n))
 }
 
+// ptrSize is the word: every link, item and slot in object memory is
+// one, so the layouts follow the platform's word size (8 bytes on 64-bit
+// systems, 4 on 32-bit ones) as CPython's do. Every size and offset of
+// the layouts is derived from it or from the structs.
 const ptrSize = unsafe.Sizeof(uintptr(0))
 
 // Data returns the address of o's data (the Size bytes of a type from

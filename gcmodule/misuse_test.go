@@ -1,6 +1,7 @@
 package gcmodule
 
 import (
+	"math"
 	"runtime/debug"
 	"testing"
 
@@ -54,8 +55,6 @@ func TestMisuse(t *testing.T) {
 		{"get_objects -2", func() { e.c.GetObjects(-2) }, "gcmodule: GetObjects(-2): generation parameter cannot be negative"},
 		{"package get_objects", func() { GetObjects(-2) }, "gcmodule: GetObjects(-2): generation parameter cannot be negative"},
 		{"four thresholds", func() { e.c.SetThreshold(700, 10, 10, 10) }, "gcmodule: SetThreshold: takes at most 3 arguments (4 given)"},
-		{"threshold too big", func() { e.c.SetThreshold(700, 1<<40) }, "gcmodule: SetThreshold: signed integer is greater than maximum (1099511627776)"},
-		{"threshold too small", func() { e.c.SetThreshold(-1 << 40) }, "gcmodule: SetThreshold: signed integer is less than minimum (-1099511627776)"},
 		{"broken collector", func() { broken.Collect(0) }, "gcmodule: Collect: the collector is unusable: a collection of generation 2 panicked"},
 		{"class without name", func() { NewClass(ClassSpec{}) }, "gcmodule: NewClass: the class needs a Name"},
 		{"type without name", func() { RegisterType(TypeSpec{}) }, "gcmodule: RegisterType: the type needs a Name"},
@@ -67,6 +66,17 @@ func TestMisuse(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			requireUsage(t, tc.want, tc.f)
+		})
+	}
+	// A threshold outside a C int; on a 32-bit system a Go int is one, so
+	// none overflows.
+	if math.MaxInt > math.MaxInt32 {
+		big := int64(1) << 40 // a variable: the constant is no int on 32-bit
+		t.Run("threshold too big", func(t *testing.T) {
+			requireUsage(t, "gcmodule: SetThreshold: signed integer is greater than maximum (1099511627776)", func() { e.c.SetThreshold(700, int(big)) })
+		})
+		t.Run("threshold too small", func(t *testing.T) {
+			requireUsage(t, "gcmodule: SetThreshold: signed integer is less than minimum (-1099511627776)", func() { e.c.SetThreshold(int(-big)) })
 		})
 	}
 	// A block that is not an object, and another collector's object, are

@@ -2,6 +2,7 @@ package gcmodule
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/gopymalloc/gopymalloc/pymalloc"
 )
@@ -17,11 +18,12 @@ type Object uintptr
 // Nil is the absent object (NULL).
 const Nil Object = 0
 
-// Memory layout.
+// Memory layout, with W the word (ptrSize: 8 on 64-bit systems, 4 on
+// 32-bit ones).
 //
 //	container (GC) object            atom (non-GC) object
-//	h-16  _gc_next   uintptr         h+0   ob_refcnt int64
-//	h-8   _gc_prev   uintptr         h+8   type, flags, tag
+//	h-2W  _gc_next   uintptr         h+0   ob_refcnt int64
+//	h-W   _gc_prev   uintptr         h+8   type, flags, tag
 //	h+0   ob_refcnt  int64           h+16  data ...
 //	h+8   type, flags, tag
 //	h+16  data ...
@@ -29,10 +31,23 @@ const Nil Object = 0
 // The handle points at the reference count, as PyObject* does, and the GC
 // head sits in front of it (AS_GC / FROM_GC). A block from pymalloc is
 // 16-byte aligned (8 at least, whatever allocator the OBJ domain holds),
-// so the low bits of a head address are free for flags.
+// so the low bits of a head address are free for flags, and a handle is
+// 8-byte aligned on both word sizes (a head is 8 or 16 bytes), as the
+// int64 count wants.
+//
+// The header is 16 bytes on both word sizes: a 32-bit CPython's PyObject
+// is 8 (a 4-byte count and type pointer), but the check word matters more
+// here than matching that size.
 const (
-	gcHeadSize = 16 // sizeof(PyGC_Head)
-	hdrSize    = 16 // sizeof(PyObject): refcount + type word
+	gcHeadSize = 2 * ptrSize                // sizeof(PyGC_Head): two words
+	hdrSize    = unsafe.Sizeof(objHeader{}) // sizeof(PyObject): refcount + type word
+)
+
+// Checked at compile time: the header is 16 bytes on both word sizes,
+// which keeps a handle 8-byte aligned behind a GC head.
+var (
+	_ [hdrSize - 16]struct{}
+	_ [16 - hdrSize]struct{}
 )
 
 // objHeader is PyObject: the reference count, then what stands in for

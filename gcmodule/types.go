@@ -32,9 +32,9 @@ func builtinTypes() []*typeDesc {
 	tab := []*typeDesc{
 		{name: "<invalid>"},
 		IntType:   {name: "int", kind: kindInt, size: 8, dealloc: atomDealloc},
-		StrType:   {name: "str", kind: kindStr, size: 8, dealloc: atomDealloc},
+		StrType:   {name: "str", kind: kindStr, size: ptrSize, dealloc: atomDealloc},
 		ListType:  {name: "list", kind: kindList, gc: true, size: listBodySize, traverse: listTraverse, clear: listClear, dealloc: listDealloc},
-		TupleType: {name: "tuple", kind: kindTuple, gc: true, size: 8, traverse: tupleTraverse, dealloc: tupleDealloc},
+		TupleType: {name: "tuple", kind: kindTuple, gc: true, size: ptrSize, traverse: tupleTraverse, dealloc: tupleDealloc},
 		DictType:  {name: "dict", kind: kindDict, gc: true, size: dictBodySize, traverse: dictTraverse, clear: dictClear, dealloc: dictDealloc},
 		WeakrefType: {name: "weakref", kind: kindWeakref, gc: true, size: weakrefBodySize,
 			traverse: weakrefTraverse, clear: weakrefClear, dealloc: weakrefDealloc},

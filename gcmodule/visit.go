@@ -22,7 +22,7 @@ func decrefVisit(o Object, first bool) {
 		return
 	}
 	g := asGC(o)
-	p := word(g + 8)
+	p := word(g + ptrSize)
 	if p&prevCollecting == 0 {
 		if !first || word(g) == 0 {
 			return
@@ -32,7 +32,7 @@ func decrefVisit(o Object, first bool) {
 	if p>>prevShift == 0 {
 		refcountTooSmall(o)
 	}
-	setWord(g+8, p-1<<prevShift)
+	setWord(g+ptrSize, p-1<<prevShift)
 }
 
 // resetRefs is update_refs for one object: gc_refs := refcount, with
@@ -45,8 +45,8 @@ func resetRefs(o Object, g uintptr, h *objHeader) uintptr {
 	if rc <= 0 {
 		fatalObject(o, "update_refs", "tracked object with reference count %d: it was deallocated, or its count is broken", rc)
 	}
-	p := word(g+8)&prevFinalized | prevCollecting | uintptr(rc)<<prevShift
-	setWord(g+8, p)
+	p := word(g+ptrSize)&prevFinalized | prevCollecting | uintptr(rc)<<prevShift
+	setWord(g+ptrSize, p)
 	return p
 }
 
@@ -74,7 +74,7 @@ func (c *Collector) refsWalk(containers uintptr, first bool) int {
 	for g := gcNext(containers); g != containers; g = gcNext(g) {
 		o := fromGC(g)
 		h := hdr(o)
-		if first && word(g+8)&prevCollecting == 0 {
+		if first && word(g+ptrSize)&prevCollecting == 0 {
 			resetRefs(o, g, h)
 		}
 		n++
@@ -146,7 +146,7 @@ func reachableVisit(young uintptr, o Object) {
 		return
 	}
 	g := asGC(o)
-	p := word(g + 8)
+	p := word(g + ptrSize)
 	// Objects of other generations, and those already scanned, have no
 	// COLLECTING flag.
 	if p&prevCollecting == 0 {
@@ -157,7 +157,7 @@ func reachableVisit(young uintptr, o Object) {
 		revive(young, g, p)
 	} else if p>>prevShift == 0 {
 		// In young, not scanned yet: it is reachable.
-		setWord(g+8, p|1<<prevShift)
+		setWord(g+ptrSize, p|1<<prevShift)
 	}
 }
 
@@ -207,7 +207,7 @@ func (c *Collector) moveUnreachable(young, unreachable uintptr) youngCounts {
 	prev := young
 	g := gcNext(young)
 	for g != young {
-		if pw := word(g + 8); pw>>prevShift != 0 {
+		if pw := word(g + ptrSize); pw>>prevShift != 0 {
 			o := fromGC(g)
 			n.objects++
 			// visit_reachable may change g's next when g is young's last
@@ -241,7 +241,7 @@ func (c *Collector) moveUnreachable(young, unreachable uintptr) youngCounts {
 					d.traverse(o, c.visitReachableFn)
 				}
 			}
-			setWord(g+8, prev|word(g+8)&prevFinalized) // COLLECTING off
+			setWord(g+ptrSize, prev|word(g+ptrSize)&prevFinalized) // COLLECTING off
 			prev = g
 		} else {
 			h := hdr(fromGC(g))
@@ -250,15 +250,15 @@ func (c *Collector) moveUnreachable(young, unreachable uintptr) youngCounts {
 				n.slots |= tab[h.typ].bits
 			}
 			setWord(prev, gcNext(g))
-			last := word(unreachable + 8)
+			last := word(unreachable + ptrSize)
 			setWord(last, g)
-			setWord(g+8, last|pw&^prevMask)
+			setWord(g+ptrSize, last|pw&^prevMask)
 			setWord(g, unreachable)
-			setWord(unreachable+8, g)
+			setWord(unreachable+ptrSize, g)
 		}
 		g = word(prev)
 	}
-	setWord(young+8, prev)
+	setWord(young+ptrSize, prev)
 	return n
 }
 

@@ -1,5 +1,7 @@
 package gcmodule
 
+import "unsafe"
+
 // weakref.ref: a container that points to its referent without owning a
 // reference, and optionally holds a callback (any object whose type has
 // Call) to run when the referent dies. Every weakref to an object is on a
@@ -14,7 +16,7 @@ type wrBody struct {
 	next     Object // wr_next
 }
 
-const weakrefBodySize = 32
+const weakrefBodySize = unsafe.Sizeof(wrBody{}) // 4 words
 
 func wrOf(o Object) *wrBody { return at[wrBody](body(o)) }
 
