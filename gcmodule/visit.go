@@ -35,6 +35,10 @@ func decrefVisit(o Object, first bool) {
 	setWord(g+ptrSize, p-1<<prevShift)
 }
 
+// maxGCRefs is the largest gc_refs _gc_prev holds above its flags: 2^62-1
+// on a 64-bit system, 2^30-1 on a 32-bit one.
+const maxGCRefs = int64(^uintptr(0) >> prevShift)
+
 // resetRefs is update_refs for one object: gc_refs := refcount, with
 // COLLECTING set. It returns the new _gc_prev word.
 func resetRefs(o Object, g uintptr, h *objHeader) uintptr {
@@ -44,6 +48,14 @@ func resetRefs(o Object, g uintptr, h *objHeader) uintptr {
 	rc := h.refcnt
 	if rc <= 0 {
 		fatalObject(o, "update_refs", "tracked object with reference count %d: it was deallocated, or its count is broken", rc)
+	}
+	if rc > maxGCRefs {
+		// A count gc_refs cannot hold (2^30 Increfs suffice on a 32-bit
+		// system) is taken as the largest it can: the references from
+		// inside the collected set are words in memory, fewer than that
+		// fit in the address space, so gc_refs stays above zero and the
+		// object reachable, as its count says it is.
+		rc = maxGCRefs
 	}
 	p := word(g+ptrSize)&prevFinalized | prevCollecting | uintptr(rc)<<prevShift
 	setWord(g+ptrSize, p)
