@@ -28,3 +28,32 @@ func TestRefcountBeyondGCRefs(t *testing.T) {
 		require.Equal(t, 2, e.c.Collect(2))
 	}
 }
+
+// TestLayoutSizes pins the sizes docs/gc.md gives for each word size:
+// what pointers hold follows the word, the header stays 16 bytes.
+func TestLayoutSizes(t *testing.T) {
+	obj := func(body uintptr) uintptr { return gcHeadSize + hdrSize + body }
+	for _, tc := range []struct {
+		name           string
+		got            uintptr
+		want64, want32 uintptr
+	}{
+		{"GC head (PyGC_Head)", gcHeadSize, 16, 8},
+		{"object header", hdrSize, 16, 16},
+		{"int (no GC head)", hdrSize + 8, 24, 24},
+		{"empty list", obj(listBodySize), 64, 40},
+		{"empty dict", obj(dictBodySize), 40, 28},
+		{"weakref", obj(weakrefBodySize), 64, 40},
+		{"instance", obj(instBodySize), 56, 36},
+		{"tuple of 2", obj(ptrSize * 3), 56, 36},
+		{"dict table head", tableHeadSize, 40, 20},
+		{"dict entry (PyDictKeyEntry)", entrySize, 24, 12},
+		{"dict table of 8 slots", indicesStart(0, minLog2Size) + 8*4, 192, 112},
+	} {
+		want := tc.want64
+		if ptrSize == 4 {
+			want = tc.want32
+		}
+		require.Equal(t, want, tc.got, tc.name)
+	}
+}
