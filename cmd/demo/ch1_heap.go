@@ -55,9 +55,9 @@ func tellHeap(t *teller, _ storyConfig, f *storyFigures) error {
 		and gives each pool to one size class: class i holds blocks of (i+1)*%d
 		bytes, so %d classes cover every request of 1 to %d bytes. Larger requests go
 		to a general-purpose allocator. Here are a few objects, allocated from a
-		fresh heap with the sizes CPython 3.11 asks for them, and what the heap
+		fresh heap with the sizes %s 3.11 asks for them, and what the heap
 		says about each:`,
-		sizeName(cfg.ArenaSize), sizeName(cfg.PoolSize), cfg.Alignment, nclasses, cfg.Threshold)
+		sizeName(cfg.ArenaSize), sizeName(cfg.PoolSize), cfg.Alignment, nclasses, cfg.Threshold, cpython)
 
 	t.printf("    %-28s %7s %5s %6s  %-14s %5s %7s\n", "object", "request", "class", "block", "pool", "arena", "block #")
 	var ptrs []unsafe.Pointer

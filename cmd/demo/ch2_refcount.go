@@ -81,9 +81,9 @@ func tellRefcount(t *teller, _ storyConfig, f *storyFigures) error {
 		literals are constants of the function's code, made once and never freed, so
 		they have more references and a call takes only the list and its item array;
 		this demo builds them at each call so that their counts can be watched. The
-		sizes are this port's objects: "Monday" is a 55-byte str in CPython.)`,
+		sizes are this port's objects: "Monday" is a 55-byte str in %s.)`,
 		f.DaysRefcountInside, joinInts(f.DayStrRefcounts), count(f.BlocksInsideCall-f.BlocksBeforeCall, "block"),
-		f.BlocksBeforeCall, f.BlocksInsideCall, classDiff(before, inside))
+		f.BlocksBeforeCall, f.BlocksInsideCall, classDiff(before, inside), cpython)
 
 	// getDays() with the result ignored: the caller's reference is dropped
 	// at once.

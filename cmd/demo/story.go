@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -29,6 +30,12 @@ type storyConfig struct {
 }
 
 var defaultStory = storyConfig{ManyObjects: 1_000_000, CycleLists: 9_000, WorkloadObjects: 20_000}
+
+// cpython names the CPython whose object sizes the story quotes: a 64-bit
+// one's, whose allocator layout the port has on every system. On a 32-bit
+// system, where CPython's own objects are about half as big, the story
+// says which.
+var cpython = map[bool]string{true: "CPython", false: "a 64-bit CPython"}[strconv.IntSize == 64]
 
 // chapter is one chapter: its title and what tells it.
 type chapter struct {
