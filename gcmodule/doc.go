@@ -14,8 +14,8 @@
 // scans object memory and nothing in it is a Go pointer. A type is a small
 // integer into a Go-side table of descriptors, whose Go functions are
 // CPython's slots: traverse, clear, dealloc, finalize (PEP 442's
-// tp_finalize), del (legacy tp_del), call. Containers carry the 16-byte GC
-// head in front of the header:
+// tp_finalize), del (legacy tp_del), call. Containers carry the GC head,
+// two words, in front of the 16-byte header (offsets for a 64-bit system):
 //
 //	   GC head           header                 data
 //	┌──────────┬──────────┬────────┬─────────────┬──────────────────┐
@@ -27,6 +27,12 @@
 //
 // A list made with one or two items keeps them inline, in the items word
 // and the word after it, so that it is one block.
+//
+// Everything that holds a pointer or a count of items is a word, as in
+// CPython: on a 32-bit system the GC head is 8 bytes (h-8, h-4), list and
+// tuple items and instance values 4, a dict entry 12 (hash, key, value).
+// The header stays 16 bytes there, where 32-bit CPython's PyObject is 8:
+// the check word is worth the difference (docs/gc.md has the sizes).
 //
 // Atoms (int, str) have no GC head and are never tracked. Built-in types:
 // list, tuple, dict, weakref, int, str, and classes (NewClass) whose
