@@ -128,7 +128,11 @@ type dblock struct {
 	// request), not for a RawMalloc; hooked: one that has held a MEM or
 	// OBJ hook's block. A forHeap block never hooked is a plain MEM or
 	// OBJ block, made by a call that had loaded its domain's allocator
-	// just before that domain's hook was installed.
+	// just before that domain's hook was installed. hooked is not inner
+	// || released: Realloc clears inner while the heap moves the block
+	// (its hook may then reallocate it), and a MEM or OBJ free of its
+	// address meanwhile, racing the move, must be a fault, not passed
+	// down as plain.
 	forHeap, hooked bool
 	// released: such a block whose MEM or OBJ block has left the
 	// quarantine; the free that follows comes from inside the heap, under
