@@ -509,14 +509,23 @@ func (d *sharedHeap) checkOwners(i int, h *obmalloc.Heap) error {
 // no block in use, is not one (it would be taken for a block).
 func (d *sharedHeap) Owns(p unsafe.Pointer) bool {
 	if d.owners.owner(uintptr(p)) >= 0 {
-		if !d.owners.poolHeaderInside(uintptr(p)) {
-			return false
-		}
-		_, start, ok := obmalloc.LiveBlockOf(p)
-		return start && ok
+		start, _ := d.liveBlockAt(p)
+		return start
 	}
 	o, ok := heapRaw().(owner)
 	return ok && o.Owns(p)
+}
+
+// liveBlockAt is obmalloc.LiveBlockOf's start and ok for p, asked only
+// where the owners table says p's pool header is arena memory; anywhere
+// else (outside the arenas, or in an arena's partial pool before its
+// first boundary) it reads nothing and answers false, false.
+func (d *sharedHeap) liveBlockAt(p unsafe.Pointer) (start, ok bool) {
+	if !d.owners.poolHeaderInside(uintptr(p)) {
+		return false, false
+	}
+	_, start, ok = obmalloc.LiveBlockOf(p)
+	return start, ok
 }
 
 // allocatedBlocks counts the blocks handed out and not freed: the

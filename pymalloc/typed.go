@@ -155,10 +155,10 @@ func blameHelper[T any](name, takes string) {
 // pool's class starts; any other p is left to Free to judge (the hooks
 // and the large-block allocator recognise interior pointers themselves).
 func poolBlockStart(p unsafe.Pointer) bool {
-	if belowTracer(obj()) != Allocator(defaultHeap) || !defaultHeap.owners.poolHeaderInside(uintptr(p)) {
+	if belowTracer(obj()) != Allocator(defaultHeap) {
 		return true
 	}
-	_, start, ok := obmalloc.LiveBlockOf(p)
+	start, ok := defaultHeap.liveBlockAt(p)
 	return start || !ok
 }
 
