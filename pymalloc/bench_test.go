@@ -114,3 +114,20 @@ func BenchmarkShardLockUnlock(b *testing.B) {
 		s.mu.Unlock()
 	}
 }
+
+// The typed helpers' round trips on the default heap, from one goroutine
+// (the heap unsharded): Calloc and Free plus the checks of New and
+// Delete, MakeSlice and FreeSlice (the type's pointer-freedom, the
+// block-start check, the deferred renaming of a fault).
+
+func BenchmarkNewDelete(b *testing.B) {
+	for b.Loop() {
+		Delete(New[point]())
+	}
+}
+
+func BenchmarkMakeSliceFreeSlice(b *testing.B) {
+	for b.Loop() {
+		FreeSlice(MakeSlice[uint64](16))
+	}
+}
