@@ -296,11 +296,17 @@ func (d *sharedHeap) freeBatch(blocks []uintptr) {
 		blocks, bad = blocks[n:], cmp.Or(bad, b)
 	}
 	if bad != 0 {
-		panic(obmalloc.Fault{Call: "Free", Addr: bad, Problem: fmt.Sprintf("the pool holding this address (%#x) had no block in use "+
-			"when a processor's cache handed the block back to it, during a later call: this block, or another block of the same pool "+
-			"freed before it, was freed twice or never returned by Malloc; run with GOPYMALLOC=debug to find the first bad free",
-			bad&^(obmalloc.DefaultPoolSize-1))})
+		panic(spillFault(bad))
 	}
+}
+
+// spillFault is freeBatch's fault for bad, a block whose pool had no block
+// in use when a cache handed it back.
+func spillFault(bad uintptr) obmalloc.Fault {
+	return obmalloc.Fault{Call: "Free", Addr: bad, Problem: fmt.Sprintf("the pool holding this address (%#x) had no block in use "+
+		"when a processor's cache handed the block back to it, during a later call: this block, or another block of the same pool "+
+		"freed before it, was freed twice or never returned by Malloc; run with GOPYMALLOC=debug to find the first bad free",
+		bad&^(obmalloc.DefaultPoolSize-1))}
 }
 
 // freeRun frees the leading blocks that have the first one's owner, under

@@ -341,7 +341,7 @@ func TestCacheSpillReportsADoubleFreeAndFreesTheRest(t *testing.T) {
 			return slices.Concat(pool, others[:1], pool[:1], others[1:])
 		})
 		require.Len(t, faults, 1)
-		assert.Equal(t, spillFault(pool[0]), faults[0])
+		assert.Equal(t, spillFault(uintptr(pool[0])), faults[0])
 		// Cached blocks count as free: every block is back but for none.
 		assert.Equal(t, before, d.allocatedBlocks(), "no block of the spill is lost")
 		require.NoError(t, d.check())
@@ -359,16 +359,20 @@ func TestCacheSpillFaultDoesNotBlameTheBlock(t *testing.T) {
 		})
 		require.Len(t, faults, 1)
 		innocent := pool[len(pool)-1]
-		assert.Equal(t, spillFault(innocent), faults[0])
+		assert.Equal(t, spillFault(uintptr(innocent)), faults[0])
 	})
 }
 
-// spillFault is the Fault of a spill that finds addr's pool empty.
-func spillFault(addr unsafe.Pointer) obmalloc.Fault {
-	return obmalloc.Fault{Call: "Free", Addr: uintptr(addr), Problem: fmt.Sprintf("the pool holding this address (%#x) had no block in use "+
-		"when a processor's cache handed the block back to it, during a later call: this block, or another block of the same pool "+
-		"freed before it, was freed twice or never returned by Malloc; run with GOPYMALLOC=debug to find the first bad free",
-		uintptr(addr)&^(obmalloc.DefaultPoolSize-1))}
+// The spill's fault names the pool as well as the block, says what went
+// wrong and how to find the first bad free.
+func TestSpillFault(t *testing.T) {
+	const pool = 0x40a4c000
+	f := spillFault(pool + 0x1230)
+	assert.Equal(t, "Free", f.Call)
+	assert.Equal(t, uintptr(pool+0x1230), f.Addr)
+	assert.Contains(t, f.Problem, "the pool holding this address (0x40a4c000) had no block in use")
+	assert.Contains(t, f.Problem, "was freed twice or never returned by Malloc")
+	assert.Contains(t, f.Problem, "run with GOPYMALLOC=debug")
 }
 
 // freeWithAPoolFreedTwice allocates six pools' worth of 512-byte blocks
@@ -591,7 +595,7 @@ func TestCacheSpillFaultNamesTheFirstBadBlock(t *testing.T) {
 			bad = append(bad, uintptr(p))
 		}
 		for _, order := range [][]uintptr{{bad[0], bad[1]}, {bad[1], bad[0]}} {
-			assert.PanicsWithValue(t, spillFault(ptrAt(order[0])), func() { d.freeBatch(order) })
+			assert.PanicsWithValue(t, spillFault(order[0]), func() { d.freeBatch(order) })
 		}
 		require.NoError(t, d.check())
 	})
