@@ -131,3 +131,18 @@ func BenchmarkMakeSliceFreeSlice(b *testing.B) {
 		FreeSlice(MakeSlice[uint64](16))
 	}
 }
+
+// A RAW and a MEM round trip from one goroutine: what the domain
+// functions themselves cost around the allocator.
+
+func BenchmarkRawMallocFree(b *testing.B) {
+	for b.Loop() {
+		RawFree(RawMalloc(64))
+	}
+}
+
+func BenchmarkMemMallocFree(b *testing.B) {
+	for b.Loop() {
+		MemFree(MemMalloc(64))
+	}
+}
