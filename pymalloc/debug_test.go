@@ -74,24 +74,25 @@ func withDebugHooks(t testing.TB) *lockedBuffer {
 	return out
 }
 
-// catch runs f and returns the Fault it panicked with, if any.
-func catch(f func()) (flt Fault, caught bool) {
+// catchAs runs f and returns the value it panicked with, if that is a T
+// (a Fault, an obmalloc.Fault, a string, an error); a panic with anything
+// else goes on, and caught is false when f returns.
+func catchAs[T any](f func()) (v T, caught bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			flt, caught = r.(Fault)
-			if !caught {
+			if v, caught = r.(T); !caught {
 				panic(r)
 			}
 		}
 	}()
 	f()
-	return Fault{}, false
+	return v, false
 }
 
 // mustFault runs f, which must panic with a Fault of the given kind.
 func mustFault(t testing.TB, kind FaultKind, f func()) Fault {
 	t.Helper()
-	flt, caught := catch(f)
+	flt, caught := catchAs[Fault](f)
 	require.True(t, caught, "expected a %v fault", kind)
 	require.Equal(t, kind, flt.Kind, "fault: %v\n%s", flt, flt.Report)
 	return flt
@@ -559,11 +560,7 @@ func TestFaultIsRecoverable(t *testing.T) {
 	p := Malloc(30)
 	setBytes(p, 30, "!")
 	before := AllocatedBlocks()
-	var err error
-	func() {
-		defer func() { err, _ = recover().(error) }()
-		Free(p)
-	}()
+	err, _ := catchAs[error](func() { Free(p) })
 	var flt Fault
 	require.True(t, errors.As(err, &flt))
 	assert.Equal(t, FaultTrailingPad, flt.Kind)
@@ -796,14 +793,11 @@ func TestNoHooksCrossDomain(t *testing.T) {
 	// large-block allocator refuses the pointer.
 	p := Malloc(16)
 	defer Free(p)
-	defer func() {
-		err, _ := recover().(error)
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), "Free(0x")
-		assert.Contains(t, err.Error(), "not a block of the large-block allocator")
-		require.NoError(t, Check())
-	}()
-	RawFree(p)
+	err, _ := catchAs[error](func() { RawFree(p) })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Free(0x")
+	assert.Contains(t, err.Error(), "not a block of the large-block allocator")
+	require.NoError(t, Check())
 }
 
 // A write to a freed large block can be found while the default heap is
@@ -844,7 +838,7 @@ func TestLenientHooksPassDownOnlyBlocks(t *testing.T) {
 	}
 	Free(ps[3])
 	FlushQuarantine()
-	_, caught := catch(func() { Free(unsafe.Add(ps[3], 8)) })
+	_, caught := catchAs[Fault](func() { Free(unsafe.Add(ps[3], 8)) })
 	assert.True(t, caught, "an address inside a freed block is refused")
 	require.NoError(t, Check())
 	for i, p := range ps {
@@ -868,11 +862,11 @@ func TestEvictionReportsEveryFault(t *testing.T) {
 	setBytes(a, 0, "x")
 	setBytes(b, 0, "y")
 	out.Reset()
-	flt, caught := catch(FlushQuarantine)
+	flt, caught := catchAs[Fault](FlushQuarantine)
 	require.True(t, caught)
 	assert.Equal(t, uintptr(a), flt.Addr, "the first fault panics")
 	assert.Equal(t, 2, strings.Count(out.String(), "Debug memory block at address"), "both are reported")
-	_, caught = catch(FlushQuarantine)
+	_, caught = catchAs[Fault](FlushQuarantine)
 	assert.False(t, caught, "nothing is left to find")
 	require.NoError(t, Check())
 }
@@ -1117,13 +1111,13 @@ func TestHookOverEmptyDefaultHeapPassesDownItsBlocks(t *testing.T) {
 	assert.True(t, hook.lenient)
 	p := d.Malloc(24) // made below the hook, as by a call in flight
 	require.NotNil(t, p)
-	_, caught := catch(func() { hook.Free(p) })
+	_, caught := catchAs[Fault](func() { hook.Free(p) })
 	assert.False(t, caught, "a block of the heap below is passed down")
 	assert.Zero(t, d.allocatedBlocks(), "and freed")
 
 	q := d.Malloc(24)
 	defer d.Free(q)
-	flt, caught := catch(func() { hook.Free(unsafe.Add(q, 8)) })
+	flt, caught := catchAs[Fault](func() { hook.Free(unsafe.Add(q, 8)) })
 	assert.True(t, caught, "an address inside a block is refused")
 	assert.Equal(t, FaultForeign, flt.Kind)
 	assert.Contains(t, out.String(), "free of a pointer that no domain allocated")

@@ -111,7 +111,7 @@ func FuzzDebugHooks(f *testing.F) {
 		}
 		expect := func(kind FaultKind, f func()) {
 			t.Helper()
-			flt, caught := catch(f)
+			flt, caught := catchAs[Fault](f)
 			require.True(t, caught, "expected a %v fault", kind)
 			require.Equal(t, kind, flt.Kind, "%v\n%s", flt, flt.Report)
 		}

@@ -403,14 +403,9 @@ func freeWithAPoolFreedTwice(t *testing.T, d *sharedHeap, order func(pool, other
 		}
 	}
 	for _, b := range order(pool, others) {
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					faults = append(faults, r.(obmalloc.Fault))
-				}
-			}()
-			d.Free(b)
-		}()
+		if f, caught := catchAs[obmalloc.Fault](func() { d.Free(b) }); caught {
+			faults = append(faults, f)
+		}
 	}
 	return pool, others, faults
 }

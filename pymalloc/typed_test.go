@@ -71,13 +71,10 @@ func TestTypedHelpersRefuseGoPointers(t *testing.T) {
 		{"interface", func() { New[any]() }, "interface {}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			defer func() {
-				r := recover()
-				require.NotNil(t, r)
-				assert.Contains(t, r, tc.msg)
-				assert.Contains(t, r, "invisible to the Go garbage collector")
-			}()
-			tc.f()
+			msg, caught := catchAs[string](tc.f)
+			require.True(t, caught, "panics with a string")
+			assert.Contains(t, msg, tc.msg)
+			assert.Contains(t, msg, "invisible to the Go garbage collector")
 		})
 	}
 }
@@ -125,14 +122,11 @@ func TestTypedHelpersNameThemselvesInFaults(t *testing.T) {
 			func() { FreeSlice(grown) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			defer func() {
-				f, ok := recover().(obmalloc.Fault)
-				require.True(t, ok, "panics with an obmalloc.Fault")
-				assert.Equal(t, tc.call, f.Call)
-				assert.Contains(t, f.Problem, "no mapping of it contains the address")
-				assert.True(t, strings.HasSuffix(f.Problem, tc.takes), f.Problem)
-			}()
-			tc.free()
+			f, caught := catchAs[obmalloc.Fault](tc.free)
+			require.True(t, caught, "panics with an obmalloc.Fault")
+			assert.Equal(t, tc.call, f.Call)
+			assert.Contains(t, f.Problem, "no mapping of it contains the address")
+			assert.True(t, strings.HasSuffix(f.Problem, tc.takes), f.Problem)
 		})
 	}
 	require.NoError(t, Check())
@@ -188,14 +182,9 @@ func TestResizeSlice(t *testing.T) {
 	assert.Equal(t, []uint64{1, 2, 3, 4, 5, 6}, s)
 	assert.PanicsWithValue(t, "pymalloc: ResizeSlice[uint64](-1): negative length", func() { ResizeSlice(s, -1) })
 	for _, bad := range [][]uint64{s[1:], append(s, 7)} { // inside the block; moved to the Go heap
-		func() {
-			defer func() {
-				f, ok := recover().(obmalloc.Fault)
-				require.True(t, ok, "panics with an obmalloc.Fault")
-				assert.Equal(t, "ResizeSlice[uint64]", f.Call)
-			}()
-			ResizeSlice(bad, 10)
-		}()
+		f, caught := catchAs[obmalloc.Fault](func() { ResizeSlice(bad, 10) })
+		require.True(t, caught, "panics with an obmalloc.Fault")
+		assert.Equal(t, "ResizeSlice[uint64]", f.Call)
 	}
 	small := MakeSlice[uint64](4) // a pool block: refused before Realloc
 	assert.PanicsWithValue(t, obmalloc.Fault{Call: "ResizeSlice[uint64]", Addr: uintptr(unsafe.Pointer(&small[1])),
