@@ -73,30 +73,57 @@ func TestMemAndObjShareTheHeap(t *testing.T) {
 	assert.NotPanics(t, func() { MemFree(p) })
 }
 
-func TestFreeForeignPointerPanics(t *testing.T) {
+// Free and Realloc of a pointer no domain handed out panic, in every
+// domain, with a fault naming the address and a call: under the debug
+// hooks the function the program called; without them the allocator's
+// method (the package doc, "Debug hooks and misuse", says why). A
+// deferred rename in MemFree, MemRealloc, RawFree and RawRealloc would
+// name the function, at a cost on every call, so there is none.
+func TestForeignPointerFaultsNameTheCall(t *testing.T) {
 	var x [32]byte
-	for _, f := range families {
-		func() {
-			defer func() {
-				r := recover()
-				require.NotNil(t, r, f.name)
-				var addr uintptr
-				if f.name == "PyMem_Raw" {
-					require.IsType(t, RawFault{}, r, f.name)
-					addr = r.(RawFault).Addr
-				} else {
-					require.IsType(t, obmalloc.Fault{}, r, f.name)
-					addr = r.(obmalloc.Fault).Addr
-				}
-				assert.Equal(t, uintptr(unsafe.Pointer(&x[16])), addr, f.name)
-			}()
-			f.free(unsafe.Pointer(&x[16]))
-		}()
+	foreign := unsafe.Pointer(&x[16])
+	cases := []struct {
+		name          string
+		call          func()
+		raw           bool   // a RawFault without the hooks
+		plain, hooked string // the Call named without and under the hooks
+	}{
+		{"Free", func() { Free(foreign) }, false, "Free", "pymalloc.Free"},
+		{"Realloc", func() { Realloc(foreign, 8) }, false, "Realloc", "pymalloc.Realloc"},
+		{"MemFree", func() { MemFree(foreign) }, false, "Free", "pymalloc.MemFree"},
+		{"MemRealloc", func() { MemRealloc(foreign, 8) }, false, "Realloc", "pymalloc.MemRealloc"},
+		{"RawFree", func() { RawFree(foreign) }, true, "Free", "pymalloc.RawFree"},
+		{"RawRealloc", func() { RawRealloc(foreign, 8) }, true, "Realloc", "pymalloc.RawRealloc"},
 	}
-	// The heap's lock was released by the panics.
-	p := Malloc(10)
-	Free(p)
-	require.NoError(t, Check())
+	t.Run("without the hooks", func(t *testing.T) {
+		for _, tc := range cases {
+			var call string
+			var addr uintptr
+			if tc.raw {
+				f, caught := catchAs[RawFault](tc.call)
+				require.True(t, caught, "%s panics with a RawFault", tc.name)
+				call, addr = f.Call, f.Addr
+			} else {
+				f, caught := catchAs[obmalloc.Fault](tc.call)
+				require.True(t, caught, "%s panics with an obmalloc.Fault", tc.name)
+				call, addr = f.Call, f.Addr
+			}
+			assert.Equal(t, tc.plain, call, tc.name)
+			assert.Equal(t, uintptr(foreign), addr, tc.name)
+		}
+		// The heap's lock was released by the panics.
+		p := Malloc(10)
+		Free(p)
+		require.NoError(t, Check())
+	})
+	t.Run("under the debug hooks", func(t *testing.T) {
+		withDebugHooks(t)
+		for _, tc := range cases {
+			f := mustFault(t, FaultForeign, tc.call)
+			assert.Equal(t, tc.hooked, f.Call, tc.name)
+			assert.Equal(t, uintptr(foreign), f.Addr, tc.name)
+		}
+	})
 }
 
 // counting wraps an allocator and counts the calls: a hook in CPython's

@@ -114,8 +114,11 @@
 // panics on anything it did not hand out, and the heap panics on a
 // pointer into a pool header or a pool with no block in use. Free and
 // Realloc (OBJ and MEM) panic with an obmalloc.Fault, RawFree and
-// RawRealloc with a RawFault; both name the call, the address and what
-// was wrong.
+// RawRealloc with a RawFault; both name the address, what was wrong and
+// the allocator's method, Free or Realloc, for MemFree and RawFree too:
+// the default heap serves MEM and OBJ, the large-block allocator RAW and
+// the heap's large blocks, and neither is told which function called it.
+// The debug hooks' Faults name the function (pymalloc.RawFree).
 // docs/reliability.md compares every misuse with what CPython 3.11 does.
 //
 // # Tracing
