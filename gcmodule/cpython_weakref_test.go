@@ -17,6 +17,42 @@ func (e *env) logCB(log *[]string, name string) Object {
 	return e.callable(func(Object) { *log = append(*log, name) })
 }
 
+// basicRefMadeDuringItsAllocation makes a basic ref to o, r, whose
+// allocation collects a cyclic instance whose finalizer makes a basic ref
+// to o too, inner (automatic collection on, threshold 1, for that
+// allocation only).
+func (e *env) basicRefMadeDuringItsAllocation(o Object) (r, inner Object) {
+	F := NewClass(ClassSpec{Name: "F", Finalize: func(c *Collector, self Object) {
+		inner = c.NewWeakref(o, Nil)
+	}})
+	f := e.inst(F)
+	e.set(f, "self", f)
+	e.drop(f)
+	e.c.SetThreshold(1)
+	e.c.Enable()
+	r = e.c.NewWeakref(o, Nil)
+	e.c.Disable()
+	e.c.SetThreshold(700)
+	require.NotEqual(e.t, Nil, inner, "the finalizer ran during the allocation")
+	return r, inner
+}
+
+// tupleCounter returns a weakref callback that appends to seen how many
+// tuples are among the referrers of the weakref it is called with: the
+// tuple of (weakref, callback) pairs PyObject_ClearWeakRefs holds while
+// it calls more than one callback.
+func (e *env) tupleCounter(seen *[]int) Object {
+	return e.callable(func(wr Object) {
+		n := 0
+		for _, r := range e.c.GetReferrers(wr) {
+			if typeOf(r).kind == kindTuple {
+				n++
+			}
+		}
+		*seen = append(*seen, n)
+	})
+}
+
 // TestWeakrefBasicRefAndCallback ports test_basic_ref (check_basic_ref)
 // and test_basic_callback (check_basic_callback) for its three
 // factories: C(), a function and a bound method, here an instance, a
@@ -366,19 +402,7 @@ func TestWeakrefBasicRefMadeDuringItsAllocation(t *testing.T) {
 	e := newEnv(t)
 	e.noLeak()
 	o := e.inst(plainClass)
-	var inner Object
-	F := NewClass(ClassSpec{Name: "F", Finalize: func(c *Collector, self Object) {
-		inner = c.NewWeakref(o, Nil)
-	}})
-	f := e.inst(F)
-	e.set(f, "self", f)
-	e.drop(f)
-	e.c.SetThreshold(1)
-	e.c.Enable()
-	r := e.c.NewWeakref(o, Nil)
-	e.c.Disable()
-	e.c.SetThreshold(700)
-	require.NotEqual(t, Nil, inner, "the finalizer ran during the allocation")
+	r, inner := e.basicRefMadeDuringItsAllocation(o)
 	require.NotEqual(t, inner, r)
 	require.Equal(t, 2, e.c.GetWeakrefCount(o))
 	require.Equal(t, r, *weaklist(o, typeOf(o)), "the newest basic ref is at the head")
@@ -406,29 +430,9 @@ func TestWeakrefTwoBasicRefsClearedFirst(t *testing.T) {
 	e.noLeak()
 	o := e.inst(plainClass)
 	var tuplesSeen []int
-	cb := e.callable(func(wr Object) {
-		n := 0
-		for _, r := range e.c.GetReferrers(wr) {
-			if typeOf(r).kind == kindTuple {
-				n++
-			}
-		}
-		tuplesSeen = append(tuplesSeen, n)
-	})
+	cb := e.tupleCounter(&tuplesSeen)
 	w := e.c.NewWeakref(o, cb)
-	var inner Object
-	F := NewClass(ClassSpec{Name: "F", Finalize: func(c *Collector, self Object) {
-		inner = c.NewWeakref(o, Nil)
-	}})
-	f := e.inst(F)
-	e.set(f, "self", f)
-	e.drop(f)
-	e.c.SetThreshold(1)
-	e.c.Enable()
-	r := e.c.NewWeakref(o, Nil)
-	e.c.Disable()
-	e.c.SetThreshold(700)
-	require.NotEqual(t, Nil, inner, "the finalizer ran during the allocation")
+	r, inner := e.basicRefMadeDuringItsAllocation(o)
 	head := *weaklist(o, typeOf(o))
 	require.Equal(t, []Object{r, inner, w}, []Object{head, wrOf(head).next, wrOf(wrOf(head).next).next})
 	e.drop(o)

@@ -408,15 +408,7 @@ func TestWeakrefCallbacksHeldInATuple(t *testing.T) {
 			e := newEnv(t)
 			e.noLeak()
 			tuplesSeen := []int{}
-			cb := e.callable(func(wr Object) {
-				n := 0
-				for _, r := range e.c.GetReferrers(wr) {
-					if typeOf(r).kind == kindTuple {
-						n++
-					}
-				}
-				tuplesSeen = append(tuplesSeen, n)
-			})
+			cb := e.tupleCounter(&tuplesSeen)
 			a := e.inst(plainClass)
 			refs := make([]Object, k)
 			for i := range refs {
