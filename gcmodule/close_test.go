@@ -357,9 +357,8 @@ func TestBrokenCollectorRefusesEveryCall(t *testing.T) {
 	}
 
 	// The package-level functions, on a Default left broken: all of them,
-	// as defaultFuncs reads them from the source. Callbacks answered,
-	// since it reaches no list; the rule is that a broken collector
-	// refuses every call.
+	// as defaultFuncs reads them from the source. Callbacks refuses too,
+	// although it reaches no list: a broken collector refuses every call.
 	saved := Default
 	Default = c
 	t.Cleanup(func() { Default = saved })

@@ -42,7 +42,7 @@ type Unraisable struct {
 	Msg string
 	// Object is the object whose code panicked, or Nil: a collection
 	// callback is a Go function, not an object (Desc names it, as
-	// "<function main.onCollect at 0xc000012345>"), and a Clear is
+	// "<function main.onCollect at 0x8720a8>"), and a Clear is
 	// reported against its type, as CPython reports tp_clear's exceptions
 	// (Desc "<class 'Name'>").
 	Object Object
