@@ -115,7 +115,8 @@
 // pointer into a pool header or a pool with no block in use. Free and
 // Realloc (OBJ and MEM) panic with an obmalloc.Fault, RawFree and
 // RawRealloc with a RawFault; both name the address, what was wrong and
-// the allocator's method, Free or Realloc, for MemFree and RawFree too:
+// the allocator's method that refused it, Free or Realloc, whichever
+// domain's function was called (MemFree's and RawFree's faults say Free):
 // the default heap serves MEM and OBJ, the large-block allocator RAW and
 // the heap's large blocks, and neither is told which function called it.
 // The debug hooks' Faults name the function (pymalloc.RawFree).
