@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -214,7 +215,7 @@ func TestSizeZeroAndOverflow(t *testing.T) {
 		assert.NotNil(t, q, "%s: realloc(p, 0)", name)
 		a.free(q)
 		if name != "gopymalloc" && name != "gopymalloc-api" { // CPython refuses only above PY_SSIZE_T_MAX
-			assert.Nil(t, a.calloc(1<<40, 1<<40), "%s: calloc overflow", name)
+			assert.Nil(t, a.calloc(maxRequest, maxRequest), "%s: calloc overflow", name)
 		}
 		require.NoError(t, a.close())
 	}
@@ -240,9 +241,18 @@ func TestInstancesRoundTrip(t *testing.T) {
 }
 
 func TestFreeListClasses(t *testing.T) {
+	// The largest request's class and size by word size (maxRequest is
+	// 2^40 on 64-bit, 2^31-1 on 32-bit); uint64, as 2^40 overflows a
+	// 32-bit uintptr even in a case that is not taken.
+	top := map[int]struct{ class, size uint64 }{
+		64: {62, 1 << 40},
+		32: {53, 1 << 31},
+	}[bits.UintSize]
+	require.NotZero(t, top.size, "no case for %d-bit words", bits.UintSize)
 	for _, tc := range []struct{ n, class, size uintptr }{
 		{0, 0, 16}, {1, 0, 16}, {16, 0, 16}, {17, 1, 32}, {512, 31, 512},
-		{513, 32, 1024}, {1024, 32, 1024}, {1025, 33, 2048}, {maxRequest, 62, 1 << 40},
+		{513, 32, 1024}, {1024, 32, 1024}, {1025, 33, 2048},
+		{maxRequest, uintptr(top.class), uintptr(top.size)},
 	} {
 		assert.Equal(t, tc.class, flClass(tc.n), "class of %d", tc.n)
 		assert.Equal(t, tc.size, flSize(flClass(tc.n)), "size of class of %d", tc.n)
@@ -296,8 +306,11 @@ func TestSizeClassesAndCallocSize(t *testing.T) {
 		{3, 40, 120, true},
 		{1, maxRequest, maxRequest, true},
 		{1, maxRequest + 1, maxRequest + 1, false},
-		{1 << 32, 1 << 32, 0, false}, // overflows 64 bits
-		{1 << 20, 1 << 20, 1 << 40, true},
+		// A product of 2^64 overflows 64 bits; on 32-bit it is 2^32,
+		// which callocSize (multiplying in 64 bits) finds above maxRequest.
+		{1 << (bits.UintSize / 2), 1 << (bits.UintSize / 2), 0, false},
+		{1 << 20, maxRequest >> 20, 1 << 20 * (maxRequest >> 20), true}, // 2^40 on 64-bit
+		{1 << 20, maxRequest>>20 + 1, 0, false},
 	} {
 		n, ok := callocSize(tc.nelem, tc.elsize)
 		assert.Equal(t, tc.ok, ok, "calloc(%d, %d)", tc.nelem, tc.elsize)

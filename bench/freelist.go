@@ -32,7 +32,7 @@ var freeListBackend = offHeapEntry("freelist",
 const (
 	flHeader    = 16
 	flLargeBase = 10 // class smallCount holds 513..1024 bytes: 1<<10
-	flClasses   = 64 // 32 small + powers of two up to 2^41 (> maxRequest)
+	flClasses   = 64 // 32 small + powers of two up to 2^41 (> maxRequest on 64-bit)
 	flChunk     = 1 << 20
 )
 

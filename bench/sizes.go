@@ -1,12 +1,17 @@
 package bench
 
-import "math/bits"
+import (
+	"math"
+	"math/bits"
+)
 
 // maxRequest bounds the sizes the Go-side backends accept; larger
 // requests fail with nil, as C allocators fail them, instead of panicking
-// in make or overflowing an int. Every size in the public traces is below
-// 2^31.
-const maxRequest = 1 << 40
+// in make or overflowing an int. It is 1 TiB on 64-bit systems and
+// math.MaxInt (2 GiB - 1) on 32-bit ones, where make and modernc.org/memory
+// take an int. Every size in the public traces is below 2^31, so the
+// traces replay the same on both.
+const maxRequest = min(1<<40, math.MaxInt)
 
 // callocSize returns nelem*elsize, and false when the product overflows or
 // exceeds maxRequest (calloc then returns NULL).
