@@ -51,7 +51,7 @@
 //   - a collection and the return of free pages to the OS
 //     (debug.FreeOSMemory) just before timing; the RSS high-water mark is
 //     reset through /proc/self/clear_refs just before the loop and VmHWM
-//     read just after it;
+//     read just after it (where it cannot be reset, see below);
 //   - only the loop is timed. Each m, c and r calls the allocator and
 //     writes the first and last byte of a block of size > 0, each f
 //     frees; the loop is generated once per allocator type
@@ -65,9 +65,27 @@
 // "Resident bytes per requested byte" is the RSS growth during the loop
 // (replay_rss_kb) over the trace's peak of live requested bytes: what the
 // allocator made resident per byte the program asked to hold at once.
-// The RSS figures come from /proc/self/status, so only linux has them:
-// elsewhere the peaks and replay_rss_kb are -1, a memory run's record
-// has no rss_growth_kb nor ratio, and the tables show "—".
+// The RSS figures come from /proc/self/status (VmRSS, VmHWM), so only
+// linux has them all. Elsewhere a missing figure is -1 in the records
+// (a memory run's record has no rss_growth_kb nor ratio) and "—" in the
+// tables:
+//
+//   - linux: every figure;
+//   - darwin, freebsd (and the other BSDs), windows: only the peaks
+//     (rss_peak_kb, the tables' peak RSS), from the peak the OS keeps
+//     for the process (getrusage's ru_maxrss; the peak working set on
+//     windows). That peak cannot be reset and, read before and after, it
+//     counts only if the loop (or a memory run's work) raised it, which
+//     puts it inside the span; otherwise it may be earlier work's, even
+//     the parent's (linux's ru_maxrss starts from it after a vfork and
+//     exec), and the peak is missing. With no reading of the RSS itself,
+//     rss_before_kb, replay_rss_kb, the growth and the resident bytes per
+//     requested byte are missing;
+//   - other systems: none.
+//
+// On linux where /proc/self/clear_refs is not writable, a replay's peak
+// follows the same rule (VmHWM counts if the loop raised it) and
+// replay_rss_kb is missing.
 //
 // Churn and bulk run package workload's loops, the ones the main module's
 // benchmarks use, on a fresh instance of each backend: testing.Benchmark

@@ -150,8 +150,8 @@ func churnWork(name string, sizes, held []uintptr) func(a Instance, live []unsaf
 }
 
 // setResidentFigures sets a memory run's RSS figures from the readings
-// before and after the work and the process's peak (KiB; -1 where
-// /proc/self/status is missing, as off linux): the growth and the
+// before and after the work (KiB; -1 where /proc/self/status is missing,
+// as off linux) and the process's peak (spanPeak): the growth and the
 // resident bytes per requested byte only when both readings exist, so
 // that a system without /proc reports no growth rather than a growth of
 // 0 (-1 minus -1); a growth may be negative, when pages went back to the
@@ -170,8 +170,9 @@ func setResidentFigures(r *Record, rss0, rss1, hwm int64, requested uint64) {
 // measureMemory opens a fresh instance of b, runs work with a slice of
 // n handles made and faulted in beforehand, and records the RSS growth
 // over the bytes work reports as live, the time of the work per unit
-// (timeKey: the work's time over units), and the process's peak RSS; then
-// it frees the live blocks.
+// (timeKey: the work's time over units), and the process's peak RSS (off
+// linux only when the work raised it: spanPeak); then it frees the live
+// blocks.
 func measureMemory(kind string, b Backend, n int, timeKey string, units int, work func(a Instance, live []unsafe.Pointer) (requested uint64, err error)) (Record, error) {
 	a, err := b.open()
 	if err != nil {
@@ -181,11 +182,13 @@ func measureMemory(kind string, b Backend, n int, timeKey string, units int, wor
 	clear(live)
 	debug.FreeOSMemory()
 	rss0 := procmem.StatusKB("VmRSS")
+	peak0, _ := procmem.PeakRSSKB()
 	start := time.Now()
 	requested, err := work(a, live)
 	elapsed := time.Since(start)
 	rss1 := procmem.StatusKB("VmRSS")
-	hwm := procmem.StatusKB("VmHWM")
+	peak1, own := procmem.PeakRSSKB()
+	hwm := spanPeak(own, peak0, peak1)
 	if err != nil {
 		return Record{}, errors.Join(err, a.Close())
 	}

@@ -1,0 +1,49 @@
+package procmem
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// The peak that each system's kernel reports, in its own unit, into KiB.
+func TestPeakKB(t *testing.T) {
+	for _, tc := range []struct {
+		goos string
+		v    int64
+		want int64
+	}{
+		{"linux", 2048, 2048}, // ru_maxrss in KiB
+		{"android", 2048, 2048},
+		{"freebsd", 2048, 2048},
+		{"netbsd", 2048, 2048},
+		{"openbsd", 2048, 2048},
+		{"dragonfly", 2048, 2048},
+		{"darwin", 2 << 20, 2048}, // ru_maxrss in bytes
+		{"ios", 2 << 20, 2048},
+		{"darwin", 1025, 2},        // a partial KiB counts
+		{"windows", 2 << 20, 2048}, // PeakWorkingSetSize in bytes
+		{"linux", 0, -1},           // a kernel that keeps no peak leaves 0
+		{"darwin", 0, -1},
+		{"freebsd", -1, -1}, // osPeak failed
+		{"windows", -1, -1},
+		{"plan9", 2048, -1}, // no such figure
+		{"solaris", 2048, -1},
+	} {
+		assert.Equal(t, tc.want, peakKB(tc.goos, tc.v), "%s, %d", tc.goos, tc.v)
+	}
+}
+
+// Whatever its source, a peak read after the resident set is at least
+// that resident set: a figure in the wrong unit is 1024 times off.
+func TestPeakRSSKB(t *testing.T) {
+	rss := StatusKB("VmRSS")
+	if rss < 0 {
+		t.Skipf("no /proc/self/status on %s to compare the peak with", runtime.GOOS)
+	}
+	peak, own := PeakRSSKB()
+	assert.True(t, own, "with /proc, the peak is VmHWM")
+	assert.GreaterOrEqual(t, peak, rss, "VmHWM against VmRSS read before it")
+	assert.GreaterOrEqual(t, peakKB(runtime.GOOS, osPeak()), rss, "the OS's peak (KiB) against VmRSS read before it")
+}
