@@ -21,27 +21,12 @@ import (
 //
 //go:generate go run ./internal/loopgen/gen loops_gen.go
 
-// spanPeak returns the peak RSS in KiB to record for a span of the run,
-// from the process's peak read at the span's start and at its end (-1:
-// none). The end's reading stands as it is when whole: VmHWM reset at the
-// start (a replay), or VmHWM as this process's peak since its exec (a
-// memory run, whose figure is the whole process's). Otherwise it counts
-// only if it rose over the span, which puts the peak inside the span: a
-// figure that did not rise may be earlier work's, or even the parent's
-// (linux's ru_maxrss after a vfork and exec), so the result is then -1.
-func spanPeak(whole bool, start, end int64) int64 {
-	if end >= 0 && (whole || start >= 0 && end > start) {
-		return end
-	}
-	return -1
-}
-
 // measure runs loop over t's ops once, timed, the way replay.Run and
 // replay.c do: the collector runs and pages go back to the OS first, so
 // that neither a collection of earlier garbage nor the scavenger lands in
 // the loop and the RSS figures start from a clean heap; the RSS high-water
 // mark is reset just before and read just after (where it cannot be reset,
-// the peak counts only if the loop raised it: spanPeak); only the loop is
+// the peak counts only if the loop raised it: procmem.SpanPeak); only the loop is
 // timed. It fails if an allocation returned nil.
 func measure(backend string, t *Trace, touch bool, loop func([]pytrace.Op) int) (Record, error) {
 	debug.FreeOSMemory()
@@ -74,7 +59,7 @@ func measure(backend string, t *Trace, touch bool, loop func([]pytrace.Op) int) 
 	r.SetInt("peak_live_blocks", int64(t.Stats.PeakLiveBlocks))
 	r.SetInt("live_at_end", int64(t.Stats.LiveAtEnd))
 	r.SetInt("rss_before_kb", rss0)
-	peak, grown := spanPeak(hwmReset, peak0, peak1), int64(-1)
+	peak, grown := procmem.SpanPeak(hwmReset, peak0, peak1), int64(-1)
 	if hwmReset && peak1 >= 0 && rss0 >= 0 {
 		grown = peak1 - rss0
 	}

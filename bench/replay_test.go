@@ -40,25 +40,3 @@ func TestPlural(t *testing.T) {
 		assert.Equal(t, tc.want, Plural(tc.n, "round"), tc.n)
 	}
 }
-
-// The peak recorded for a span: VmHWM as read when whole, and a figure
-// that cannot be reset (getrusage's, off linux) only when the span
-// raised it.
-func TestSpanPeak(t *testing.T) {
-	for _, tc := range []struct {
-		name             string
-		whole            bool
-		start, end, want int64
-	}{
-		{"VmHWM reset, the loop raised it", true, 1000, 5000, 5000},
-		{"VmHWM reset, the loop stayed below it", true, 1000, 1000, 1000},
-		{"VmHWM without a start reading", true, -1, 5000, 5000},
-		{"no peak at all", true, -1, -1, -1},
-		{"OS figure raised by the span", false, 1000, 5000, 5000},
-		{"OS figure not raised: earlier work's or the parent's", false, 5000, 5000, -1},
-		{"OS figure without a start reading", false, -1, 5000, -1},
-		{"OS figure unread at the end", false, 1000, -1, -1},
-	} {
-		assert.Equal(t, tc.want, spanPeak(tc.whole, tc.start, tc.end), tc.name)
-	}
-}

@@ -151,7 +151,7 @@ func churnWork(name string, sizes, held []uintptr) func(a Instance, live []unsaf
 
 // setResidentFigures sets a memory run's RSS figures from the readings
 // before and after the work (KiB; -1 where /proc/self/status is missing,
-// as off linux) and the process's peak (spanPeak): the growth and the
+// as off linux) and the process's peak (procmem.SpanPeak): the growth and the
 // resident bytes per requested byte only when both readings exist, so
 // that a system without /proc reports no growth rather than a growth of
 // 0 (-1 minus -1); a growth may be negative, when pages went back to the
@@ -171,7 +171,7 @@ func setResidentFigures(r *Record, rss0, rss1, hwm int64, requested uint64) {
 // n handles made and faulted in beforehand, and records the RSS growth
 // over the bytes work reports as live, the time of the work per unit
 // (timeKey: the work's time over units), and the process's peak RSS (off
-// linux only when the work raised it: spanPeak); then it frees the live
+// linux only when the work raised it: procmem.SpanPeak); then it frees the live
 // blocks.
 func measureMemory(kind string, b Backend, n int, timeKey string, units int, work func(a Instance, live []unsafe.Pointer) (requested uint64, err error)) (Record, error) {
 	a, err := b.open()
@@ -188,7 +188,7 @@ func measureMemory(kind string, b Backend, n int, timeKey string, units int, wor
 	elapsed := time.Since(start)
 	rss1 := procmem.StatusKB("VmRSS")
 	peak1, own := procmem.PeakRSSKB()
-	hwm := spanPeak(own, peak0, peak1)
+	hwm := procmem.SpanPeak(own, peak0, peak1)
 	if err != nil {
 		return Record{}, errors.Join(err, a.Close())
 	}

@@ -48,6 +48,21 @@ func peakKB(goos string, v int64) int64 {
 	return -1
 }
 
+// SpanPeak returns the peak RSS in KiB to record for a span of work, from
+// PeakRSSKB read at the span's start and at its end (-1: none). The end's
+// reading stands as it is when whole: VmHWM reset at the start (a
+// replay's loop), or VmHWM as this process's peak since its exec (a
+// figure meant for the whole process). Otherwise it counts only if it
+// rose over the span, which puts the peak inside the span: a figure that
+// did not rise may be earlier work's, or even the parent's (linux's
+// ru_maxrss after a vfork and exec), so the result is then -1.
+func SpanPeak(whole bool, start, end int64) int64 {
+	if end >= 0 && (whole || start >= 0 && end > start) {
+		return end
+	}
+	return -1
+}
+
 // ResetPeakRSS sets the kernel's RSS high-water mark (VmHWM) to the current
 // RSS, so that VmHWM read after the loop is the loop's own peak. It reports
 // whether the reset worked.

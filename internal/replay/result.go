@@ -27,7 +27,9 @@ type Result struct {
 	// Linux, or the high-water mark could not be reset): RSSBeforeKB just
 	// before the loop, RSSPeakKB the high-water mark during it, and
 	// ReplayRSSKB the difference, the memory the replay itself made
-	// resident.
+	// resident. Off linux RSSPeakKB is the peak the OS keeps for the
+	// process (getrusage, or the peak working set on windows) when the
+	// loop raised it, and -1 when it did not.
 	RSSBeforeKB int64
 	RSSPeakKB   int64
 	ReplayRSSKB int64

@@ -75,6 +75,7 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 	debug.FreeOSMemory()
 	hwmReset := procmem.ResetPeakRSS()
 	rss0 := procmem.StatusKB("VmRSS")
+	peak0, _ := procmem.PeakRSSKB()
 
 	var loop, dumping time.Duration
 	fails := 0
@@ -100,7 +101,7 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 		dumping += time.Since(start)
 		res.Dumps++
 	}
-	hwm := procmem.StatusKB("VmHWM")
+	peak1, _ := procmem.PeakRSSKB()
 
 	res.Seconds = loop.Seconds()
 	if res.Ops > 0 {
@@ -111,11 +112,11 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 		res.HugePagesAdvised, _ = hugePageArenas.Advised()
 	}
 	res.RSSBeforeKB = rss0
-	if hwmReset && hwm >= 0 {
-		res.RSSPeakKB = hwm
-		if rss0 >= 0 {
-			res.ReplayRSSKB = hwm - rss0
-		}
+	// Where VmHWM cannot be reset (off linux), the peak counts only if
+	// the replay raised it.
+	res.RSSPeakKB = procmem.SpanPeak(hwmReset, peak0, peak1)
+	if hwmReset && peak1 >= 0 && rss0 >= 0 {
+		res.ReplayRSSKB = peak1 - rss0
 	}
 	if fails > 0 {
 		return res, fmt.Errorf("replay: %s: %d allocations returned nil", t.Name, fails)
