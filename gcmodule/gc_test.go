@@ -1074,6 +1074,13 @@ func TestAddCallback(t *testing.T) {
 			c.Callbacks[1] = logger("y")
 			removeA()
 		}, []string{"x start", "y start", "b start", "x stop", "y stop", "b stop"}},
+		// gc.callbacks.remove takes out the first of two equal entries.
+		{"the registration copied by hand, one copy removed", func(c *Collector, logger func(string) Callback) {
+			removeA := c.AddCallback(logger("a"))
+			c.AddCallback(logger("b"))
+			c.Callbacks = append(c.Callbacks, c.Callbacks[0])
+			removeA()
+		}, []string{"b start", "a start", "b stop", "a stop"}},
 		{"dropped by hand", func(c *Collector, logger func(string) Callback) {
 			removeA := c.AddCallback(logger("a"))
 			c.Callbacks = nil

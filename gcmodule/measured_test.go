@@ -331,6 +331,68 @@ func TestGCCallbackPanicReport(t *testing.T) {
 // value's, as callbackID reads it.
 func funcAddr(cb Callback) string { return fmt.Sprintf("%#x", callbackID(cb)) }
 
+// TestGCCallbackPanicAfterARegistrationCalledByHand: a registration of
+// AddCallback is in Callbacks, where a program may call it itself. Such a
+// call, returning or panicking, leaves nothing that a later report reads:
+// a plain callback that panics in the next collection, ahead of the
+// registration, is reported against itself, not the registered function.
+func TestGCCallbackPanicAfterARegistrationCalledByHand(t *testing.T) {
+	plain := "<function gcmodule.panicInGCCallback at " + funcAddr(panicInGCCallback) + ">"
+	registered := "<function gcmodule.panicInRegisteredGCCallback at " + funcAddr(panicInRegisteredGCCallback) + ">"
+	for _, tc := range []struct {
+		name       string
+		registered Callback
+		want       []string // the Desc of each report
+	}{
+		{"the registration returns", func(string, CallbackInfo) {}, []string{plain, plain}},
+		// It panics in the collection too, and is named there.
+		{"the registration panics", panicInRegisteredGCCallback, []string{plain, registered, plain, registered}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			defer e.c.AddCallback(tc.registered)()
+			w := e.c.Callbacks[0]
+			func() {
+				defer func() { _ = recover() }() // the program's own call, not a collection's
+				w("start", CallbackInfo{})
+			}()
+			e.c.Callbacks = []Callback{panicInGCCallback, w}
+			e.c.Collect(0)
+			var descs []string
+			for _, u := range e.unraisable {
+				descs = append(descs, u.Desc)
+			}
+			require.Equal(t, tc.want, descs)
+		})
+	}
+}
+
+// panicInRegisteredGCCallback is a named function, for
+// TestGCCallbackPanicAfterARegistrationCalledByHand.
+func panicInRegisteredGCCallback(string, CallbackInfo) { panic("registered") }
+
+// TestReportWithoutHook: the default hook's text for each combination of
+// context and description; a context with no object ("in garbage
+// collection", when DEBUG_SAVEALL cannot append to gc.garbage) has a line
+// of its own.
+func TestReportWithoutHook(t *testing.T) {
+	for _, tc := range []struct {
+		name, msg, desc, want string
+	}{
+		{"context and object", "in tp_clear of", "<class 'A'>", "Exception ignored in tp_clear of: <class 'A'>\npanic: boom\n"},
+		{"object only", "", "<A 0x10>", "Exception ignored in: <A 0x10>\npanic: boom\n"},
+		{"context only", "in garbage collection", "", "Exception ignored in garbage collection\npanic: boom\n"},
+		{"neither", "", "", "panic: boom\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.c.SetUnraisableHook(nil)
+			e.c.report(Unraisable{Err: "boom", Msg: tc.msg, Desc: tc.desc})
+			require.Equal(t, tc.want, e.out.String())
+		})
+	}
+}
+
 // TestGetReferrers: the tracked containers of the three generations that
 // refer to an object; untracked and frozen containers are not searched.
 func TestGetReferrers(t *testing.T) {
