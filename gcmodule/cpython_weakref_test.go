@@ -441,3 +441,71 @@ func TestWeakrefTwoBasicRefsClearedFirst(t *testing.T) {
 	require.Equal(t, Nil, e.c.WeakrefGet(inner))
 	e.drop(r, inner, w, cb)
 }
+
+// TestWeakrefThirdBasicRefGoesInTheTuple: two callback-less refs at the
+// head are all PyObject_ClearWeakRefs clears first; a third one next to
+// them is counted with the refs that have callbacks, so a tuple of pairs
+// is made. Three come about when a ref with a callback, which goes after
+// the head's basic ref, sat between two pairs made as in
+// TestWeakrefBasicRefMadeDuringItsAllocation and died. python3 3.11.7:
+//
+//	c1 = ref(o, cb)          # cb counts the tuples among get_referrers(w)
+//	b = ref(o)               # a finalizer makes inner1: [b, inner1, c1]
+//	c2 = ref(o, cb)          # [b, c2, inner1, c1]
+//	del b; b2 = ref(o)       # inner2 as inner1: [b2, inner2, c2, inner1, c1]
+//	del c2                   # [b2, inner2, inner1, c1]
+//	del o                    -> cb called once, sees 1 tuple
+func TestWeakrefThirdBasicRefGoesInTheTuple(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	o := e.inst(plainClass)
+	var tuplesSeen []int
+	cb := e.callable(func(wr Object) {
+		n := 0
+		for _, r := range e.c.GetReferrers(wr) {
+			if typeOf(r).kind == kindTuple {
+				n++
+			}
+		}
+		tuplesSeen = append(tuplesSeen, n)
+	})
+	var inner []Object
+	F := NewClass(ClassSpec{Name: "F", Finalize: func(c *Collector, self Object) {
+		inner = append(inner, c.NewWeakref(o, Nil))
+	}})
+	// basicRef returns ref(o), whose allocation runs a collection in which
+	// a finalizer makes another basic ref to o.
+	basicRef := func() Object {
+		f := e.inst(F)
+		e.set(f, "self", f)
+		e.drop(f)
+		e.c.SetThreshold(1)
+		e.c.Enable()
+		r := e.c.NewWeakref(o, Nil)
+		e.c.Disable()
+		e.c.SetThreshold(700)
+		return r
+	}
+	refs := func() (l []Object) {
+		for r := *weaklist(o, typeOf(o)); r != Nil; r = wrOf(r).next {
+			l = append(l, r)
+		}
+		return l
+	}
+	c1 := e.c.NewWeakref(o, cb)
+	b := basicRef()
+	require.Len(t, inner, 1, "the finalizer ran during the allocation")
+	c2 := e.c.NewWeakref(o, cb)
+	require.Equal(t, []Object{b, c2, inner[0], c1}, refs())
+	e.drop(b)
+	b2 := basicRef()
+	require.Len(t, inner, 2, "the finalizer ran during the allocation")
+	e.drop(c2)
+	require.Equal(t, []Object{b2, inner[1], inner[0], c1}, refs())
+	e.drop(o)
+	require.Equal(t, []int{1}, tuplesSeen)
+	for _, r := range []Object{b2, inner[1], inner[0], c1} {
+		require.Equal(t, Nil, e.c.WeakrefGet(r))
+	}
+	e.drop(b2, inner[1], inner[0], c1, cb)
+}
