@@ -29,6 +29,36 @@ func TestRefcountBeyondGCRefs(t *testing.T) {
 	}
 }
 
+// TestResetRefsCap: update_refs copies the count into gc_refs, capped at
+// the largest value _gc_prev holds above its two flags, 2^62-1 on a 64-bit
+// system and 2^30-1 on a 32-bit one, and keeps FINALIZED. A count below
+// the cap is copied as it is; one at or beyond it is the cap, never a
+// value that lost its high bits (1<<30 shifted into a 32-bit word is 0,
+// which would make the object look unreachable).
+func TestResetRefsCap(t *testing.T) {
+	limit := int64(1)<<62 - 1
+	if ptrSize == 4 {
+		limit = 1<<30 - 1
+	}
+	e := newEnv(t)
+	a := e.list()
+	g := asGC(a)
+	saved := word(g + ptrSize)
+	for _, rc := range []int64{1, 2, 1<<30 - 2, 1<<30 - 1, 1 << 30, 1 << 31, 1<<62 - 2, 1<<62 - 1, 1 << 62, math.MaxInt64} {
+		for _, finalized := range []uintptr{0, prevFinalized} {
+			setWord(g+ptrSize, saved&^prevFinalized|finalized)
+			hdr(a).refcnt = rc
+			p := resetRefs(a, g, hdr(a))
+			require.Equal(t, word(g+ptrSize), p, "the word written is the one returned")
+			require.Equal(t, uintptr(min(rc, limit)), p>>prevShift, "gc_refs of a count of %d", rc)
+			require.Equal(t, prevCollecting|finalized, p&^prevMask, "flags for a count of %d", rc)
+		}
+	}
+	setWord(g+ptrSize, saved)
+	hdr(a).refcnt = 1
+	e.drop(a)
+}
+
 // TestLayoutSizes pins the sizes docs/gc.md gives for each word size:
 // what pointers hold follows the word, the header stays 16 bytes.
 func TestLayoutSizes(t *testing.T) {
