@@ -1,10 +1,17 @@
 package gcmodule
 
 import (
+	"fmt"
+	"hash/fnv"
 	"math"
+	"math/bits"
 	"testing"
+	"unsafe"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/pymalloc"
 )
 
 // TestRefcountBeyondGCRefs: a collection copies each count into gc_refs,
@@ -85,5 +92,220 @@ func TestLayoutSizes(t *testing.T) {
 			want = tc.want32
 		}
 		require.Equal(t, want, tc.got, tc.name)
+	}
+}
+
+// requestLog is an allocator that passes every call to the one it wraps
+// and logs the size each Malloc, Calloc and Realloc asked for, in order
+// and by the address returned.
+type requestLog struct {
+	pymalloc.Allocator
+	sizes []uintptr
+	at    map[uintptr]uintptr
+}
+
+func (r *requestLog) log(p unsafe.Pointer, n uintptr) unsafe.Pointer {
+	r.sizes = append(r.sizes, n)
+	r.at[uintptr(p)] = n
+	return p
+}
+
+func (r *requestLog) Malloc(n uintptr) unsafe.Pointer { return r.log(r.Allocator.Malloc(n), n) }
+
+func (r *requestLog) Calloc(nelem, size uintptr) unsafe.Pointer {
+	return r.log(r.Allocator.Calloc(nelem, size), nelem*size)
+}
+
+func (r *requestLog) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
+	return r.log(r.Allocator.Realloc(p, n), n)
+}
+
+// logRequests runs f with the OBJ and MEM domains' requests logged.
+func logRequests(f func()) (obj, mem *requestLog) {
+	obj = &requestLog{Allocator: pymalloc.GetAllocator(pymalloc.DomainObj), at: map[uintptr]uintptr{}}
+	mem = &requestLog{Allocator: pymalloc.GetAllocator(pymalloc.DomainMem), at: map[uintptr]uintptr{}}
+	pymalloc.SetAllocator(pymalloc.DomainObj, obj)
+	pymalloc.SetAllocator(pymalloc.DomainMem, mem)
+	defer func() {
+		pymalloc.SetAllocator(pymalloc.DomainObj, obj.Allocator)
+		pymalloc.SetAllocator(pymalloc.DomainMem, mem.Allocator)
+	}()
+	f()
+	return obj, mem
+}
+
+// TestRequestSizes: what each kind of object asks the OBJ and MEM domains
+// for, on each word size (TestLayoutSizes has the layouts' constants;
+// this has the requests made with them). Every word of an object, its
+// item array or its values is the platform's, so a 32-bit system asks
+// for less, and never for less than the data written.
+func TestRequestSizes(t *testing.T) {
+	type sizes = []uintptr
+	for _, tc := range []struct {
+		name string
+		// op runs with the requests logged and returns what to drop.
+		op                         func(e *env, x, y, z Object) []Object
+		obj64, obj32, mem64, mem32 sizes
+	}{
+		{"str, empty", func(e *env, _, _, _ Object) []Object { return []Object{e.c.NewStr("")} },
+			sizes{24}, sizes{20}, nil, nil},
+		{"str of 3 bytes", func(e *env, _, _, _ Object) []Object { return []Object{e.c.NewStr("abc")} },
+			sizes{32}, sizes{24}, nil, nil},
+		{"str of 5 bytes", func(e *env, _, _, _ Object) []Object { return []Object{e.c.NewStr("abcde")} },
+			sizes{32}, sizes{28}, nil, nil},
+		{"str of 9 bytes", func(e *env, _, _, _ Object) []Object { return []Object{e.c.NewStr("abcdefghi")} },
+			sizes{40}, sizes{32}, nil, nil},
+		{"tuple of 2", func(e *env, x, y, _ Object) []Object { return []Object{e.c.NewTuple(x, y)} },
+			sizes{56}, sizes{36}, nil, nil},
+		{"list of 3", func(e *env, x, y, z Object) []Object { return []Object{e.list(x, y, z)} },
+			sizes{64}, sizes{40}, sizes{24}, sizes{12}},
+		{"list of 2, inline", func(e *env, x, y, _ Object) []Object { return []Object{e.list(x, y)} },
+			sizes{64}, sizes{40}, nil, nil},
+		{"list of 2 grown to 3: room for 8", func(e *env, x, y, z Object) []Object {
+			l := e.list(x, y)
+			e.append(l, z)
+			return []Object{l}
+		}, sizes{64}, sizes{40}, sizes{64}, sizes{32}},
+		{"empty list grown to 5: room for 4, then 8", func(e *env, x, _, _ Object) []Object {
+			l := e.list()
+			for range 5 {
+				e.append(l, x)
+			}
+			return []Object{l}
+		}, sizes{64}, sizes{40}, sizes{32, 64}, sizes{16, 32}},
+		// The values: a 16-byte head, then a word and an order byte for
+		// each of the 28 slots the class's shared keys leave the second
+		// instance (SHARED_KEYS_MAX_SIZE 30, less one for x and one for
+		// it).
+		{"instance", func(e *env, _, _, _ Object) []Object { return []Object{e.inst(plainClass)} },
+			sizes{56}, sizes{36}, sizes{16 + 28*9}, sizes{16 + 28*5}},
+		{"dict of 1", func(e *env, x, y, _ Object) []Object {
+			d := e.c.NewDict()
+			e.setitem(d, x, y)
+			return []Object{d}
+		}, sizes{40}, sizes{28}, sizes{192}, sizes{112}},
+		{"weakref", func(e *env, x, _, _ Object) []Object {
+			return []Object{e.c.NewWeakref(x, Nil)}
+		}, sizes{64}, sizes{40}, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.noLeak()
+			x, y, z := e.inst(plainClass), e.int(2), e.int(3)
+			var drop []Object
+			obj, mem := logRequests(func() { drop = tc.op(e, x, y, z) })
+			wantObj, wantMem := tc.obj64, tc.mem64
+			if ptrSize == 4 {
+				wantObj, wantMem = tc.obj32, tc.mem32
+			}
+			assert.Equal(t, wantObj, obj.sizes, "OBJ requests")
+			assert.Equal(t, wantMem, mem.sizes, "MEM requests")
+			e.drop(drop...)
+			e.drop(x, y, z)
+		})
+	}
+}
+
+// TestRequestSizesOfOwnTuples: the tuples the collector makes itself, the
+// empty tuple (at NewCollector) and the tuple of (weakref, callback) pairs
+// made when an object with two weakrefs with callbacks dies, ask for a
+// word of length and a word per item, as NewTuple's do.
+func TestRequestSizesOfOwnTuples(t *testing.T) {
+	word64 := ptrSize == 8
+	pick := func(w64, w32 uintptr) uintptr {
+		if word64 {
+			return w64
+		}
+		return w32
+	}
+	var c *Collector
+	obj, _ := logRequests(func() { c = NewCollector() })
+	assert.Equal(t, pick(40, 28), obj.at[asGC(c.emptyTuple)], "the empty tuple")
+	require.NoError(t, c.Close())
+
+	e := newEnv(t)
+	e.noLeak()
+	cb := e.callable(func(Object) {})
+	o := e.inst(plainClass)
+	r1, r2 := e.c.NewWeakref(o, cb), e.c.NewWeakref(o, cb)
+	obj, _ = logRequests(func() { e.drop(o) })
+	assert.Equal(t, []uintptr{pick(72, 44)}, obj.sizes, "the tuple of two pairs")
+	e.drop(r1, r2, cb)
+}
+
+// TestObjectHash: an object that is not an int or a str hashes as its
+// address turned right by 4 bits within the word (_Py_HashPointer), so
+// that the alignment's zero bits do not crowd the low bits a dict's mask
+// keeps; an int hashes as its value and a str as its FNV-1a hash, each
+// cut to the word. (A container's handle is 8 bytes past a 16-byte
+// boundary on a 32-bit system, where the rotation then sets the top bit.)
+func TestObjectHash(t *testing.T) {
+	e := newEnv(t)
+	e.noLeak()
+	for _, o := range []Object{e.list(), e.inst(plainClass), e.c.NewDict()} {
+		want := uintptr(bits.RotateLeft(uint(o), -4))
+		assert.Equal(t, want, objectHash(o), "%s at %#x", typeOf(o).name, uintptr(o))
+		e.drop(o)
+	}
+	v := int64(1<<40 + 5)
+	big := e.int(v)
+	assert.Equal(t, uintptr(v), objectHash(big))
+	e.drop(big)
+	for _, s := range []string{"", "a", "weaklist"} {
+		h := fnv.New64a()
+		h.Write([]byte(s))
+		o := e.c.NewStr(s)
+		assert.Equal(t, uintptr(h.Sum64()), objectHash(o), "%q", s)
+		e.drop(o)
+	}
+}
+
+// TestSlotCount: a type from RegisterType has as many object slots as
+// words its Size needs, rounded up; a weakrefable one's weaklist word,
+// after them, is not a slot, and a weakref to its object works with
+// every slot set.
+func TestSlotCount(t *testing.T) {
+	for _, tc := range []struct {
+		size  uintptr
+		weak  bool
+		slots int
+	}{
+		{0, false, 0},
+		{1, false, 1},
+		{ptrSize, false, 1},
+		{ptrSize + 1, false, 2},
+		{2 * ptrSize, false, 2},
+		{1, true, 1},
+		{2 * ptrSize, true, 2},
+	} {
+		name := fmt.Sprintf("Size%dWeak%v", tc.size, tc.weak)
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			e.noLeak()
+			typ := RegisterType(TypeSpec{Name: name, Size: tc.size, Weakrefable: tc.weak})
+			o := e.c.NewObject(typ)
+			x := e.int(7)
+			for i := range tc.slots {
+				e.c.SetSlot(o, i, x)
+			}
+			requireUsage(t, fmt.Sprintf("gcmodule: SetSlot(%s): slot %d out of range for %s (%d slots)", hex(o), tc.slots, name, tc.slots),
+				func() { e.c.SetSlot(o, tc.slots, Nil) })
+			r := Nil
+			if tc.weak {
+				r = e.c.NewWeakref(o, Nil)
+				require.Equal(t, o, e.c.WeakrefGet(r))
+			}
+			for i := range tc.slots {
+				require.Equal(t, x, Slot(o, i))
+				e.c.SetSlot(o, i, Nil) // the type has no Clear to drop them
+			}
+			e.drop(o)
+			if tc.weak {
+				require.Equal(t, Nil, e.c.WeakrefGet(r))
+				e.drop(r)
+			}
+			require.Equal(t, 1, e.c.Refcount(x))
+			e.drop(x)
+		})
 	}
 }
