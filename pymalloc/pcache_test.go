@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopymalloc/gopymalloc/internal/arenatest"
+	"github.com/gopymalloc/gopymalloc/mmap"
 	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
@@ -134,8 +135,9 @@ func TestCacheMisuse(t *testing.T) {
 }
 
 // An address in the partial pool before the first pool boundary of an
-// arena that is not pool-aligned: neither the cache nor the shard reads
-// its would-be pool header, which lies before the arena (unmapped here).
+// arena that is not pool-aligned: neither the cache, the shard nor Owns
+// reads its would-be pool header, which lies before the arena (unmapped
+// here).
 func TestCacheRefusesThePartialPoolOfAMisalignedArena(t *testing.T) {
 	prev := GetArenaAllocator()
 	SetArenaAllocator(&arenatest.HeadlessArenas{PoolSize: obmalloc.DefaultPoolSize, HeadBytes: 4096})
@@ -149,6 +151,87 @@ func TestCacheRefusesThePartialPoolOfAMisalignedArena(t *testing.T) {
 		assert.PanicsWithValue(t, obmalloc.Fault{Call: "Free", Addr: bad,
 			Problem: "the address is in the partial pool before the arena's first pool boundary, where no block lies"},
 			func() { d.Free(ptrAt(bad)) })
+		// Nor does Owns, which answers no.
+		assert.False(t, d.Owns(ptrAt(bad)))
+		start, ok := d.liveBlockAt(ptrAt(bad))
+		assert.False(t, start, "liveBlockAt's start")
+		assert.False(t, ok, "liveBlockAt's ok")
+		d.Free(p)
+		require.NoError(t, d.check())
+	})
+}
+
+// decoyHeadArenas maps every arena headBytes past a pool boundary, as
+// arenatest.HeadlessArenas does, but keeps the partial pool before the
+// arena mapped, so that a test can write a pool header there: code that
+// reads the would-be pool header of an address in the arena's first,
+// partial pool then finds a pool in use instead of faulting or finding
+// zeros.
+type decoyHeadArenas struct {
+	headBytes uintptr
+	mu        sync.Mutex
+	maps      map[uintptr]uintptr // arena -> its mapping
+}
+
+func (a *decoyHeadArenas) Alloc(size uintptr) unsafe.Pointer {
+	const pool = obmalloc.DefaultPoolSize
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m, err := mmap.Map(size + 2*pool)
+	if err != nil {
+		return nil
+	}
+	base := (uintptr(m)+pool-1)&^(pool-1) + a.headBytes
+	a.maps[base] = uintptr(m)
+	return unsafe.Add(m, base-uintptr(m))
+}
+
+func (a *decoyHeadArenas) Free(p unsafe.Pointer, size uintptr) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m := a.maps[uintptr(p)]
+	delete(a.maps, uintptr(p))
+	_ = mmap.Unmap(ptrAt(m), size+2*obmalloc.DefaultPoolSize)
+}
+
+// Owns answers no for an address in the partial pool before an arena's
+// first pool boundary without reading the would-be header there, which
+// lies before the arena: here it is mapped and holds a copy of a live
+// pool's header, which LiveBlockOf would take for a block in use.
+func TestOwnsReadsNoHeaderBeforeTheArena(t *testing.T) {
+	prev := GetArenaAllocator()
+	SetArenaAllocator(&decoyHeadArenas{headBytes: 4096, maps: map[uintptr]uintptr{}})
+	defer SetArenaAllocator(prev)
+	onOneProcessor(t, func(d *sharedHeap) {
+		const pool = obmalloc.DefaultPoolSize
+		p := d.Malloc(32)
+		info, ok := d.shards[0].h.Block(p)
+		require.True(t, ok)
+		require.NotZero(t, info.ArenaBase%pool, "the arena is misaligned")
+		boundary := info.ArenaBase &^ (pool - 1)
+		// The decoy: p's pool header, copied to the pool boundary before
+		// the arena. (A byte loop: copy between these two unsafe.Slices
+		// crashes the go1.26.8 compiler, "disjointTypes: one of arguments
+		// is not a pointer".)
+		header := uintptr(p) &^ (pool - 1)
+		for i := range uintptr(64) {
+			*(*byte)(ptrAt(boundary + i)) = *(*byte)(ptrAt(header + i))
+		}
+		// Where the decoy has a block of p's class start, in the partial
+		// pool.
+		bad := boundary + uintptr(p)&(pool-1)
+		for bad < info.ArenaBase {
+			bad += 32
+		}
+		for bad >= boundary+pool {
+			bad -= 32
+		}
+		_, start, ok := obmalloc.LiveBlockOf(ptrAt(bad))
+		require.True(t, start && ok, "LiveBlockOf takes the decoy for a block in use")
+		assert.False(t, d.Owns(ptrAt(bad)))
+		start, ok = d.liveBlockAt(ptrAt(bad))
+		assert.False(t, start, "liveBlockAt's start")
+		assert.False(t, ok, "liveBlockAt's ok")
 		d.Free(p)
 		require.NoError(t, d.check())
 	})
@@ -367,12 +450,17 @@ func TestCacheSpillFaultDoesNotBlameTheBlock(t *testing.T) {
 // wrong and how to find the first bad free.
 func TestSpillFault(t *testing.T) {
 	const pool = 0x40a4c000
-	f := spillFault(pool + 0x1230)
-	assert.Equal(t, "Free", f.Call)
-	assert.Equal(t, uintptr(pool+0x1230), f.Addr)
-	assert.Contains(t, f.Problem, "the pool holding this address (0x40a4c000) had no block in use")
-	assert.Contains(t, f.Problem, "was freed twice or never returned by Malloc")
-	assert.Contains(t, f.Problem, "run with GOPYMALLOC=debug")
+	// A block's address, and one inside a block: Free takes any address
+	// past a pool's header into the cache, and the fault names it as the
+	// program passed it.
+	for _, bad := range []uintptr{pool + 0x1230, pool + 0x1234, pool + obmalloc.DefaultPoolSize - 1} {
+		f := spillFault(bad)
+		assert.Equal(t, "Free", f.Call)
+		assert.Equal(t, bad, f.Addr)
+		assert.Contains(t, f.Problem, "the pool holding this address (0x40a4c000) had no block in use")
+		assert.Contains(t, f.Problem, "was freed twice or never returned by Malloc")
+		assert.Contains(t, f.Problem, "run with GOPYMALLOC=debug")
+	}
 }
 
 // freeWithAPoolFreedTwice allocates six pools' worth of 512-byte blocks
