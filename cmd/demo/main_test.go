@@ -151,6 +151,24 @@ func TestHelpFitsEightyColumns(t *testing.T) {
 	}
 }
 
+// A synopsis too long for one line goes on in lines indented deeper than
+// the 8 columns of the summaries under it, so that each subcommand's
+// usage still reads as one synopsis and its flags.
+func TestSynopsisContinuations(t *testing.T) {
+	for name, synopsis := range map[string]string{
+		"replay":     replaySynopsis,
+		"experiment": experimentSynopsis,
+		"heapSource": heapSourceSynopsis,
+	} {
+		lines := strings.Split(synopsis, "\n")
+		require.Greater(t, len(lines), 1, "%s: a synopsis in several lines", name)
+		for _, l := range lines[1:] {
+			indent := len(l) - len(strings.TrimLeft(l, " "))
+			assert.Greater(t, indent, 8, "%s: %q", name, l)
+		}
+	}
+}
+
 func TestHanging(t *testing.T) {
 	long := strings.Repeat("x", 90)
 	head := strings.Repeat(" ", 30) + "name  "
@@ -166,6 +184,11 @@ func TestHanging(t *testing.T) {
 		{"a word wider than the room", "  a ", "one " + long + " two", "  a one\n    " + long + "\n    two\n"},
 		// 80 runes, 123 bytes: one line.
 		{"runes, not bytes", head, strings.Repeat("é", 40) + " ééé", head + strings.Repeat("é", 40) + " ééé\n"},
+		// 81 with the space before the last word: it goes to a line of
+		// its own.
+		{"one column too wide", head, strings.Repeat("é", 40) + " éééé", head + strings.Repeat("é", 40) + "\n" + pad + "éééé\n"},
+		// The continuation is indented as wide as the head in runes.
+		{"a head of runes", "  é ", strings.Repeat("x", 70) + " " + strings.Repeat("y", 10), "  é " + strings.Repeat("x", 70) + "\n    " + strings.Repeat("y", 10) + "\n"},
 	} {
 		assert.Equal(t, tc.want, hanging(tc.head, tc.text), tc.name)
 	}

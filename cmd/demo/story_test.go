@@ -49,9 +49,7 @@ func TestStory(t *testing.T) {
 		assert.Contains(t, text, "Owns(a Go variable) = false")
 		// The sizes are a 64-bit CPython's, which a 32-bit system's story
 		// says.
-		if strconv.IntSize == 32 {
-			assert.Contains(t, strings.Join(strings.Fields(text), " "), "with the sizes a 64-bit CPython 3.11 asks for them")
-		}
+		assert.Contains(t, strings.Join(strings.Fields(text), " "), "with the sizes "+storyCPython()+" 3.11 asks for them")
 	})
 
 	t.Run("chapter 2: getDays", func(t *testing.T) {
@@ -63,6 +61,7 @@ func TestStory(t *testing.T) {
 		assert.Equal(t, []int{1, 2, 1}, f.KeptRefcounts, "week = getDays(); weekdays = week; del week")
 		assert.Equal(t, f.BlocksBeforeCall, f.BlocksAfterKept)
 		assert.Contains(t, text, "While the call runs, the list's count is 1")
+		assert.Contains(t, strings.Join(strings.Fields(text), " "), `"Monday" is a 55-byte str in `+storyCPython()+".)")
 		assert.Contains(t, text, "weekdays = week       refcount = 2")
 	})
 
@@ -186,4 +185,13 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// storyCPython is the CPython whose sizes the story quotes, as it names
+// it: plainly on a 64-bit system, "a 64-bit CPython" on a 32-bit one.
+func storyCPython() string {
+	if strconv.IntSize == 32 {
+		return "a 64-bit CPython"
+	}
+	return "CPython"
 }
