@@ -216,11 +216,24 @@ type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
-// A result that cannot be written is a failure of the work: status 1.
+// A result or a statistics dump that cannot be written is a failure of
+// the work: status 1.
 func TestReplayWriteFails(t *testing.T) {
 	good := writeTrace(t, "small.trace.gz", goodTrace)
-	var errOut bytes.Buffer
-	code := run([]string{"replay", good}, failingWriter{}, &errOut)
-	assert.Equal(t, exitFail, code)
-	assert.Equal(t, "demo replay: writing the result: disk full\n", errOut.String())
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // stderr
+	}{
+		{"the result", []string{good}, "demo replay: writing the result: disk full\n"},
+		{"the -stats dump", []string{"-stats", good}, "demo replay: replay: small: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var errOut bytes.Buffer
+			code := run(append([]string{"replay"}, tc.args...), failingWriter{}, &errOut)
+			assert.Equal(t, exitFail, code)
+			assert.True(t, strings.HasPrefix(errOut.String(), tc.want), "%q", errOut.String())
+			assert.True(t, strings.HasSuffix(errOut.String(), "disk full\n"), "%q", errOut.String())
+		})
+	}
 }
