@@ -390,6 +390,18 @@ func TestAPIBackendRefusesOtherAllocators(t *testing.T) {
 	}
 }
 
+// A GOPYMALLOC_ARENAS set after the process started to a value pymalloc
+// refuses (a child would stop in its init) is refused too.
+func TestAPIBackendRefusesAnUnknownArenaPolicy(t *testing.T) {
+	b, ok := Lookup("gopymalloc-api")
+	require.True(t, ok)
+	if err := CheckBackends([]Backend{b}); err != nil {
+		t.Skipf("refused already, under the suite's environment: %v", err)
+	}
+	t.Setenv(pymalloc.ArenasEnvVar, "sometimes")
+	assert.ErrorContains(t, CheckBackends([]Backend{b}), `gopymalloc-api: GOPYMALLOC_ARENAS="sometimes": `)
+}
+
 // What the process holds is checked, not only the variables: with
 // tracing on, the package-level functions serve the tracers.
 func TestAPIBackendRefusesTracing(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopymalloc/gopymalloc/internal/workload"
+	"github.com/gopymalloc/gopymalloc/mmap"
 )
 
 // closeFails is the free list with a Close that fails.
@@ -130,9 +131,41 @@ func TestSetResidentFigures(t *testing.T) {
 		{"no reading before", -1, 2000, 4000, 1 << 20, "rss_peak_kb=4000"},
 		{"no reading after", 1000, -1, 4000, 1 << 20, "rss_peak_kb=4000"},
 		{"nothing requested", 1000, 1000, 4000, 0, "rss_growth_kb=0 rss_peak_kb=4000"},
+		// -1 is the missing reading; 0 is a reading.
+		{"readings of 0", 0, 0, 0, 1 << 20, "rss_growth_kb=0 resident_per_requested=0.000 rss_peak_kb=0"},
 	} {
 		var r Record
 		setResidentFigures(&r, tc.rss0, tc.rss1, tc.hwm, tc.requested)
 		assert.Equal(t, tc.want, r.String(), tc.name)
 	}
+}
+
+// measureMemory reads RSS before the work and after it: a work that maps
+// and touches 32 MiB shows a growth of most of that, not a loss.
+func TestMeasureMemoryGrowth(t *testing.T) {
+	b, ok := Lookup("gopymalloc")
+	require.True(t, ok)
+	const size = 32 << 20
+	var m unsafe.Pointer
+	r, err := measureMemory("test", b, 0, "ns", 1, func(Instance, []unsafe.Pointer) (uint64, error) {
+		var err error
+		if m, err = mmap.Map(size); err != nil {
+			return 0, err
+		}
+		for i := uintptr(0); i < size; i += 4096 {
+			*(*byte)(unsafe.Add(m, i)) = 1
+		}
+		return size, nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, mmap.Unmap(m, size))
+	if r.Get("rss_growth_kb") == "" {
+		t.Skip("no RSS readings on this system")
+	}
+	growth, err := strconv.ParseInt(r.Get("rss_growth_kb"), 10, 64)
+	require.NoError(t, err)
+	assert.Greater(t, growth, int64(size/1024/2), "KiB")
+	ratio, ok := r.Float("resident_per_requested")
+	require.True(t, ok)
+	assert.Greater(t, ratio, 0.5)
 }
