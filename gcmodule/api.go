@@ -33,6 +33,7 @@ func (c *Collector) invokeCallbacks(phase string, gen, collected, uncollectable 
 
 func (c *Collector) callCallback(cb Callback, phase string, info CallbackInfo) {
 	c.addedCallback = nil
+	c.callingCallback = callbackID(cb)
 	defer c.catchCallback(cb)
 	cb(phase, info)
 }
@@ -70,10 +71,17 @@ func (c *Collector) AddCallback(cb Callback) (remove func()) {
 	}
 	// The wrapper is a closure of its own, so that its funcval, unlike
 	// cb's, names this registration and no other.
-	w := Callback(func(phase string, info CallbackInfo) {
-		c.addedCallback = cb // for catchCallback: collections never nest
+	var w Callback
+	w = func(phase string, info CallbackInfo) {
+		// Called as the list's entry, a panic out of it is cb's, for
+		// catchCallback (collections never nest). Called by another
+		// callback, a panic is that callback's, as in CPython, where the
+		// exception leaves the entry that raised it.
+		if c.callingCallback == callbackID(w) {
+			c.addedCallback = cb
+		}
 		cb(phase, info)
-	})
+	}
 	c.Callbacks = append(c.Callbacks, w)
 	return func() {
 		c.checkOpen("AddCallback's remove")

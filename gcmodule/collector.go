@@ -79,7 +79,10 @@ type Collector struct {
 	Callbacks []Callback
 	// addedCallback is the function that the AddCallback registration
 	// being called wraps: what a panic in it is reported against.
-	addedCallback Callback
+	// callingCallback identifies (callbackID) the list entry being called,
+	// so that only that entry's wrapper sets addedCallback.
+	addedCallback   Callback
+	callingCallback uintptr
 
 	stats            [NumGenerations]GenStats
 	longLivedTotal   int

@@ -367,6 +367,39 @@ func TestGCCallbackPanicAfterARegistrationCalledByHand(t *testing.T) {
 	}
 }
 
+// TestGCCallbackPanicAfterCallingARegistration: a plain callback that
+// calls an AddCallback registration itself is reported against itself
+// when it panics, whether after the registration returned or from inside
+// it: the callback in the list that raised, as CPython's
+// PyErr_WriteUnraisable(cb) names it (an exception from a function that
+// the entry called leaves through the entry).
+func TestGCCallbackPanicAfterCallingARegistration(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		inner Callback
+	}{
+		{"the registration returns, then the caller panics", func(string, CallbackInfo) {}},
+		{"the registration panics inside the caller", func(string, CallbackInfo) { panic("inner") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			defer e.c.AddCallback(tc.inner)()
+			w := e.c.Callbacks[0]
+			caller := func(phase string, info CallbackInfo) {
+				w(phase, info)
+				panic("boom")
+			}
+			e.c.Callbacks = []Callback{caller}
+			e.c.Collect(0)
+			want := "<function gcmodule.TestGCCallbackPanicAfterCallingARegistration.func3.1 at " + funcAddr(caller) + ">"
+			require.Len(t, e.unraisable, 2, "start and stop")
+			for _, u := range e.unraisable {
+				require.Equal(t, want, u.Desc)
+			}
+		})
+	}
+}
+
 // panicInRegisteredGCCallback is a named function, for
 // TestGCCallbackPanicAfterARegistrationCalledByHand.
 func panicInRegisteredGCCallback(string, CallbackInfo) { panic("registered") }
