@@ -10,10 +10,13 @@ import (
 )
 
 // HeadlessArenas maps every arena HeadBytes past a multiple of PoolSize,
-// so that the arena is not pool-aligned, and leaves the memory before the
-// arena unmapped: code that reads the would-be pool header of an address
-// in the arena's first, partial pool faults instead of reading garbage.
-// It is safe for concurrent use.
+// so that the arena is not pool-aligned, and unmaps the memory before the
+// arena: code that reads the would-be pool header of an address in the
+// arena's first, partial pool faults instead of reading garbage, as long
+// as no later mapping (another arena, the Go runtime's) has taken that
+// range, which this cannot prevent. A test that must see such a read
+// refused whatever lies there puts a decoy header in a mapped head
+// instead (pymalloc's decoyHeadArenas). It is safe for concurrent use.
 type HeadlessArenas struct {
 	PoolSize  uintptr // the heap's pool size, a multiple of the page size
 	HeadBytes uintptr // offset of each arena past a pool boundary, a multiple of the page size below PoolSize
