@@ -39,7 +39,7 @@ func replayOps(h *obmalloc.Heap, ops []pytrace.Op, callocs []pytrace.CallocArgs,
 		if doTouch && size != 0 {
 			touch(p, size)
 		}
-		*table.slot(o.ID()) = p
+		table.set(o.ID(), p)
 	}
 	return fails
 }

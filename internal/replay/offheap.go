@@ -45,6 +45,15 @@ func (t idTable) slot(id uint32) *unsafe.Pointer {
 	return (*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t)), uintptr(id)*unsafe.Sizeof(unsafe.Pointer(nil))))
 }
 
+// set stores p in slot id (without a bounds check, as slot). The store
+// goes through a *uintptr because the table is off-heap and p never
+// points into the Go heap (see the invariant above): the write barrier
+// the compiler puts on an unsafe.Pointer store has nothing to record,
+// and its test would cost two instructions per allocation in the loop.
+func (t idTable) set(id uint32, p unsafe.Pointer) {
+	*(*uintptr)(unsafe.Pointer(t.slot(id))) = uintptr(p)
+}
+
 // release unmaps the table; t must not be used afterwards.
 func (t idTable) release() error {
 	return mmap.Unmap(unsafe.Pointer(unsafe.SliceData(t)), uintptr(len(t))*unsafe.Sizeof(unsafe.Pointer(nil)))
