@@ -45,7 +45,17 @@ func (h *Heap) Malloc(n uintptr) unsafe.Pointer {
 			}
 			return ptr(bp)
 		}
-		if bp := h.allocateFromNewPool(uint32(idx)); bp != 0 {
+	}
+	return h.mallocSlow(n)
+}
+
+// mallocSlow is Malloc without a pool ready: a new pool for a small
+// request, the large allocator otherwise. Malloc has this one call, so
+// that where it is inlined (the replay loop, with the demo's PGO
+// profile) the caller's values live across a single call site.
+func (h *Heap) mallocSlow(n uintptr) unsafe.Pointer {
+	if n-1 < h.l.threshold {
+		if bp := h.allocateFromNewPool(uint32((n - 1) >> (h.l.alignShift & 63))); bp != 0 {
 			return ptr(bp)
 		}
 	}
@@ -97,7 +107,35 @@ func (h *Heap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 // use cannot own a live block (a double free, or a pointer into a pool
 // that is empty or was never carved), and no block starts inside a pool
 // header.
+//
+// The common case, a pool block whose pool keeps a block in use, is
+// written out here with no call; every other case (the large allocator,
+// a pool that empties, a bad pointer) goes to freeSlow, which decides
+// afresh, as Malloc does with mallocSlow.
 func (h *Heap) Free(p unsafe.Pointer) {
+	a := uintptr(p)
+	if m := &h.arenaMap; m.coversPool(m.bot(a), a, h.l.poolMask) {
+		pool := poolAt(a &^ h.l.poolMask)
+		// count > 1: the pool keeps a block after this one (count 0 is
+		// freeSlow's fault, count 1 empties the pool).
+		if pool.count > 1 && a&h.l.poolMask >= h.l.poolOverhead {
+			lastfree := pool.freeblock
+			setWord(a, lastfree)
+			pool.freeblock = a
+			pool.count--
+			if lastfree == 0 && pool.nextoffset > pool.maxnextoffset {
+				// The pool was full: see freeSlow.
+				h.linkPoolFront(pool, pool.szidx)
+			}
+			return
+		}
+	}
+	h.freeSlow(p)
+}
+
+// freeSlow is Free for any pointer: it checks and frees as Free does and
+// handles the cases Free leaves to it.
+func (h *Heap) freeSlow(p unsafe.Pointer) {
 	a := uintptr(p)
 	if m := &h.arenaMap; !m.coversPool(m.bot(a), a, h.l.poolMask) {
 		h.freeLarge(p)
