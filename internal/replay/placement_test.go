@@ -238,7 +238,7 @@ func replayPlaced(tr *pytrace.Trace, points []int, cfg obmalloc.Config) (string,
 	live := tr.LiveAfter(points)
 	pos := 0
 	for i, p := range points {
-		if fails := replayOps(h, tr.Ops[pos:p], tr.Callocs, table, true); fails > 0 {
+		if fails := replayOps(h, tr.Callocs, table, tr.Ops[pos:p], true); fails > 0 {
 			err = fmt.Errorf("%d allocations returned nil by op %d", fails, p)
 		}
 		pos = p
@@ -249,7 +249,7 @@ func replayPlaced(tr *pytrace.Trace, points []int, cfg obmalloc.Config) (string,
 			return "", errors.Join(err, teardown(h, tr.Ops[:pos], table, false))
 		}
 	}
-	if fails := replayOps(h, tr.Ops[pos:], tr.Callocs, table, true); fails > 0 {
+	if fails := replayOps(h, tr.Callocs, table, tr.Ops[pos:], true); fails > 0 {
 		err = fmt.Errorf("%d allocations returned nil after op %d", fails, pos)
 	}
 	return out.String(), errors.Join(err, teardown(h, tr.Ops, table, err == nil))

@@ -85,7 +85,7 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 			end = cuts[i]
 		}
 		start := time.Now()
-		fails += replayOps(h, t.Ops[pos:end], t.Callocs, table, res.Touch)
+		fails += replayOps(h, t.Callocs, table, t.Ops[pos:end], res.Touch)
 		loop += time.Since(start)
 		pos = end
 		if i == len(cuts) {

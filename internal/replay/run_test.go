@@ -231,7 +231,7 @@ func TestLoopDoesNotAllocate(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { require.NoError(t, teardown(h, tr.Ops, table, true)) }()
 	allocs := testing.AllocsPerRun(100, func() {
-		if replayOps(h, tr.Ops, tr.Callocs, table, true) != 0 {
+		if replayOps(h, tr.Callocs, table, tr.Ops, true) != 0 {
 			t.Fatal("an allocation failed")
 		}
 	})

@@ -1,0 +1,59 @@
+package replay
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/obmalloc"
+)
+
+// huge is a request no allocator can serve (2^61 bytes), so the large
+// allocator returns nil for it.
+const huge = "2305843009213693952"
+
+// TestLoopCountsNilResults: replayOps counts every allocation that returns
+// nil, whichever call made it, leaves its slot nil, and goes on; a later
+// free of such an ID does nothing, with and without touching.
+func TestLoopCountsNilResults(t *testing.T) {
+	tests := []struct {
+		name  string
+		trace string
+		fails int
+		nil   []uint32 // slots that must stay nil
+		live  []uint32 // slots that must hold a block
+	}{
+		{"none", "m 1 24\nc 2 3 8\nr 1 3 40\n", 0, nil, []uint32{2, 3}},
+		{"malloc", "m 1 " + huge + "\nm 2 16\nf 1\n", 1, []uint32{1}, []uint32{2}},
+		{"calloc", "c 1 1 " + huge + "\nm 2 16\nf 1\n", 1, []uint32{1}, []uint32{2}},
+		{"realloc of NULL", "r 0 1 " + huge + "\nm 2 16\nf 1\n", 1, []uint32{1}, []uint32{2}},
+		{"realloc of a block", "m 1 16\nr 1 2 " + huge + "\nm 3 16\nf 2\n", 1, []uint32{2}, []uint32{1, 3}},
+		{"several", "m 1 " + huge + "\nc 2 1 " + huge + "\nr 0 3 " + huge + "\nm 4 600\n", 3, []uint32{1, 2, 3}, []uint32{4}},
+	}
+	for _, tt := range tests {
+		for _, touch := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/touch=%v", tt.name, touch), func(t *testing.T) {
+				tr := readTrace(t, "nil", tt.trace)
+				h, err := obmalloc.New(obmalloc.Config{})
+				require.NoError(t, err)
+				table, err := newIDTable(tr.MaxID)
+				require.NoError(t, err)
+				defer func() {
+					// Close frees what is left (the large blocks too:
+					// the heap made its own large allocator).
+					require.NoError(t, table.release())
+					require.NoError(t, h.Close())
+				}()
+				assert.Equal(t, tt.fails, replayOps(h, tr.Callocs, table, tr.Ops, touch))
+				for _, id := range tt.nil {
+					assert.Nil(t, *table.slot(id), "slot %d", id)
+				}
+				for _, id := range tt.live {
+					assert.NotNil(t, *table.slot(id), "slot %d", id)
+				}
+			})
+		}
+	}
+}
