@@ -62,7 +62,11 @@ func (o Op) Old() uint32 { return o.old }
 
 // Size returns the requested bytes: the size for Malloc and Realloc,
 // nelem*elsize for Calloc, 0 for Free.
-func (o Op) Size() uint64 { return o.sizeKind & sizeMask }
+// It subtracts the kind bits rather than ANDing with sizeMask: that
+// 64-bit constant does not fit in an amd64 AND, so a loop keeps it in a
+// register and reloads it after every path that needs the register (the
+// compiler rewrites two shifts into the same AND).
+func (o Op) Size() uint64 { return o.sizeKind - uint64(o.Kind())<<kindShift }
 
 // CallocArgs keeps calloc's two arguments, which allocators may treat
 // differently from their product (CPython checks the product for overflow).
