@@ -281,7 +281,7 @@ func (h *Heap) checkArenaMap() error {
 		}
 	}
 	if m.hotKey != ^uintptr(0) {
-		k := m.hotKey << m.midShift
+		k := m.hotKey
 		mid := m.child(m.root + (k>>m.topShift)*ptrSize)
 		if b := m.child(mid + (k>>m.midShift&m.midMask)*ptrSize); b != m.hotBot {
 			return fmt.Errorf("arena map: the cached bottom node for %#x is %#x, the tree holds %#x", k, m.hotBot, b)

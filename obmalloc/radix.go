@@ -55,13 +55,16 @@ type arenaMap struct {
 	nodes []mapping
 
 	// hotKey and hotBot cache the bottom node of the last arena marked:
-	// hotKey is the address bits above the bottom level (p >> midShift)
+	// hotKey is the address bits above the bottom level (p & hotMask)
 	// that the node covers, hotBot its address. A heap's arenas usually
 	// all lie under one bottom node (2^34 bytes with 1 MiB arenas), so
 	// isUsed mostly skips the root and mid loads. Nodes are never freed
-	// before Close, so the cache cannot go stale.
-	hotKey uintptr
-	hotBot uintptr
+	// before Close, so the cache cannot go stale. The key is kept masked
+	// in place rather than shifted down so that the test needs no
+	// variable shift, which on amd64 ties up CX.
+	hotKey  uintptr
+	hotBot  uintptr
+	hotMask uintptr // the bits of an address at or above midShift
 }
 
 // mapping is a node obtained from mmap.Map: where, how big, and the
@@ -114,7 +117,10 @@ func (m *arenaMap) init(arenaBits uint) {
 	m.midBytes = (1 << interior) * ptrSize
 	m.botBytes = (1 << bot) * leafSize
 	m.zero = zeroNode()
-	m.hotKey = ^uintptr(0) // no address has all its high bits at 1 after the shift
+	// In 64-bit arithmetic: on a 32-bit system midShift may exceed the
+	// address width, and then every address has the key 0.
+	m.hotMask = uintptr(^(uint64(1)<<m.midShift - 1))
+	m.hotKey = ^uintptr(0) // p & hotMask has its low bits at 0: never equal
 	m.hotBot = m.zero
 }
 
@@ -163,7 +169,7 @@ func (m *arenaMap) leaf(p uintptr, create bool) uintptr {
 		m.botCount++
 	}
 	if create {
-		m.hotKey, m.hotBot = p>>m.midShift, bot
+		m.hotKey, m.hotBot = p&m.hotMask, bot
 	}
 	return bot + (p>>m.arenaBits&m.botMask)*leafSize
 }
@@ -225,7 +231,7 @@ func (m *arenaMap) isUsed(p uintptr) bool { return m.covers(m.bot(p), p) }
 // compiler's test for a count of 64 or more (three instructions a shift
 // on amd64), as Malloc's alignShift&63 does.
 func (m *arenaMap) bot(p uintptr) uintptr {
-	if p>>(m.midShift&63) == m.hotKey {
+	if p&m.hotMask == m.hotKey {
 		return m.hotBot
 	}
 	mid := m.zero + *(*uintptr)(unsafe.Add(nil, m.root+p>>(m.topOff&63)&m.topOffMask))

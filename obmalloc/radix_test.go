@@ -45,7 +45,7 @@ func TestArenaMapAcrossBottomNodes(t *testing.T) {
 				other uintptr // the other arena, under another bottom node
 			}{{a, b}, {b, a}} {
 				require.True(t, m.mark(step.base, true))
-				assert.Equal(t, step.base>>m.midShift, m.hotKey, "the last arena marked is cached")
+				assert.Equal(t, step.base&m.hotMask, m.hotKey, "the last arena marked is cached")
 				for _, base := range []uintptr{a, b} {
 					if !m.isUsedRangeMarked(base) {
 						continue
