@@ -52,7 +52,12 @@ func (h *Heap) Malloc(n uintptr) unsafe.Pointer {
 // mallocSlow is Malloc without a pool ready: a new pool for a small
 // request, the large allocator otherwise. Malloc has this one call, so
 // that where it is inlined (the replay loop, with the demo's PGO
-// profile) the caller's values live across a single call site.
+// profile) the caller's values live across a single call site. It is
+// never inlined: a profile that finds it hot (new pools fault their pages
+// in) would otherwise pull it into the caller's loop, whose fast path then
+// has fewer registers.
+//
+//go:noinline
 func (h *Heap) mallocSlow(n uintptr) unsafe.Pointer {
 	if n-1 < h.l.threshold {
 		if bp := h.allocateFromNewPool(uint32((n - 1) >> (h.l.alignShift & 63))); bp != 0 {
@@ -134,7 +139,9 @@ func (h *Heap) Free(p unsafe.Pointer) {
 }
 
 // freeSlow is Free for any pointer: it checks and frees as Free does and
-// handles the cases Free leaves to it.
+// handles the cases Free leaves to it. It is never inlined, as mallocSlow.
+//
+//go:noinline
 func (h *Heap) freeSlow(p unsafe.Pointer) {
 	a := uintptr(p)
 	if m := &h.arenaMap; !m.coversPool(m.bot(a), a, h.l.poolMask) {
