@@ -35,7 +35,11 @@ import (
 //
 //go:noinline
 func replayOps(h *obmalloc.Heap, callocs []pytrace.CallocArgs, table idTable, ops []pytrace.Op, doTouch bool) (fails int) {
-	rs := rareState{h: h, callocs: callocs, table: table, doTouch: doTouch}
+	rs := rareState{h: h, callocs: callocs, table: table}
+	if !doTouch {
+		rs.touchAbove = ^uintptr(0)
+	}
+	touchAbove := rs.touchAbove
 	for i := range ops {
 		o := &ops[i]
 		switch o.Kind() {
@@ -48,7 +52,7 @@ func replayOps(h *obmalloc.Heap, callocs []pytrace.CallocArgs, table idTable, op
 				rs.fails++
 				continue
 			}
-			if doTouch && size != 0 {
+			if size > touchAbove {
 				touch(p, size)
 			}
 			table.set(o.ID(), p)
@@ -64,8 +68,10 @@ type rareState struct {
 	h       *obmalloc.Heap
 	callocs []pytrace.CallocArgs
 	table   idTable
-	doTouch bool
-	fails   int
+	// touchAbove is 0 to touch new blocks, ^0 not to: size > touchAbove
+	// is doTouch && size != 0 in one compare.
+	touchAbove uintptr
+	fails      int
 }
 
 // op runs a Calloc or Realloc op as replayOps runs the others. It is not
@@ -85,7 +91,7 @@ func (rs *rareState) op(o *pytrace.Op) {
 		rs.fails++
 		return
 	}
-	if rs.doTouch && size != 0 {
+	if size > rs.touchAbove {
 		touch(p, size)
 	}
 	rs.table.set(o.ID(), p)

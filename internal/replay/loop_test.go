@@ -3,6 +3,7 @@ package replay
 import (
 	"fmt"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,5 +56,40 @@ func TestLoopCountsNilResults(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestLoopTouches: with touching on, replayOps writes 1 to the first and
+// last byte of every new block, whichever call made it, and with it off
+// it writes nothing (the blocks are virgin pool memory, or cleared by
+// calloc, so they read 0). A block of 0 bytes is never touched.
+func TestLoopTouches(t *testing.T) {
+	tr := readTrace(t, "touch", "m 1 24\nc 2 3 8\nr 0 3 40\nm 4 16\nr 4 5 200\nm 6 0\n")
+	sizes := map[uint32]uintptr{1: 24, 2: 24, 3: 40, 5: 200}
+	for _, touch := range []bool{true, false} {
+		t.Run(fmt.Sprintf("touch=%v", touch), func(t *testing.T) {
+			h, err := obmalloc.New(obmalloc.Config{})
+			require.NoError(t, err)
+			table, err := newIDTable(tr.MaxID)
+			require.NoError(t, err)
+			defer func() {
+				require.NoError(t, table.release())
+				require.NoError(t, h.Close())
+			}()
+			require.Zero(t, replayOps(h, tr.Callocs, table, tr.Ops, touch))
+			want := byte(0)
+			if touch {
+				want = 1
+			}
+			for id, n := range sizes {
+				p := *table.slot(id)
+				require.NotNil(t, p, "block %d", id)
+				b := unsafe.Slice((*byte)(p), n)
+				assert.Equal(t, want, b[0], "first byte of block %d", id)
+				assert.Equal(t, want, b[n-1], "last byte of block %d", id)
+				assert.Zero(t, b[1], "second byte of block %d", id)
+			}
+			assert.NotNil(t, *table.slot(6), "malloc(0) gives a block")
+		})
 	}
 }
