@@ -125,6 +125,7 @@ type layout struct {
 	nclasses      int
 	poolSize      uintptr
 	poolMask      uintptr // poolSize - 1: POOL_ADDR(p) is p &^ poolMask
+	poolBase      uintptr // ^poolMask: POOL_ADDR(p) is also p & poolBase, with no NOT
 	poolBits      uint
 	poolOverhead  uintptr // POOL_OVERHEAD: the header rounded up to the alignment
 	arenaSize     uintptr
@@ -234,6 +235,7 @@ func (c Config) layout() (layout, error) {
 		nclasses:     int(c.Threshold / c.Alignment),
 		poolSize:     c.PoolSize,
 		poolMask:     c.PoolSize - 1,
+		poolBase:     ^(c.PoolSize - 1),
 		poolBits:     log2(c.PoolSize),
 		poolOverhead: overhead,
 		arenaSize:    c.ArenaSize,

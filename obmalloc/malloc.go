@@ -119,11 +119,11 @@ func (h *Heap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 // afresh, as Malloc does with mallocSlow.
 func (h *Heap) Free(p unsafe.Pointer) {
 	a := uintptr(p)
-	if m := &h.arenaMap; m.coversPool(m.bot(a), a, h.l.poolMask) {
-		pool := poolAt(a &^ h.l.poolMask)
+	if m := &h.arenaMap; m.coversPool(m.bot(a), a, h.l.poolBase) {
+		pool := poolAt(a & h.l.poolBase)
 		// count > 1: the pool keeps a block after this one (count 0 is
 		// freeSlow's fault, count 1 empties the pool).
-		if pool.count > 1 && a&h.l.poolMask >= h.l.poolOverhead {
+		if pool.count > 1 && a-pool.addr() >= h.l.poolOverhead {
 			lastfree := pool.freeblock
 			setWord(a, lastfree)
 			pool.freeblock = a
@@ -144,7 +144,7 @@ func (h *Heap) Free(p unsafe.Pointer) {
 //go:noinline
 func (h *Heap) freeSlow(p unsafe.Pointer) {
 	a := uintptr(p)
-	if m := &h.arenaMap; !m.coversPool(m.bot(a), a, h.l.poolMask) {
+	if m := &h.arenaMap; !m.coversPool(m.bot(a), a, h.l.poolBase) {
 		h.freeLarge(p)
 		return
 	}
@@ -230,7 +230,7 @@ func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 		return h.Malloc(n)
 	}
 	a := uintptr(p)
-	if m := &h.arenaMap; !m.coversPool(m.bot(a), a, h.l.poolMask) {
+	if m := &h.arenaMap; !m.coversPool(m.bot(a), a, h.l.poolBase) {
 		// The large allocator alone knows how many bytes p holds.
 		h.checkOpen("Realloc", a)
 		h.refuseHeadOfArena("Realloc", a)

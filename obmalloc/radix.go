@@ -239,18 +239,20 @@ func (m *arenaMap) bot(p uintptr) uintptr {
 }
 
 // covers reads p's leaf in bottom node bot: whether p lies in an arena.
-func (m *arenaMap) covers(bot, p uintptr) bool { return m.coversPool(bot, p, 0) }
+func (m *arenaMap) covers(bot, p uintptr) bool { return m.coversPool(bot, p, ^uintptr(0)) }
 
 // coversPool is covers for Free and Realloc, which read the header of
 // p's pool: it is also false when that header would lie before the arena,
 // that is for p in the partial pool ahead of the first pool boundary of an
 // arena that is not pool-aligned (where no block lies). An arena that
 // began in the slot before covers the slot's first boundary, so only the
-// arena starting in this slot (at tailHi) needs the test; with a poolMask
-// of 0 it is covers. The shift and mask yield the leaf's byte offset
-// directly (every leaf is 8 bytes).
-func (m *arenaMap) coversPool(bot, p, poolMask uintptr) bool {
+// arena starting in this slot (at tailHi) needs the test, on p's pool
+// base: poolBase is the layout's (^poolMask, which Free also uses for
+// the pool's address, so no NOT is spent); with ^0 it is covers. The
+// shift and mask yield the leaf's byte offset directly (every leaf is 8
+// bytes).
+func (m *arenaMap) coversPool(bot, p, poolBase uintptr) bool {
 	leaf := *(*arenaCoverage)(unsafe.Add(nil, bot+p>>(m.botOff&63)&m.botOffMask)) // &63: see bot
 	off := int32(p & m.arenaMask)
-	return off < leaf.tailLo || off&^int32(poolMask) >= leaf.tailHi && leaf.tailHi != 0
+	return off < leaf.tailLo || off&int32(poolBase) >= leaf.tailHi && leaf.tailHi != 0
 }
