@@ -81,6 +81,12 @@ func (h *Heap) mallocLarge(n uintptr) unsafe.Pointer {
 
 // Calloc is PyObject_Calloc: nelem*elsize zeroed bytes, or nil when the
 // product overflows PY_SSIZE_T_MAX or memory is exhausted.
+//
+// It is never inlined: a PGO build that inlined it into a hot caller then
+// called Malloc from there instead of inlining Malloc into Calloc, which
+// costs a call per small calloc.
+//
+//go:noinline
 func (h *Heap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 	hi, n := bits.Mul64(uint64(nelem), uint64(elsize))
 	if hi != 0 || n > maxRequestBytes {
