@@ -237,11 +237,7 @@ func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 	}
 	a := uintptr(p)
 	if m := &h.arenaMap; !m.coversPool(m.bot(a), a, h.l.poolBase) {
-		// The large allocator alone knows how many bytes p holds.
-		h.checkOpen("Realloc", a)
-		h.refuseHeadOfArena("Realloc", a)
-		defer explainLargeFault()
-		return h.large.Realloc(p, n)
+		return h.reallocLarge(p, n)
 	}
 	size := h.l.blockSize(int(h.poolOf("Realloc", a).szidx))
 	if n <= size {
@@ -256,4 +252,16 @@ func (h *Heap) Realloc(p unsafe.Pointer, n uintptr) unsafe.Pointer {
 		h.Free(p)
 	}
 	return q
+}
+
+// reallocLarge is Realloc for a block outside the arenas, which only the
+// large allocator can resize (it alone knows how many bytes p holds). It
+// is a function of its own so that Realloc has no defer, whose set-up
+// and check every Realloc of a pool block paid.
+func (h *Heap) reallocLarge(p unsafe.Pointer, n uintptr) unsafe.Pointer {
+	a := uintptr(p)
+	h.checkOpen("Realloc", a)
+	h.refuseHeadOfArena("Realloc", a)
+	defer explainLargeFault()
+	return h.large.Realloc(p, n)
 }
