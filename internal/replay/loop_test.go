@@ -11,9 +11,11 @@ import (
 	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
-// huge is a request no allocator can serve (2^61 bytes), so the large
-// allocator returns nil for it.
-const huge = "2305843009213693952"
+// huge is a request no allocator can serve: 2^61 + 3 GiB bytes, which
+// the large allocator cannot map on a 64-bit system, and whose low 32
+// bits, all a 32-bit uintptr keeps, are 3 GiB, above PY_SSIZE_T_MAX
+// there, so Malloc refuses it.
+const huge = "2305843012434919424"
 
 // TestLoopCountsNilResults: replayOps counts every allocation that returns
 // nil, whichever call made it, leaves its slot nil, and goes on; a later
