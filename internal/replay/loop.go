@@ -63,7 +63,7 @@ func replayOps(h *obmalloc.Heap, callocs []pytrace.CallocArgs, table idTable, op
 	return rs.fails
 }
 
-// rareState is what rareOp needs besides the op, behind one pointer.
+// rareState is what rareState.op needs besides the op, behind one pointer.
 type rareState struct {
 	h       *obmalloc.Heap
 	callocs []pytrace.CallocArgs
