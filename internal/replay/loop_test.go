@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopymalloc/gopymalloc/internal/pytrace"
 	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
@@ -39,16 +40,7 @@ func TestLoopCountsNilResults(t *testing.T) {
 		for _, touch := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/touch=%v", tt.name, touch), func(t *testing.T) {
 				tr := readTrace(t, "nil", tt.trace)
-				h, err := obmalloc.New(obmalloc.Config{})
-				require.NoError(t, err)
-				table, err := newIDTable(tr.MaxID)
-				require.NoError(t, err)
-				defer func() {
-					// Close frees what is left (the large blocks too:
-					// the heap made its own large allocator).
-					require.NoError(t, table.release())
-					require.NoError(t, h.Close())
-				}()
+				h, table := newLoopHeap(t, tr)
 				assert.Equal(t, tt.fails, replayOps(h, tr.Callocs, table, tr.Ops, touch))
 				for _, id := range tt.nil {
 					assert.Nil(t, *table.slot(id), "slot %d", id)
@@ -70,14 +62,7 @@ func TestLoopTouches(t *testing.T) {
 	sizes := map[uint32]uintptr{1: 24, 2: 24, 3: 40, 5: 200}
 	for _, touch := range []bool{true, false} {
 		t.Run(fmt.Sprintf("touch=%v", touch), func(t *testing.T) {
-			h, err := obmalloc.New(obmalloc.Config{})
-			require.NoError(t, err)
-			table, err := newIDTable(tr.MaxID)
-			require.NoError(t, err)
-			defer func() {
-				require.NoError(t, table.release())
-				require.NoError(t, h.Close())
-			}()
+			h, table := newLoopHeap(t, tr)
 			require.Zero(t, replayOps(h, tr.Callocs, table, tr.Ops, touch))
 			want := byte(0)
 			if touch {
@@ -94,4 +79,20 @@ func TestLoopTouches(t *testing.T) {
 			assert.NotNil(t, *table.slot(6), "malloc(0) gives a block")
 		})
 	}
+}
+
+// newLoopHeap gives a test of replayOps a new heap and an ID table for
+// tr, released when the test ends (Close frees what is left, the large
+// blocks too: the heap made its own large allocator).
+func newLoopHeap(t *testing.T, tr *pytrace.Trace) (*obmalloc.Heap, idTable) {
+	t.Helper()
+	h, err := obmalloc.New(obmalloc.Config{})
+	require.NoError(t, err)
+	table, err := newIDTable(tr.MaxID)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		assert.NoError(t, table.release())
+		assert.NoError(t, h.Close())
+	})
+	return h, table
 }
