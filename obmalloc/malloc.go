@@ -125,7 +125,8 @@ func (h *Heap) Calloc(nelem, elsize uintptr) unsafe.Pointer {
 // afresh, as Malloc does with mallocSlow. The push onto the free list is
 // freeSlow's, written out again on purpose: sharing it through a small
 // inlined helper made the replay loop 1..4 % slower (5 alternating
-// rounds of bench/scripts/replay-ab.sh, session 9; 78.5 against 77.8
+// rounds of bench/scripts/replay-ab.sh, session 9, raw in
+// bench/results/session9-experiments.txt; 78.5 against 77.8
 // instructions per op on pydoc under callgrind).
 func (h *Heap) Free(p unsafe.Pointer) {
 	a := uintptr(p)
