@@ -45,11 +45,9 @@ func (c *Collector) callCallback(cb Callback, phase string, info CallbackInfo) {
 // of AddCallback it names the function the program passed, not the
 // wrapper around it.
 func (c *Collector) catchCallback(cb Callback) {
-	added := c.addedCallback
-	c.addedCallback = nil
 	if r := recover(); r != nil {
-		if added != nil {
-			cb = added
+		if c.addedCallback != nil {
+			cb = c.addedCallback
 		}
 		c.report(Unraisable{Err: r, Desc: funcDesc(cb)})
 	}
