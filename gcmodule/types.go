@@ -31,12 +31,12 @@ const (
 func builtinTypes() []*typeDesc {
 	tab := []*typeDesc{
 		{name: "<invalid>"},
-		IntType:   {name: "int", kind: kindInt, size: 8, dealloc: atomDealloc},
-		StrType:   {name: "str", kind: kindStr, size: ptrSize, dealloc: atomDealloc},
-		ListType:  {name: "list", kind: kindList, gc: true, size: listBodySize, traverse: listTraverse, clear: listClear, dealloc: listDealloc},
-		TupleType: {name: "tuple", kind: kindTuple, gc: true, size: ptrSize, traverse: tupleTraverse, dealloc: tupleDealloc},
-		DictType:  {name: "dict", kind: kindDict, gc: true, size: dictBodySize, traverse: dictTraverse, clear: dictClear, dealloc: dictDealloc},
-		WeakrefType: {name: "weakref", kind: kindWeakref, gc: true, size: weakrefBodySize,
+		IntType:   {name: "int", kind: kindInt, dealloc: atomDealloc},
+		StrType:   {name: "str", kind: kindStr, dealloc: atomDealloc},
+		ListType:  {name: "list", kind: kindList, gc: true, traverse: listTraverse, clear: listClear, dealloc: listDealloc},
+		TupleType: {name: "tuple", kind: kindTuple, gc: true, traverse: tupleTraverse, dealloc: tupleDealloc},
+		DictType:  {name: "dict", kind: kindDict, gc: true, traverse: dictTraverse, clear: dictClear, dealloc: dictDealloc},
+		WeakrefType: {name: "weakref", kind: kindWeakref, gc: true,
 			traverse: weakrefTraverse, clear: weakrefClear, dealloc: weakrefDealloc},
 	}
 	for i, t := range tab {
@@ -131,7 +131,7 @@ type typeDesc struct {
 	index     Type
 	kind      kind
 	gc        bool
-	size      uintptr // data bytes after the header (fixed part)
+	size      uintptr // data bytes after the header (fixed part) of a user type's or class's object; the built-in constructors pass their own body sizes
 	weaklist  uintptr // offset of the weak reference list from the handle; 0: none
 	traverse  func(o Object, visit func(Object))
 	clear     func(c *Collector, o Object)
