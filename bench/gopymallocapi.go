@@ -34,8 +34,7 @@ var gopymallocAPIBackend = func() Backend {
 // its name. It asks pymalloc what this process holds rather than reading
 // the variables itself, so that their accepted values are pymalloc's
 // alone: pymalloc read them when the process started, and a child
-// inherits the same environment. Only the arena policy has no getter, and
-// is read through obmalloc's parser.
+// inherits the same environment.
 func checkAPIHeap() error {
 	if name := pymalloc.AllocatorName(); name != "pymalloc" {
 		if name == "" {
@@ -47,10 +46,8 @@ func checkAPIHeap() error {
 	if _, ok := a.(obmalloc.MmapArenas); !ok {
 		return refuseAPI(pymalloc.HugePagesEnvVar, fmt.Sprintf("the default heap's arenas come from %T, not one mmap each as this backend measures", a))
 	}
-	if v := os.Getenv(pymalloc.ArenasEnvVar); v != "" {
-		if p, err := obmalloc.ParseArenaPolicy(v); err != nil || p != obmalloc.KeepArenas {
-			return refuseAPI(pymalloc.ArenasEnvVar, "the default heap unmaps wholly free arenas, where this backend measures it keeping them")
-		}
+	if pymalloc.ArenaPolicy() != obmalloc.KeepArenas {
+		return refuseAPI(pymalloc.ArenasEnvVar, "the default heap unmaps wholly free arenas, where this backend measures it keeping them")
 	}
 	return nil
 }

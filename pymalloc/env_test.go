@@ -189,7 +189,8 @@ func TestArenasChild(t *testing.T) {
 		t.Skip("run by TestGOPYMALLOC_ARENAS in a child process")
 	}
 	policy := defaultHeap.shards[0].h.Config().Policy // what the heap was made with
-	fmt.Printf("policy: %v\n", map[obmalloc.ArenaPolicy]string{obmalloc.KeepArenas: "keep", obmalloc.ReleaseArenas: "release"}[policy])
+	require.Equal(t, policy, ArenaPolicy(), "ArenaPolicy reports the policy the heap was made with")
+	fmt.Printf("policy: %v\n", ArenaPolicy())
 	release := policy == obmalloc.ReleaseArenas
 	ps := make([]unsafe.Pointer, 200000) // about 50 MiB of blocks: dozens of arenas
 	for i := range ps {

@@ -60,6 +60,11 @@ var defaultHeap = newSharedHeap(max(runtime.GOMAXPROCS(0), runtime.NumCPU()))
 // unknown value stops the program in init.
 var arenaPolicy, arenaPolicyErr = policyFromEnv(os.Getenv(ArenasEnvVar))
 
+// ArenaPolicy returns the default heap's arena policy: obmalloc.KeepArenas
+// unless ArenasEnvVar chose obmalloc.ReleaseArenas at start-up. Every shard
+// of the heap applies it.
+func ArenaPolicy() obmalloc.ArenaPolicy { return arenaPolicy }
+
 func newSharedHeap(procs int) *sharedHeap {
 	d := &sharedHeap{}
 	d.owners.init()
