@@ -83,7 +83,7 @@
 // its RSS stays at its peak. GOPYMALLOC_ARENAS=release in the environment
 // (ArenasEnvVar) gives it CPython 3.11's rule instead
 // (obmalloc.ReleaseArenas): an arena whose pools are all free is unmapped,
-// but for one kept for reuse.
+// but for one kept for reuse. ArenaPolicy reports which one the heap applies.
 //
 // # Huge pages
 //
