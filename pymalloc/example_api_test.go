@@ -132,6 +132,13 @@ func ExampleSetArenaAllocator() {
 	// Output: new arenas mapped: true
 }
 
+// The default heap keeps the arenas it maps unless GOPYMALLOC_ARENAS=release
+// was in the environment when the program started.
+func ExampleArenaPolicy() {
+	fmt.Println(pymalloc.ArenaPolicy())
+	// Output: keep
+}
+
 // MakeSlice and FreeSlice: a []T off the Go heap.
 func ExampleMakeSlice() {
 	xs := pymalloc.MakeSlice[float64](3)
