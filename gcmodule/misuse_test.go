@@ -4,8 +4,10 @@ import (
 	"math"
 	"runtime/debug"
 	"testing"
+	"unsafe"
 
 	"github.com/gopymalloc/gopymalloc/pymalloc"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -230,4 +232,75 @@ func TestCollectAllocatesNothing(t *testing.T) {
 	})
 	require.Zero(t, allocs)
 	e.drop(live)
+}
+
+// TestHandleCheckAsPyObjectIsFreed ports test_capi's
+// test_pyobject_null_is_freed, _uninitialized_is_freed,
+// _forbidden_bytes_is_freed and _freed_is_freed (PyMemDebugTests): under
+// the debug hooks CPython's _PyObject_IsFreed sees each of these as
+// freed, from the hooks' byte patterns in ob_type. The port's
+// counterpart is the check of every handle a public call is given,
+// which refuses each of them, with and without the hooks: Nil; a block
+// never made an object (0xCD under the hooks), its count set as the C
+// test sets it; a block that ends before the type word, whose check word
+// is then the trailing pad (0xFD) under the hooks, or the block's
+// rounding slack; and a deallocated object (the dead tag, or 0xDD). The
+// C test resets the freed object's count to 1; here that would be a
+// write after free, which the hooks report, so the count is left alone.
+func TestHandleCheckAsPyObjectIsFreed(t *testing.T) {
+	notAnObject := []string{
+		"not an object: this collector never allocated an object at that address",
+		"not a live object of this collector (freed and reused, another collector's, or not an object)",
+	}
+	for _, hooks := range []bool{false, true} {
+		t.Run(map[bool]string{false: "without hooks", true: "debug hooks"}[hooks], func(t *testing.T) {
+			installed := pymalloc.DebugHooksInstalled()
+			switch {
+			case !hooks && installed:
+				t.Skip("GOPYMALLOC installed the debug hooks")
+			case hooks && !installed:
+				pymalloc.SetupDebugHooks()
+				t.Cleanup(func() { require.NoError(t, pymalloc.RemoveDebugHooks()) })
+			}
+			c := NewCollector()
+			defer func() { require.NoError(t, c.Close()) }()
+			// Objects on both sides, so that the blocks below fall in the
+			// range of addresses the collector handed out.
+			lo := c.NewInt(1)
+			uninit := pymalloc.Malloc(hdrSize)
+			short := pymalloc.Malloc(unsafe.Offsetof(objHeader{}.typ))
+			dead := c.NewList()
+			hi := c.NewInt(2)
+			at[objHeader](uintptr(uninit)).refcnt = 1
+			at[objHeader](uintptr(short)).refcnt = 1
+			c.Decref(dead)
+			if hooks {
+				require.Equal(t, [4]byte{0xDD, 0xDD, 0xDD, 0xDD}, *at[[4]byte](uintptr(dead) + 12), "the freed object's check word is DEADBYTE")
+			}
+			for _, tc := range []struct {
+				name  string
+				o     Object
+				wants []string
+			}{
+				{"null", Nil, []string{"nil object"}},
+				{"uninitialized", Object(uintptr(uninit)), notAnObject},
+				{"forbidden bytes", Object(uintptr(short)), notAnObject},
+				{"freed", dead, []string{"object is dead: it was deallocated"}},
+			} {
+				var r any
+				func() {
+					defer func() { r = recover() }()
+					c.TypeOf(tc.o) // reads the type, as _PyObject_IsFreed reads ob_type
+				}()
+				u, ok := r.(*UsageError)
+				require.True(t, ok, "%s: want a *UsageError, got %T: %v", tc.name, r, r)
+				assert.Contains(t, tc.wants, u.Fault, tc.name)
+			}
+			pymalloc.Free(uninit)
+			pymalloc.Free(short)
+			c.Decref(lo)
+			c.Decref(hi)
+			pymalloc.FlushQuarantine()
+		})
+	}
 }
