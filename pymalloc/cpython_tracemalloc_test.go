@@ -140,6 +140,35 @@ func TestTraceAndStatisticFormatAsPython(t *testing.T) {
 	assert.Equal(t, "a.py:5: size=5002 B (+5000 B), count=2 (+1), average=2501 B", s2.CompareTo(s, ByLine, false)[0].String())
 }
 
+// TestSnapshot's test_format_traceback, without source lines (Format
+// prints none). Python's format(limit=1) is the most recent frame,
+// tb[:1] here, and limit=-1 the oldest, tb[len(tb)-1:]; the order is
+// always most recent first (Python's most_recent_first=True). A frame's
+// file is printed as it is, as Python prints it, and a frame without a
+// function (a constructed traceback, a statistic grouped by file) is
+// Python's line exactly.
+func TestTracebackFormatAsPython(t *testing.T) {
+	s, _ := createSnapshots()
+	tb := s.Traces[0].Traceback
+	for _, tc := range []struct {
+		name string
+		tb   Traceback
+		want []string
+	}{
+		{"all", tb, []string{`  File "a.py", line 2`, `  File "b.py", line 4`}},
+		{"limit=1", tb[:1], []string{`  File "a.py", line 2`}},
+		{"limit=-1", tb[len(tb)-1:], []string{`  File "b.py", line 4`}},
+		{"by file", s.Statistics(ByFile, false)[1].Traceback, []string{`  File "a.py", line 0`}},
+		// python3: tracemalloc.Traceback(((r'C:\src\a "q".py', 2),)).format()
+		{"file printed as it is", tbOf(`C:\src\a "q".py`, 2), []string{`  File "C:\src\a "q".py", line 2`}},
+		{"with its function", Traceback{{File: "a.go", Line: 7, Function: "main.f"}}, []string{`  File "a.go", line 7 in main.f`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.tb.Format())
+		})
+	}
+}
+
 // TestSnapshot's test_filter_traces, test_filter_traces_domain and
 // test_filter_traces_domain_filter, with Go functions for Python's
 // Filter and DomainFilter objects (Filter(False, "b.py") keeps the

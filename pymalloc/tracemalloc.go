@@ -55,11 +55,16 @@ func (t Traceback) String() string {
 }
 
 // Format returns one line per frame, most recent first, as
-// `  File "file", line N in function`.
+// `  File "file", line N in function`: tracemalloc's line, the file as it
+// is, with the function added; a frame without one (a statistic grouped
+// ByFile, a constructed traceback) is tracemalloc's line exactly.
 func (t Traceback) Format() []string {
 	lines := make([]string, len(t))
 	for i, f := range t {
-		lines[i] = fmt.Sprintf("  File %q, line %d in %s", f.File, f.Line, f.Function)
+		lines[i] = fmt.Sprintf("  File \"%s\", line %d", f.File, f.Line)
+		if f.Function != "" {
+			lines[i] += " in " + f.Function
+		}
 	}
 	return lines
 }
