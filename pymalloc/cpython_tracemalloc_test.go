@@ -56,7 +56,7 @@ func diff(tb Traceback, size uintptr, sizeDiff int64, count, countDiff int) Stat
 	return StatisticDiff{Traceback: tb, Size: size, SizeDiff: sizeDiff, Count: count, CountDiff: countDiff}
 }
 
-// TestSnapshot ports TestSnapshot's test_snapshot_group_by_line,
+// TestSnapshotGroupByAsPython ports TestSnapshot's test_snapshot_group_by_line,
 // _group_by_file, _group_by_traceback and _group_by_cumulative:
 // Statistics and CompareTo on create_snapshots' traces give Python's
 // groups, in Python's order.
