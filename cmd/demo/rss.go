@@ -1,28 +1,12 @@
 package main
 
-import (
-	"bufio"
-	"bytes"
-	"os"
-	"strconv"
-)
+import "github.com/gopymalloc/gopymalloc/internal/procmem"
 
 // residentKB is the process's resident set size (RSS) in KiB, as the
-// kernel counts it: ok is false where /proc/self/status does not exist
-// (every system but Linux), and the story then says so instead of
-// printing a number it cannot measure.
+// kernel counts it: ok is false off linux, where /proc/self/status is not
+// the process's own (procmem.StatusKB), and the story then says so
+// instead of printing a number it cannot measure.
 func residentKB() (kb int64, ok bool) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, found := bytes.CutPrefix(sc.Bytes(), []byte("VmRSS:")); found {
-			v, err := strconv.ParseInt(string(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte(" kB"))), 10, 64)
-			return v, err == nil
-		}
-	}
-	return 0, false
+	kb = procmem.StatusKB("VmRSS")
+	return kb, kb >= 0
 }

@@ -65,8 +65,11 @@ func SpanPeak(whole bool, start, end int64) int64 {
 
 // ResetPeakRSS sets the kernel's RSS high-water mark (VmHWM) to the current
 // RSS, so that VmHWM read after the loop is the loop's own peak. It reports
-// whether the reset worked.
+// whether the reset worked (never off linux).
 func ResetPeakRSS() bool {
+	if !procfs {
+		return false
+	}
 	f, err := os.OpenFile("/proc/self/clear_refs", os.O_WRONLY, 0)
 	if err != nil {
 		return false
@@ -76,9 +79,19 @@ func ResetPeakRSS() bool {
 	return werr == nil && cerr == nil
 }
 
+// procfs says whether /proc/self is this process's, as on linux. Elsewhere
+// the path may still open: on windows "/proc/self/status" is a file of
+// the current drive, and under Wine that drive maps the host's root, so
+// that the file read is the Wine server's (its RSS stays put whatever the
+// program maps).
+const procfs = runtime.GOOS == "linux" || runtime.GOOS == "android"
+
 // StatusKB returns the value in KiB of the line "key: N kB" of
-// /proc/self/status, or -1.
+// /proc/self/status, or -1 (always off linux).
 func StatusKB(key string) int64 {
+	if !procfs {
+		return -1
+	}
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return -1
