@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/winetest"
 )
 
 func TestCount(t *testing.T) {
@@ -77,7 +79,7 @@ func TestSingularCounts(t *testing.T) {
 
 // The SVG's legend counts the pools and blocks of each class.
 func TestSVGSingularCounts(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "heap.svg")
+	out := filepath.Join(winetest.TempDir(t), "heap.svg")
 	code, _, stderr := runDemo("heapmap", "-objects", "10", "-o", out)
 	require.Equal(t, exitOK, code, stderr)
 	svg, err := os.ReadFile(out)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopymalloc/gopymalloc/internal/winetest"
 	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
@@ -331,7 +332,7 @@ func TestFillGlyph(t *testing.T) {
 
 func TestHeapMapCommand(t *testing.T) {
 	trace := synthTraceFile(t, 20_000)
-	out := filepath.Join(t.TempDir(), "heap.svg")
+	out := filepath.Join(winetest.TempDir(t), "heap.svg")
 	code, stdout, stderr := runDemo("heapmap", "-trace", trace, "-stop-at", "peak", "-o", out)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Empty(t, stderr)
@@ -359,8 +360,8 @@ func TestHeapMapCommand(t *testing.T) {
 		{[]string{"-layout", "pool=3k"}, exitUsage, "Config.PoolSize = 3072: must be a power of two"},
 		{[]string{"-arenas", "never"}, exitUsage, `-arenas "never"`},
 		{[]string{"-trace", trace, "-stop-at", "20001"}, exitUsage, "past the last op"},
-		{[]string{"-trace", filepath.Join(t.TempDir(), "none.gz")}, exitUsage, "no such file"},
-		{[]string{"-o", filepath.Join(t.TempDir(), "no", "dir", "x.svg"), "-objects", "10"}, exitFail, "no directory to write it in"},
+		{[]string{"-trace", filepath.Join(winetest.TempDir(t), "none.gz")}, exitUsage, "no such file"},
+		{[]string{"-o", filepath.Join(winetest.TempDir(t), "no", "dir", "x.svg"), "-objects", "10"}, exitFail, "no directory to write it in"},
 		{[]string{"-o", os.TempDir(), "-objects", "10"}, exitFail, "-o " + os.TempDir() + ": a directory, not a file"},
 	} {
 		code, stdout, stderr := runDemo(append([]string{"heapmap"}, tc.args...)...)

@@ -10,11 +10,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/winetest"
 )
 
 func TestProgressOnlyOnATerminal(t *testing.T) {
 	assert.Nil(t, newProgress(&bytes.Buffer{}), "not a file")
-	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	f, err := os.Create(filepath.Join(winetest.TempDir(t), "log"))
 	require.NoError(t, err)
 	defer f.Close()
 	assert.Nil(t, newProgress(f), "a regular file is not a terminal")

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopymalloc/gopymalloc/internal/pytrace"
+	"github.com/gopymalloc/gopymalloc/internal/winetest"
 )
 
 const goodTrace = pytrace.FormatExample
@@ -22,7 +23,7 @@ const goodTrace = pytrace.FormatExample
 // and returns its path.
 func writeTrace(t *testing.T, name, text string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
+	path := filepath.Join(winetest.TempDir(t), name)
 	f, err := os.Create(path)
 	require.NoError(t, err)
 	zw := gzip.NewWriter(f)
@@ -99,7 +100,7 @@ func TestReplayStats(t *testing.T) {
 }
 
 func TestReplayRefuses(t *testing.T) {
-	dir := t.TempDir()
+	dir := winetest.TempDir(t)
 	good := writeTrace(t, "small.trace.gz", goodTrace)
 	// Line 3 frees a block that was never allocated.
 	malformed := writeTrace(t, "bad.trace.gz", "# pytrace 1\nm 1 10\nf 2\n")
@@ -137,7 +138,7 @@ func TestReplayRefuses(t *testing.T) {
 // A name that starts with "-" is a trace after "--"; the file's content,
 // not its name, says whether it is gzip'd; an empty file is an empty trace.
 func TestReplayNames(t *testing.T) {
-	dir := t.TempDir()
+	dir := winetest.TempDir(t)
 	dash := filepath.Join(dir, "-dash.trace.gz")
 	require.NoError(t, os.Rename(writeTrace(t, "x.trace.gz", goodTrace), dash))
 	plainGz := filepath.Join(dir, "plain.trace.gz")
@@ -168,7 +169,7 @@ func TestReplayHelp(t *testing.T) {
 
 func TestReplayRepeatAndProfile(t *testing.T) {
 	path := writeTrace(t, "good.trace.gz", goodTrace)
-	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	prof := filepath.Join(winetest.TempDir(t), "cpu.prof")
 	var out, errOut bytes.Buffer
 	code := run([]string{"replay", "-repeat", "3", "-cpuprofile", prof, path}, &out, &errOut)
 	require.Equal(t, exitOK, code, errOut.String())
@@ -186,7 +187,7 @@ func TestReplayRepeatAndProfile(t *testing.T) {
 // 2) reported in one line naming the subcommand: the synopsis, which
 // would not help, is left out. A bad command line gets the synopsis.
 func TestReplayInputErrorsInOneLine(t *testing.T) {
-	dir := t.TempDir()
+	dir := winetest.TempDir(t)
 	good := writeTrace(t, "small.trace.gz", goodTrace)
 	missing := filepath.Join(dir, "nope.gz")
 	for _, tc := range []struct {

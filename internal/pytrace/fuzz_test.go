@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/winetest"
 )
 
 // checkInvariants checks a returned trace against a plain map-based model
@@ -159,7 +161,7 @@ func FuzzReadFile(f *testing.F) {
 		if len(data) > 1<<12 {
 			return
 		}
-		path := filepath.Join(t.TempDir(), "fuzz.trace.gz")
+		path := filepath.Join(winetest.TempDir(t), "fuzz.trace.gz")
 		require.NoError(t, os.WriteFile(path, data, 0o600))
 		tr, err := ReadFile(path)
 		if err != nil {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/winetest"
 )
 
 const formatExample = FormatExample
@@ -274,7 +276,7 @@ func TestReadLongLines(t *testing.T) {
 }
 
 func TestReadFile(t *testing.T) {
-	dir := t.TempDir()
+	dir := winetest.TempDir(t)
 	plain := filepath.Join(dir, "ex.trace")
 	require.NoError(t, os.WriteFile(plain, []byte(formatExample), 0o644))
 	tr, err := ReadFile(plain)

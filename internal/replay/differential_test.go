@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopymalloc/gopymalloc/internal/pytrace"
+	"github.com/gopymalloc/gopymalloc/internal/winetest"
 	"github.com/gopymalloc/gopymalloc/obmalloc"
 )
 
@@ -42,7 +43,7 @@ const CPythonReplayEnv = "GOPYMALLOC_CPYTHON_REPLAY"
 func TestDifferentialAgainstCPython(t *testing.T) {
 	creplay := cpythonReplayer(t)
 	seeds := diffSeeds(t, 2)
-	dir := t.TempDir()
+	dir := winetest.TempDir(t)
 	for _, pattern := range []string{"random", "lifo", "fifo", "burst", "grow", "tiny", "full"} {
 		for seed := range uint64(seeds) {
 			name := fmt.Sprintf("%s%d", pattern, seed)
