@@ -96,7 +96,7 @@ func TestExperimentDefaultsAndErrors(t *testing.T) {
 		{[]string{"-at", "1,9", path}, `-at "1,9": `},
 		{[]string{"-arenas", "x", path}, `-arenas "x"`},
 		// Every trace is read before anything is printed.
-		{[]string{path, path + ".missing"}, "no such file"},
+		{[]string{path, path + ".missing"}, path + ".missing: " + openErrText(t, path+".missing")},
 		{[]string{"-at", "50", synthTraceFile(t, 100), path}, "past the last op"},
 	} {
 		code, stdout, stderr := runDemo(append([]string{"experiment"}, tc.args...)...)

@@ -333,6 +333,7 @@ func TestFillGlyph(t *testing.T) {
 func TestHeapMapCommand(t *testing.T) {
 	trace := synthTraceFile(t, 20_000)
 	out := filepath.Join(winetest.TempDir(t), "heap.svg")
+	none := filepath.Join(winetest.TempDir(t), "none.gz")
 	code, stdout, stderr := runDemo("heapmap", "-trace", trace, "-stop-at", "peak", "-o", out)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Empty(t, stderr)
@@ -360,7 +361,7 @@ func TestHeapMapCommand(t *testing.T) {
 		{[]string{"-layout", "pool=3k"}, exitUsage, "Config.PoolSize = 3072: must be a power of two"},
 		{[]string{"-arenas", "never"}, exitUsage, `-arenas "never"`},
 		{[]string{"-trace", trace, "-stop-at", "20001"}, exitUsage, "past the last op"},
-		{[]string{"-trace", filepath.Join(winetest.TempDir(t), "none.gz")}, exitUsage, "no such file"},
+		{[]string{"-trace", none}, exitUsage, none + ": " + openErrText(t, none)},
 		{[]string{"-o", filepath.Join(winetest.TempDir(t), "no", "dir", "x.svg"), "-objects", "10"}, exitFail, "no directory to write it in"},
 		{[]string{"-o", os.TempDir(), "-objects", "10"}, exitFail, "-o " + os.TempDir() + ": a directory, not a file"},
 	} {

@@ -1,13 +1,35 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/gopymalloc/gopymalloc/pymalloc"
 )
+
+// openErrText is the system's own words for why path cannot be opened,
+// for a test that checks a message naming a missing file: linux says
+// "no such file or directory", windows "The system cannot find the file
+// specified." (Wine: "File not found."), and "path" for "file" when a
+// directory on the way is missing.
+func openErrText(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err == nil {
+		f.Close()
+		t.Fatalf("openErrText: %s opens", path)
+	}
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		t.Fatalf("openErrText: opening %s: %v is not a *fs.PathError", path, err)
+	}
+	return pe.Err.Error()
+}
 
 // needPymalloc skips a test that counts pymalloc's blocks when pymalloc
 // does not serve the OBJ domain (GOPYMALLOC=malloc or malloc_debug):

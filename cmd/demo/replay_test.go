@@ -117,7 +117,7 @@ func TestReplayRefuses(t *testing.T) {
 		{"unknown arena policy", []string{"-arenas", "sometimes", good}, []string{`-arenas "sometimes": want keep or release`}},
 		{"malformed trace", []string{good, malformed}, []string{malformed + ":3:"}},
 		{"malformed plain trace", []string{plain, good}, []string{plain + ":2:"}},
-		{"missing trace", []string{good, filepath.Join(dir, "nope.gz")}, []string{"nope.gz", "no such file"}},
+		{"missing trace", []string{good, filepath.Join(dir, "nope.gz")}, []string{"nope.gz: " + openErrText(t, filepath.Join(dir, "nope.gz"))}},
 		{"-stats-at past the end", []string{"-stats-at", "3,8", good}, []string{"-stats-at", `"8"`, "past the last op", "7 ops", good}},
 		{"-stats-at descending", []string{"-stats-at", "5,3", good}, []string{"-stats-at", "strictly ascending"}},
 		{"-stats-at op 0", []string{"-stats-at", "0", good}, []string{"-stats-at", "ops are counted from 1"}},
@@ -195,11 +195,11 @@ func TestReplayInputErrorsInOneLine(t *testing.T) {
 		args []string
 		want string // the whole of stderr
 	}{
-		{"missing trace", []string{good, missing}, "demo replay: open " + missing + ": no such file or directory\n"},
+		{"missing trace", []string{good, missing}, "demo replay: open " + missing + ": " + openErrText(t, missing) + "\n"},
 		{"-stats-at past the end", []string{"-stats-at", "8", good},
 			`demo replay: -stats-at: points "8": item 1 ("8"): past the last op of small (7 ops) (` + good + ")\n"},
 		{"-cpuprofile unwritable", []string{"-cpuprofile", filepath.Join(dir, "no", "cpu.prof"), good},
-			"demo replay: -cpuprofile: open " + filepath.Join(dir, "no", "cpu.prof") + ": no such file or directory\n"},
+			"demo replay: -cpuprofile: open " + filepath.Join(dir, "no", "cpu.prof") + ": " + openErrText(t, filepath.Join(dir, "no", "cpu.prof")) + "\n"},
 		{"-repeat 0", []string{"-repeat", "0", good},
 			"demo replay: -repeat 0: want at least 1\nusage: " + replaySynopsis + "\n(demo replay -h explains the flags)\n"},
 	} {
