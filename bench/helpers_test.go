@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopymalloc/gopymalloc/internal/pytrace"
+	"github.com/gopymalloc/gopymalloc/internal/winetest"
 )
 
 // randomTraceText writes a valid trace of about n ops: mallocs, callocs,
@@ -77,7 +78,7 @@ func loadText(t testing.TB, name, text string) *Trace {
 // A trace without ops is refused: its ns per op would be an empty loop's
 // time over 1.
 func TestReadTraceRefusesNoOps(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "empty.trace")
+	path := filepath.Join(winetest.TempDir(t), "empty.trace")
 	require.NoError(t, os.WriteFile(path, []byte("# pytrace 1\n# only comments\n"), 0o644))
 	_, err := ReadTrace(path)
 	require.ErrorContains(t, err, "empty.trace: no ops to replay")

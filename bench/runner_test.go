@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopymalloc/gopymalloc/internal/winetest"
 )
 
 func echoJob(label, line string) Job {
@@ -59,7 +61,7 @@ func TestReplayerName(t *testing.T) {
 }
 
 func TestChild(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tiny.trace")
+	path := filepath.Join(winetest.TempDir(t), "tiny.trace")
 	require.NoError(t, os.WriteFile(path, []byte(randomTraceText(5, 3000)), 0o644))
 	run := func(args ...string) Record {
 		t.Helper()

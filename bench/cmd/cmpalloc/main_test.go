@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopymalloc/gopymalloc/internal/pytrace"
+	"github.com/gopymalloc/gopymalloc/internal/winetest"
 )
 
 // The commands re-execute os.Executable(), which in a test is the test
@@ -81,7 +82,7 @@ func TestUsage(t *testing.T) {
 // Whatever would make a child fail or merge rows is refused before the
 // first run: nothing is measured, no raw file is written.
 func TestReplayRefusesBeforeRunning(t *testing.T) {
-	dir := t.TempDir()
+	dir := winetest.TempDir(t)
 	write := func(name, text string) string {
 		p := filepath.Join(dir, name)
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
@@ -136,7 +137,7 @@ func TestBackends(t *testing.T) {
 // each run a child process, then the table and the chart from the raw
 // records.
 func TestReplayTableChart(t *testing.T) {
-	dir := t.TempDir()
+	dir := winetest.TempDir(t)
 	trace := exampleTrace(t, dir)
 	raw := filepath.Join(dir, "raw.txt")
 	code, stdout, stderr := runCmd("replay", "-rounds", "2", "-backends", "gopymalloc,goheap", "-o", raw, trace)
@@ -173,7 +174,7 @@ func TestWorkloadCommands(t *testing.T) {
 }
 
 func TestProfile(t *testing.T) {
-	dir := t.TempDir()
+	dir := winetest.TempDir(t)
 	trace := exampleTrace(t, dir)
 	prof := filepath.Join(dir, "cpu.prof")
 	code, stdout, stderr := runCmd("profile", "-backend", "goheap", "-repeat", "3", "-o", prof, trace)
@@ -194,7 +195,7 @@ func TestProfile(t *testing.T) {
 // read the variable still run. pymalloc reads the variable when a
 // process starts, so each command runs in a process started with it.
 func TestAPIBackendUnderGOPYMALLOC(t *testing.T) {
-	dir := t.TempDir()
+	dir := winetest.TempDir(t)
 	trace := exampleTrace(t, dir)
 	env := []string{"GOPYMALLOC=malloc"}
 	for _, args := range [][]string{
@@ -224,7 +225,7 @@ func TestAPIBackendUnderGOPYMALLOC(t *testing.T) {
 // that names the flag and the value: nothing is measured, no table is
 // printed.
 func TestBadValuesRefusedBeforeRunning(t *testing.T) {
-	dir := t.TempDir()
+	dir := winetest.TempDir(t)
 	trace := exampleTrace(t, dir)
 	empty := filepath.Join(dir, "empty.trace")
 	require.NoError(t, os.WriteFile(empty, []byte("# pytrace 1\n"), 0o644))

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopymalloc/gopymalloc/bench"
+	"github.com/gopymalloc/gopymalloc/internal/winetest"
 )
 
 func TestExpectedRounds(t *testing.T) {
@@ -70,7 +71,7 @@ func TestIncomplete(t *testing.T) {
 // the raw file keeps the first round's records and says where it
 // stopped, and table and chart refuse it unless -incomplete.
 func TestStoppedRunIsNotSummarised(t *testing.T) {
-	dir := t.TempDir()
+	dir := winetest.TempDir(t)
 	trace := exampleTrace(t, dir)
 	// A replayer that works once, then fails.
 	replayer := filepath.Join(dir, "replay-flaky")

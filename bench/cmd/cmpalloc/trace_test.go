@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopymalloc/gopymalloc/internal/pytrace"
+	"github.com/gopymalloc/gopymalloc/internal/winetest"
 	"github.com/gopymalloc/gopymalloc/internal/workload"
 )
 
@@ -106,7 +107,7 @@ func gunzip(t *testing.T, path string) io.Reader {
 
 // The whole command, as the C replayers' users run it, on a short churn.
 func TestTraceChurnCommand(t *testing.T) {
-	dir := t.TempDir()
+	dir := winetest.TempDir(t)
 	path := filepath.Join(dir, "churn.trace.gz")
 	code, stdout, stderr := runCmd("trace", "churn", "-pairs", "1000", "-o", path)
 	require.Equal(t, exitOK, code, stderr)
@@ -169,7 +170,7 @@ func TestTraceBulk(t *testing.T) {
 }
 
 func TestTraceUsage(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "x.trace.gz")
+	out := filepath.Join(winetest.TempDir(t), "x.trace.gz")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -196,7 +197,7 @@ func TestTraceUsage(t *testing.T) {
 }
 
 func TestTraceWriteErrors(t *testing.T) {
-	dir := t.TempDir()
+	dir := winetest.TempDir(t)
 
 	// A file that cannot be created: exit 1, and the message names it.
 	bad := filepath.Join(dir, "no", "such", "dir.trace.gz")
