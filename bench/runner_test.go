@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -15,14 +16,22 @@ import (
 	"github.com/gopymalloc/gopymalloc/internal/winetest"
 )
 
+// needShell skips a test whose jobs are /bin/sh command lines where this
+// process cannot run /bin/sh: a windows binary cannot, even under Wine,
+// where the path exists (Z:\bin\sh) but is no windows program.
+func needShell(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("/bin/sh"); err != nil {
+		t.Skipf("cannot run /bin/sh here: %v", err)
+	}
+}
+
 func echoJob(label, line string) Job {
 	return Job{Label: label, Argv: []string{"/bin/sh", "-c", "echo noise; echo '" + line + "'"}, Set: map[string]string{"kind": "replay"}}
 }
 
 func TestRunnerRotatesAndRecords(t *testing.T) {
-	if _, err := os.Stat("/bin/sh"); err != nil {
-		t.Skip("no /bin/sh")
-	}
+	needShell(t)
 	sets := [][]Job{{
 		echoJob("a", "backend=a trace=/x/t.trace.gz ns_per_op=1"),
 		echoJob("b", "backend=b trace=t ns_per_op=2"),
@@ -47,6 +56,7 @@ func TestRunnerRotatesAndRecords(t *testing.T) {
 }
 
 func TestRunnerFails(t *testing.T) {
+	needShell(t)
 	var stderr bytes.Buffer
 	_, err := Runner{Rounds: 1, Stderr: &stderr}.Run([][]Job{{{Label: "bad", Argv: []string{"/bin/sh", "-c", "echo oops >&2; exit 3"}}}})
 	assert.ErrorContains(t, err, "round 1: bad")
@@ -129,6 +139,7 @@ func TestBulkMemory(t *testing.T) {
 }
 
 func TestBusyCPUs(t *testing.T) {
+	needShell(t)
 	if _, err := os.Stat("/proc/stat"); err != nil {
 		t.Skip("no /proc/stat")
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -111,6 +112,12 @@ func TestReplayRefusesBeforeRunning(t *testing.T) {
 		{[]string{"-c-replayer", replayerA, "-c-replayer", replayerB, good}, `both backend "c-x"`},
 		{[]string{"-c-replayer", replayerA, "-c-replayer", replayerA, good}, `both backend "c-x"`},
 	} {
+		if runtime.GOOS == "windows" && strings.HasPrefix(tc.want, "both backend") {
+			// Windows files have no execute bit, so every -c-replayer
+			// is refused there as not executable (the C replayers are
+			// built for unix: ../shared/cpython-replay/build.sh).
+			continue
+		}
 		args := append([]string{"replay", "-rounds", "1", "-backends", "freelist", "-o", raw}, tc.args...)
 		if tc.args[0] == "-backends" {
 			args = append([]string{"replay", "-rounds", "1", "-o", raw}, tc.args...)
