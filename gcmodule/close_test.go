@@ -389,6 +389,7 @@ func TestBrokenCollectorRefusesEveryCall(t *testing.T) {
 		{"Callbacks", func() { Callbacks() }},
 		{"Incref", func() { Incref(l) }},
 		{"Decref", func() { Decref(l) }},
+		{"ObjectTraceback", func() { ObjectTraceback(l) }},
 	}
 	var names []string
 	for _, tc := range pkgFuncs {

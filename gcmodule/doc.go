@@ -28,6 +28,12 @@
 // A list made with one or two items keeps them inline, in the items word
 // and the word after it, so that it is one block.
 //
+// Under pymalloc's tracing (pymalloc.StartTracing, Python's tracemalloc),
+// ObjectTraceback is tracemalloc.get_object_traceback: where an object was
+// made, from the program's call; this package's frames are left out of
+// every traceback, as tracemalloc's hold Python frames and none of the
+// interpreter's (traceback.go).
+//
 // Everything that holds a pointer or a count of items is a word, as in
 // CPython: on a 32-bit system the GC head is 8 bytes (h-8, h-4), list and
 // tuple items and instance values 4, a dict entry 12 (hash, key, value).

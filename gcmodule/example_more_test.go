@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gopymalloc/gopymalloc/gcmodule"
+	"github.com/gopymalloc/gopymalloc/pymalloc"
 )
 
 // A new collector starts in CPython's initial state.
@@ -915,4 +916,19 @@ func ExampleIncref() {
 	// Output:
 	// 2
 	// 1
+}
+
+// tracemalloc.get_object_traceback: where an object was made, from the
+// program's call (gcmodule's own frames are left out).
+func ExampleCollector_ObjectTraceback() {
+	if err := pymalloc.StartTracing(1); err != nil {
+		panic(err)
+	}
+	defer pymalloc.StopTracing()
+	c := gcmodule.NewCollector()
+	defer c.Close()
+	l := c.NewList()
+	fmt.Println(c.ObjectTraceback(l)[0].Function)
+	c.Decref(l)
+	// Output: github.com/gopymalloc/gopymalloc/gcmodule_test.ExampleCollector_ObjectTraceback
 }

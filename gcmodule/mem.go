@@ -3,6 +3,8 @@ package gcmodule
 import (
 	"unsafe"
 
+	"github.com/gopymalloc/gopymalloc/internal/callers"
+
 	"github.com/gopymalloc/gopymalloc/pymalloc"
 )
 
@@ -44,6 +46,13 @@ func bytesAt(addr uintptr, n int) []byte {
 
 // The OBJ domain (PyObject_Malloc) holds objects; the MEM domain
 // (PyMem_Malloc) holds their variable-size parts, as in CPython.
+
+// This package allocates through pymalloc for the program, as CPython's
+// object constructors do for Python code: a traced block's traceback
+// (pymalloc's tracemalloc) starts at the program's call, without this
+// package's frames, as tracemalloc's tracebacks hold Python frames and
+// none of the interpreter's.
+func init() { callers.RegisterLayer() }
 
 func objMalloc(n uintptr) uintptr { return uintptr(pymalloc.Malloc(n)) }
 func objFree(addr uintptr)        { pymalloc.Free(unsafe.Add(nil, addr)) }

@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/gopymalloc/gopymalloc/internal/callers"
 )
 
 // Tracing live blocks by the Go call stack that allocated them: Python's
@@ -231,17 +232,14 @@ func untrace(p unsafe.Pointer, id uint64) {
 	}
 }
 
-// pkgDir is this package's source directory, to tell its frames from the
-// program's.
-var pkgDir = func() string {
-	_, file, _, _ := runtime.Caller(0)
-	return path.Dir(file)
-}()
+// This package is an allocation layer: a traceback leaves out its frames,
+// and those of the layers built on it (gcmodule), up to the program's
+// first (internal/callers).
+func init() { callers.RegisterLayer() }
 
-// internal reports whether a frame belongs to this package (not its tests).
-func internal(f runtime.Frame) bool {
-	return path.Dir(f.File) == pkgDir && !strings.HasSuffix(f.File, "_test.go")
-}
+// internal reports whether a frame belongs to an allocation layer (not to
+// its tests).
+func internal(f runtime.Frame) bool { return callers.InLayer(f) }
 
 // resolve turns a captured stack into this package's frame count and the
 // program's frames, at most limit of them.
