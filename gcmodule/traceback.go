@@ -23,6 +23,8 @@ func (c *Collector) ObjectTraceback(o Object) pymalloc.Traceback {
 	if isGC(o) {
 		block = asGC(o)
 	}
+	// BlockTraceback looks the address up among the traced blocks and reads
+	// no memory at it; the pointer is object memory, outside the Go heap.
 	return pymalloc.BlockTraceback(unsafe.Add(nil, block))
 }
 
