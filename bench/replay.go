@@ -25,16 +25,15 @@ import (
 // replay.c do: the collector runs and pages go back to the OS first, so
 // that neither a collection of earlier garbage nor the scavenger lands in
 // the loop and the RSS figures start from a clean heap; the RSS high-water
-// mark is reset just before and read just after (where it cannot be reset,
-// the peak counts only if the loop raised it: procmem.SpanPeak); only the loop is
-// timed. It fails if an allocation returned nil.
+// mark is reset just before and read just after, by procmem.Loop as
+// replay.Run does (where it cannot be reset, the peak counts only if the
+// loop raised it); only the loop is timed. It fails if an allocation
+// returned nil.
 func measure(backend string, t *Trace, touch bool, loop func([]pytrace.Op) int) (Record, error) {
 	debug.FreeOSMemory()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	hwmReset := procmem.ResetPeakRSS()
-	rss0 := procmem.StatusKB("VmRSS")
-	peak0, _ := procmem.PeakRSSKB()
+	rss := procmem.StartLoop()
 	cpu0 := cpuTime()
 
 	start := time.Now()
@@ -42,7 +41,7 @@ func measure(backend string, t *Trace, touch bool, loop func([]pytrace.Op) int) 
 	elapsed := time.Since(start)
 
 	cpu1 := cpuTime()
-	peak1, _ := procmem.PeakRSSKB()
+	rss0, peak, grown := rss.End()
 	runtime.ReadMemStats(&ms1)
 
 	var r Record
@@ -59,10 +58,6 @@ func measure(backend string, t *Trace, touch bool, loop func([]pytrace.Op) int) 
 	r.SetInt("peak_live_blocks", int64(t.Stats.PeakLiveBlocks))
 	r.SetInt("live_at_end", int64(t.Stats.LiveAtEnd))
 	r.SetInt("rss_before_kb", rss0)
-	peak, grown := procmem.SpanPeak(hwmReset, peak0, peak1), int64(-1)
-	if hwmReset && peak1 >= 0 && rss0 >= 0 {
-		grown = peak1 - rss0
-	}
 	r.SetInt("rss_peak_kb", peak)
 	r.SetInt("replay_rss_kb", grown)
 	r.Set("touch", map[bool]string{false: "0", true: "1"}[touch])

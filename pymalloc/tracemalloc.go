@@ -84,7 +84,7 @@ func (t Trace) String() string {
 
 // stack is a distinct call stack, resolved once.
 type stack struct {
-	// skip is the number of this package's frames at the top of the
+	// skip is the number of the allocation layers' frames at the top of the
 	// captured stack, for pprof.Profile.Add.
 	skip int
 	tb   Traceback
@@ -237,19 +237,16 @@ func untrace(p unsafe.Pointer, id uint64) {
 // first (internal/callers).
 func init() { callers.RegisterLayer() }
 
-// internal reports whether a frame belongs to an allocation layer (not to
-// its tests).
-func internal(f runtime.Frame) bool { return callers.InLayer(f) }
-
-// resolve turns a captured stack into this package's frame count and the
-// program's frames, at most limit of them.
+// resolve turns a captured stack into the count of its leading frames that
+// belong to the allocation layers and the program's frames after them, at
+// most limit of them.
 func resolve(pcs []uintptr, limit int) *stack {
 	st := &stack{}
 	frames := runtime.CallersFrames(pcs)
 	top := true
 	for {
 		f, more := frames.Next()
-		if top && internal(f) {
+		if top && callers.InLayer(f) {
 			st.skip++
 		} else if f.Function != "" && f.Function != "runtime.goexit" {
 			top = false

@@ -69,3 +69,26 @@ func TestSpanPeak(t *testing.T) {
 		assert.Equal(t, tc.want, SpanPeak(tc.whole, tc.start, tc.end), tc.name)
 	}
 }
+
+// A loop's figures: the growth only where VmHWM was reset (the peak is
+// then the loop's, comparable with the RSS before it), the peak as
+// SpanPeak keeps it.
+func TestLoopFigures(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		reset                bool
+		before, peak0, peak1 int64
+		wantPeak, wantGrowth int64
+	}{
+		{"linux: VmHWM reset", true, 1000, 1000, 5000, 5000, 4000},
+		{"linux: the loop stayed at the RSS", true, 1000, 1000, 1000, 1000, 0},
+		{"VmHWM reset, no RSS before", true, -1, 1000, 5000, 5000, -1},
+		{"VmHWM reset, no peak after", true, 1000, 1000, -1, -1, -1},
+		{"elsewhere: the OS peak rose", false, -1, 3000, 5000, 5000, -1},
+		{"elsewhere: the OS peak did not rise", false, -1, 5000, 5000, -1, -1},
+	} {
+		peak, growth := loopFigures(tc.reset, tc.before, tc.peak0, tc.peak1)
+		assert.Equal(t, tc.wantPeak, peak, tc.name)
+		assert.Equal(t, tc.wantGrowth, growth, tc.name)
+	}
+}

@@ -63,6 +63,46 @@ func SpanPeak(whole bool, start, end int64) int64 {
 	return -1
 }
 
+// Loop holds the readings taken as a measured loop starts, the way
+// replay.c takes them: VmHWM reset to the current RSS, the RSS, and the
+// peak. StartLoop takes them; End takes the peak again and returns the
+// figures a replay records. Both replayers (internal/replay's and the
+// bench module's) measure their loops with it, so their figures mean the
+// same.
+type Loop struct {
+	reset         bool  // VmHWM was reset: the end's peak is the loop's own
+	before, peak0 int64 // KiB, -1 where unread
+}
+
+// StartLoop resets the RSS high-water mark and reads the RSS and the peak.
+// Call it right before the loop, after any collection of earlier garbage.
+func StartLoop() Loop {
+	reset := ResetPeakRSS()
+	before := StatusKB("VmRSS")
+	peak0, _ := PeakRSSKB()
+	return Loop{reset: reset, before: before, peak0: peak0}
+}
+
+// End reads the peak after the loop and returns, in KiB, the RSS before
+// the loop, the loop's peak and its growth (peak less before), each -1
+// where this system cannot measure it (see loopFigures).
+func (l Loop) End() (before, peak, growth int64) {
+	peak1, _ := PeakRSSKB()
+	peak, growth = loopFigures(l.reset, l.before, l.peak0, peak1)
+	return l.before, peak, growth
+}
+
+// loopFigures is End's arithmetic: the peak as SpanPeak keeps it, and the
+// growth only where VmHWM was reset, since only then is the peak the
+// loop's and comparable with the RSS before it.
+func loopFigures(reset bool, before, peak0, peak1 int64) (peak, growth int64) {
+	peak, growth = SpanPeak(reset, peak0, peak1), -1
+	if reset && peak1 >= 0 && before >= 0 {
+		growth = peak1 - before
+	}
+	return peak, growth
+}
+
 // ResetPeakRSS sets the kernel's RSS high-water mark (VmHWM) to the current
 // RSS, so that VmHWM read after the loop is the loop's own peak. It reports
 // whether the reset worked (never off linux).

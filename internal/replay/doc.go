@@ -23,7 +23,7 @@
 //   - the process's RSS high-water mark is reset just before the loop by
 //     writing "5" to /proc/self/clear_refs and read from VmHWM after it
 //     (where that cannot be done, off linux, the peak the OS keeps for the
-//     process counts only if the loop raised it: procmem.SpanPeak);
+//     process counts only if the loop raised it: procmem.Loop);
 //   - only the loop is timed, with a monotonic clock. Each m, c and r calls
 //     the allocator and, unless NoTouch, writes the first and last byte of
 //     a block of size > 0 (so no allocator wins by never touching its

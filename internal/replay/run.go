@@ -73,9 +73,7 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 	// neither a collection nor the scavenger runs during the loop and the
 	// RSS figures start from a clean heap.
 	debug.FreeOSMemory()
-	hwmReset := procmem.ResetPeakRSS()
-	rss0 := procmem.StatusKB("VmRSS")
-	peak0, _ := procmem.PeakRSSKB()
+	rss := procmem.StartLoop()
 
 	var loop, dumping time.Duration
 	fails := 0
@@ -101,7 +99,7 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 		dumping += time.Since(start)
 		res.Dumps++
 	}
-	peak1, _ := procmem.PeakRSSKB()
+	res.RSSBeforeKB, res.RSSPeakKB, res.ReplayRSSKB = rss.End()
 
 	res.Seconds = loop.Seconds()
 	if res.Ops > 0 {
@@ -110,13 +108,6 @@ func Run(t *pytrace.Trace, opt Options) (res Result, err error) {
 	res.DumpSeconds = dumping.Seconds()
 	if opt.HugePages {
 		res.HugePagesAdvised, _ = hugePageArenas.Advised()
-	}
-	res.RSSBeforeKB = rss0
-	// Where VmHWM cannot be reset (off linux), the peak counts only if
-	// the replay raised it.
-	res.RSSPeakKB = procmem.SpanPeak(hwmReset, peak0, peak1)
-	if hwmReset && peak1 >= 0 && rss0 >= 0 {
-		res.ReplayRSSKB = peak1 - rss0
 	}
 	if fails > 0 {
 		return res, fmt.Errorf("replay: %s: %d allocations returned nil", t.Name, fails)
